@@ -1,0 +1,1 @@
+"""Bridges to legacy office software and to the national axis."""

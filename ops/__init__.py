@@ -1,0 +1,1 @@
+"""Operations: logging, metrics, compliance figures, provisioning, tracing."""

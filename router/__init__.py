@@ -1,0 +1,1 @@
+"""The routing engine: directory, topology, pipeline stages, ledger, CLI."""

@@ -1,0 +1,1 @@
+"""edXML and status packages (QCVN 102:2016): models, hardened parsing, validation, rendering."""

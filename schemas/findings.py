@@ -1,0 +1,111 @@
+"""Validation findings: the closed set of reason codes and the value every check returns.
+
+A finding is data, not an exception, so one pass can report every problem a clerk must fix,
+and the router can put the code into a status package without string matching.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Code(StrEnum):
+    """Closed set of reason codes. Documented in README §Reason codes; a test keeps them in sync."""
+
+    XML_MALFORMED = "XML_MALFORMED"
+    XML_FORBIDDEN_CONSTRUCT = "XML_FORBIDDEN_CONSTRUCT"
+    XML_LIMIT_EXCEEDED = "XML_LIMIT_EXCEEDED"
+    NOT_EDXML = "NOT_EDXML"
+    SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
+    ORGAN_ID_INVALID = "ORGAN_ID_INVALID"
+    DATE_INVALID = "DATE_INVALID"
+    CODE_LIST_VALUE = "CODE_LIST_VALUE"
+    RECIPIENT_MISSING = "RECIPIENT_MISSING"
+    RECIPIENT_DUPLICATE = "RECIPIENT_DUPLICATE"
+    DOCUMENT_ID_INCONSISTENT = "DOCUMENT_ID_INCONSISTENT"
+    ATTACHMENT_MISMATCH = "ATTACHMENT_MISMATCH"
+    ATTACHMENT_ENCODING = "ATTACHMENT_ENCODING"
+    ATTACHMENT_TOO_LARGE = "ATTACHMENT_TOO_LARGE"
+    TARGET_MISSING = "TARGET_MISSING"
+    SECRET_DOCUMENT = "SECRET_DOCUMENT"
+    RESPONSE_FOR_INCOMPLETE = "RESPONSE_FOR_INCOMPLETE"
+    FIELD_TOO_LONG = "FIELD_TOO_LONG"
+    DOCUMENT_ID_OPAQUE = "DOCUMENT_ID_OPAQUE"
+    DATE_LEGACY_FORMAT = "DATE_LEGACY_FORMAT"
+    ORGAN_ID_NONSTANDARD = "ORGAN_ID_NONSTANDARD"
+
+
+CODE_DESCRIPTIONS: dict[Code, str] = {
+    Code.XML_MALFORMED: "Not well-formed XML, invalid UTF-8, undeclared prefix, truncated file",
+    Code.XML_FORBIDDEN_CONSTRUCT: "DOCTYPE, entity declarations or other constructs refused for safety",
+    Code.XML_LIMIT_EXCEEDED: "Size, depth, element-count or attachment-count limit exceeded",
+    Code.NOT_EDXML: "Well-formed XML, but not an edXML edoc or status package (root, namespace)",
+    Code.SCHEMA_VIOLATION: "Violates the XSD of schemas/xsd (missing/unexpected element, wrong type)",
+    Code.ORGAN_ID_INVALID: "An OrganId does not have the LLL.KK.JJ.XNN shape",
+    Code.DATE_INVALID: "A date is not a valid yyyy/MM/dd, is in the future, or DueDate precedes issue",
+    Code.CODE_LIST_VALUE: "A value is outside its code list (Priority, BussinessDocType, StatusCode …)",
+    Code.RECIPIENT_MISSING: "No To element in an edoc package",
+    Code.RECIPIENT_DUPLICATE: "The same To/OrganId appears more than once",
+    Code.DOCUMENT_ID_INCONSISTENT: "DocumentId disagrees with From/OrganId, PromulgationDate or Code",
+    Code.ATTACHMENT_MISMATCH: "Manifest Reference and Attachment ContentIds do not match one to one",
+    Code.ATTACHMENT_ENCODING: "ContentTransferEncoded is not valid base64",
+    Code.ATTACHMENT_TOO_LARGE: "An attachment (or what a ZIP inside it expands to) exceeds the limit",
+    Code.TARGET_MISSING: "A revoke/update/replace (BussinessDocType 1-3) names no target DocumentId",
+    Code.SECRET_DOCUMENT: "Secret (MẬT) documents must not travel on the axis (Decision 28 Art. 2)",
+    Code.RESPONSE_FOR_INCOMPLETE: "ResponseFor lacks OrganId, Code, PromulgationDate or DocumentId",
+    Code.FIELD_TOO_LONG: "Warning: a field is longer than the hub validators' limit (domain §1.10)",
+    Code.DOCUMENT_ID_OPAQUE: "Warning: DocumentId is not OrganId,yyyy/MM/dd,Number/Notation",
+    Code.DATE_LEGACY_FORMAT: "Warning: a legacy dd/MM/yyyy date was accepted",
+    Code.ORGAN_ID_NONSTANDARD: "Warning: an OrganId matches only the tolerant shape",
+}
+
+
+class Finding(BaseModel):
+    """One problem found in a package; `path` names the element as the edXML spec spells it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: Code
+    severity: Severity
+    path: str
+    line: int | None
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def finding(
+    code: Code,
+    path: str,
+    vi: str,
+    en: str,
+    *,
+    line: int | None = None,
+    severity: Severity = Severity.ERROR,
+) -> Finding:
+    """Messages carry Vietnamese first (for the clerk) and English (for the integrator)."""
+    return Finding(code=code, severity=severity, path=path, line=line, message=f"{vi} / {en}")
+
+
+class PackageError(Exception):
+    """The one exception the parser raises: the package cannot be read at all.
+
+    It carries findings like any other outcome, so callers turn it into a rejection uniformly.
+    """
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        super().__init__("; ".join(f"{f.code}: {f.message}" for f in findings))
+
+    @property
+    def code(self) -> Code:
+        return self.findings[0].code

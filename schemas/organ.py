@@ -1,0 +1,101 @@
+"""Organ identifiers (mã định danh) `LLL.KK.JJ.XNN`, level 1 on the right.
+
+The code tells the level and a fallback parent; the directory is the authority for the tree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+STRICT = re.compile(r"^(?P<l4>\d{3})\.(?P<l3>\d{2})\.(?P<l2>\d{2})\.(?P<l1>[A-Z]\d{2})$")
+TOLERANT = re.compile(r"^(?P<l4>[0-9A-Z]{3})\.(?P<l3>[0-9A-Z]{2})\.(?P<l2>[0-9A-Z]{2})\.(?P<l1>[A-Z][0-9A-Z]{2})$")
+
+Shape = Literal["strict", "tolerant"]
+_ZERO = ("000", "00", "00")
+
+
+class OrganIdError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OrganId:
+    """A parsed organ code. `groups` are (l4, l3, l2, l1) exactly as written."""
+
+    code: str
+    shape: Shape
+
+    @classmethod
+    def parse(cls, text: str, *, tolerant: bool = True) -> OrganId:
+        if STRICT.match(text):
+            return cls(text, "strict")
+        if tolerant and TOLERANT.match(text):
+            return cls(text, "tolerant")
+        raise OrganIdError(f"{text!r} is not an organ code of the shape LLL.KK.JJ.XNN")
+
+    @classmethod
+    def is_valid(cls, text: str, *, tolerant: bool = True) -> bool:
+        return bool(STRICT.match(text) or (tolerant and TOLERANT.match(text)))
+
+    @property
+    def groups(self) -> tuple[str, str, str, str]:
+        l4, l3, l2, l1 = self.code.split(".")
+        return l4, l3, l2, l1
+
+    @property
+    def level(self) -> int:
+        """1 = ministry/province … 4 = unit: one plus the number of non-zero lower groups."""
+        l4, l3, l2, _ = self.groups
+        if l4 != "000":
+            return 4
+        if l3 != "00":
+            return 3
+        if l2 != "00":
+            return 2
+        return 1
+
+    @property
+    def parent(self) -> OrganId | None:
+        """Zero the left-most non-zero group; a level-1 code is a root."""
+        groups = list(self.groups)
+        for i in range(3):
+            if groups[i] != _ZERO[i]:
+                groups[i] = _ZERO[i]
+                return OrganId(".".join(groups), self.shape)
+        return None
+
+    @property
+    def routing_key(self) -> str:
+        """Level-1 first: `000.46.24.H44` → `H44.24.46.000`.
+
+        With level 1 leading, "this organ and everything below it" is one topic pattern
+        (`subtree_pattern`), which is what lets a system bind the subtrees it serves.
+        """
+        l4, l3, l2, l1 = self.groups
+        return f"{l1}.{l2}.{l3}.{l4}"
+
+    @property
+    def subtree_pattern(self) -> str:
+        """Topic pattern matching this organ and all its descendants (`H41.12.#`)."""
+        l4, l3, l2, l1 = self.groups
+        parts = [l1]
+        for g, z in ((l2, "00"), (l3, "00"), (l4, "000")):
+            if g == z:
+                break
+            parts.append(g)
+        if len(parts) == 4:
+            return ".".join(parts)
+        return ".".join(parts) + ".#"
+
+    def ancestors(self) -> list[OrganId]:
+        out: list[OrganId] = []
+        node = self.parent
+        while node is not None:
+            out.append(node)
+            node = node.parent
+        return out
+
+    def __str__(self) -> str:
+        return self.code

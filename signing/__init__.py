@@ -1,0 +1,1 @@
+"""Offline verification of PAdES signatures in attachments and XML signatures on packages."""

@@ -1,0 +1,47 @@
+"""Fixtures shared by every suite: sample files, the real broker, the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import (
+    AMQP_URL,
+    PG_URL,
+    ROOT,
+    delete_broker_objects,
+    require,
+    unique_prefix,
+)
+
+SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "domain" / "samples"
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.fail(f"shared samples not found at {SAMPLES}: clone ../shared beside the project")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    require(5672, "RabbitMQ")
+    return AMQP_URL
+
+
+@pytest.fixture
+def broker_prefix(amqp_url: str) -> Iterator[str]:
+    """A unique name prefix for this test's exchanges, queues and policies; cleaned after."""
+    prefix = unique_prefix()
+    yield prefix
+    delete_broker_objects(prefix)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    require(5432, "PostgreSQL")
+    return PG_URL
