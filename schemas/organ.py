@@ -78,16 +78,17 @@ class OrganId:
 
     @property
     def subtree_pattern(self) -> str:
-        """Topic pattern matching this organ and all its descendants (`H41.12.#`)."""
-        l4, l3, l2, l1 = self.groups
-        parts = [l1]
-        for g, z in ((l2, "00"), (l3, "00"), (l4, "000")):
-            if g == z:
-                break
-            parts.append(g)
-        if len(parts) == 4:
-            return ".".join(parts)
-        return ".".join(parts) + ".#"
+        """Topic pattern matching this organ and all its descendants (`H41.12.#`).
+
+        The first `level` words of the routing key, then `#`; a level-4 code has no
+        descendants, so its pattern is its key. Cutting at `level` (not at the first zero
+        group) keeps level-skipping codes such as `001.00.99.H44` (level 4) from claiming
+        their code-parent's whole subtree (`H44.99.#`).
+        """
+        words = self.routing_key.split(".")
+        if self.level == 4:
+            return self.routing_key
+        return ".".join(words[: self.level]) + ".#"
 
     def ancestors(self) -> list[OrganId]:
         out: list[OrganId] = []

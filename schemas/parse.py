@@ -1,0 +1,176 @@
+"""Entry points: `validate_package` (a report, never raises) and `parse_package` (raises
+`PackageError` when the package has errors). Both read bytes, a file or chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO, Literal
+
+from lxml import etree
+
+from schemas.build import Builder, local, namespace
+from schemas.findings import Code, Finding, PackageError, Severity, finding
+from schemas.layout import NS
+from schemas.models import Attachment, EdocPackage, StatusPackage
+from schemas.payload import AttachmentSink, Payload
+from schemas.policy import ValidationOptions
+from schemas.reader import RawDocument, read_document
+from schemas.rules import check_edoc, check_status
+from schemas.xsdcheck import validate_tree
+
+Kind = Literal["edoc", "status"]
+Source = bytes | IO[bytes] | Iterable[bytes]
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    """An attachment's metadata with access to its decoded bytes (for signing, inspect)."""
+
+    meta: Attachment
+    payload: Payload
+
+    @property
+    def content_id(self) -> str:
+        return self.meta.content_id
+
+    @property
+    def name(self) -> str:
+        return self.meta.attachment_name
+
+    @property
+    def content_type(self) -> str:
+        return self.meta.content_type
+
+    def read(self) -> bytes:
+        return self.payload.read()
+
+
+@dataclass
+class ParsedPackage:
+    package: EdocPackage | StatusPackage
+    document: RawDocument
+    warnings: tuple[Finding, ...] = ()
+
+    @property
+    def kind(self) -> Kind:
+        return self.package.kind
+
+    @property
+    def digest(self) -> str:
+        return self.document.digest
+
+    @property
+    def size(self) -> int:
+        return self.document.size
+
+    @property
+    def attachments(self) -> list[AttachmentView]:
+        if not isinstance(self.package, EdocPackage):
+            return []
+        return [AttachmentView(m, p) for m, p in zip(self.package.attachments, self.document.payloads, strict=False)]
+
+
+@dataclass
+class ValidationReport:
+    valid: bool
+    kind: Kind | None
+    document_id: str | None
+    findings: list[Finding] = field(default_factory=list)
+    parsed: ParsedPackage | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+
+def _kind(root: etree._Element) -> Kind:
+    """edoc or status, from the shape; anything else is NOT_EDXML with the reason."""
+    if local(root) != "edXML" or namespace(root) != NS:
+        got = f"{{{namespace(root)}}}{local(root)}" if namespace(root) else local(root)
+        raise PackageError([
+            finding(
+                Code.NOT_EDXML, "/" + (local(root) or "?"),
+                f"Phần tử gốc phải là edXML trong không gian tên {NS}, nhận được {got}",
+                f"root element must be edXML in namespace {NS}, got {got}",
+                line=root.sourceline,
+            )
+        ])
+    header = None
+    for env in root:
+        if local(env) == "edXMLEnvelope" and namespace(env) == NS:
+            for h in env:
+                if local(h) == "edXMLHeader" and namespace(h) == NS:
+                    header = h
+    if header is None:
+        raise PackageError([
+            finding(
+                Code.NOT_EDXML, "/edXML/edXMLEnvelope/edXMLHeader",
+                "Không có edXMLEnvelope/edXMLHeader", "no edXMLEnvelope/edXMLHeader element",
+                line=root.sourceline,
+            )
+        ])
+    for mh in header:
+        if local(mh) in ("MessageHeader", "Status") and namespace(mh) == NS:
+            return "status" if any(local(c) == "StatusCode" for c in mh) else "edoc"
+    raise PackageError([
+        finding(
+            Code.NOT_EDXML, "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader",
+            "Không có MessageHeader (hoặc Status)", "no MessageHeader (or Status) element",
+            line=header.sourceline,
+        )
+    ])
+
+
+def validate_package(
+    source: Source, options: ValidationOptions | None = None, sink: AttachmentSink | None = None
+) -> ValidationReport:
+    options = options or ValidationOptions()
+    try:
+        doc = read_document(source, options.limits, sink)
+        kind = _kind(doc.root)
+    except PackageError as exc:
+        return ValidationReport(False, None, None, list(exc.findings))
+    findings = validate_tree(doc.root, kind)
+    if findings:
+        return ValidationReport(False, kind, _raw_document_id(doc.root, kind), findings)
+    builder = Builder(doc, tolerant_organ_ids=options.tolerant_organ_ids)
+    builder.limits_unzipped = options.limits.max_unzipped_bytes
+    builder.limits_ratio = options.limits.max_zip_ratio
+    package: EdocPackage | StatusPackage = builder.edoc() if kind == "edoc" else builder.status()
+    findings = list(builder.findings)
+    if not any(f.is_error for f in findings):
+        if isinstance(package, EdocPackage):
+            findings += check_edoc(package, builder.lines, options)
+        else:
+            findings += check_status(package, builder.lines, options)
+    valid = not any(f.is_error for f in findings)
+    parsed = ParsedPackage(package, doc, tuple(f for f in findings if not f.is_error)) if valid else None
+    return ValidationReport(valid, kind, package.document_id or None, findings, parsed)
+
+
+def parse_package(
+    source: Source, options: ValidationOptions | None = None, sink: AttachmentSink | None = None
+) -> ParsedPackage:
+    report = validate_package(source, options, sink)
+    if report.parsed is None:
+        raise PackageError(report.errors or report.findings)
+    return report.parsed
+
+
+def _raw_document_id(root: etree._Element, kind: Kind) -> str | None:
+    """Best effort for reports of packages that failed the XSD."""
+    want = "ResponseFor" if kind == "status" else None
+    for el in root.iter("{%s}DocumentId" % NS):
+        parent = el.getparent()
+        if parent is None:
+            continue
+        if want is None and local(parent) == "MessageHeader":
+            return (el.text or "").strip() or None
+        if want is not None and local(parent) == want:
+            return (el.text or "").strip() or None
+    return None

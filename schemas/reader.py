@@ -1,0 +1,346 @@
+"""Hardened reading of an edXML file into a small lxml tree plus streamed attachment payloads.
+
+A byte-level pass in front of libxml2 diverts the text of every `ContentTransferEncoded` into an
+incremental base64 decoder, so a 50 MB attachment never becomes a text node (no `huge_tree`),
+while the newlines it contained are kept so every other element's `sourceline` stays true.
+The same pass refuses DOCTYPE/ENTITY declarations outright and counts markup bytes, so a
+20 MB header field is refused before libxml2 builds it. libxml2 itself runs with DTDs, entity
+expansion and network access off, and its own depth/size limits on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import IO
+
+from lxml import etree
+
+from schemas.findings import Code, Finding, PackageError, finding
+from schemas.limits import ParseLimits
+from schemas.payload import AttachmentSink, Base64Stream, Payload, PayloadProblem, SpoolSink
+
+_TOKEN = re.compile(
+    rb"<!--|<!\[CDATA\[|<\?|<!|<(?:[A-Za-z_][\w.\-]{0,63}:)?ContentTransferEncoded(?=[\s/>])"
+)
+_TAG_END = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*?(/?)>""")
+_CLOSERS = {b"<!--": b"-->", b"<![CDATA[": b"]]>", b"<?": b"?>"}
+_CARRY = 128  # longest token we may see split across two chunks
+CHUNK = 1024 * 1024
+
+ATTACHMENT_PATH = "/edXML/AttachmentEncoded/Attachment[{n}]/ContentTransferEncoded"
+
+
+@dataclass
+class RawDocument:
+    """What the reader hands on: the tree (attachments removed), their payloads, the digest."""
+
+    root: etree._Element
+    payloads: list[Payload]
+    payload_elements: list[etree._Element]
+    digest: str
+    size: int
+
+    def payload_of(self, element: etree._Element) -> Payload | None:
+        for el, payload in zip(self.payload_elements, self.payloads, strict=True):
+            if el is element:
+                return payload
+        return None
+
+
+def _fail(code: Code, vi: str, en: str, *, path: str = "/", line: int | None = None) -> PackageError:
+    return PackageError([finding(code, path, vi, en, line=line)])
+
+
+class _Diverter:
+    """Streams bytes to libxml2, diverting ContentTransferEncoded text to base64 decoders."""
+
+    def __init__(self, limits: ParseLimits, sink: AttachmentSink) -> None:
+        self.limits = limits
+        self.sink = sink
+        self.parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            collect_ids=False,
+        )
+        self.buf = b""
+        self.total = 0
+        self.markup = 0
+        self.digest = hashlib.sha256()
+        self.decoder: Base64Stream | None = None
+        self.writer: object = None
+        self.payloads: list[Payload] = []
+        self.first = True
+        self.line = 1  # line of the current position in the emitted stream, for messages
+
+    # -- input side -------------------------------------------------------------------------
+    def feed(self, chunk: bytes) -> None:
+        if self.first and chunk:
+            self._check_encoding(chunk)
+            self.first = False
+        self.total += len(chunk)
+        if self.total > self.limits.max_package_bytes:
+            raise _fail(
+                Code.XML_LIMIT_EXCEEDED,
+                f"Gói tin vượt quá {self.limits.max_package_bytes} byte",
+                f"package exceeds {self.limits.max_package_bytes} bytes",
+            )
+        self.digest.update(chunk)
+        self.buf += chunk
+        self._pump(final=False)
+
+    def close(self) -> etree._Element:
+        self._pump(final=True)
+        if self.decoder is not None:
+            raise _fail(
+                Code.XML_MALFORMED,
+                "Tệp kết thúc giữa phần dữ liệu đính kèm (tệp bị cắt cụt)",
+                "file ends inside attachment data (truncated file)",
+                line=self.line,
+            )
+        try:
+            root = self.parser.close()
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_error(exc) from None
+        return root
+
+    @staticmethod
+    def _check_encoding(chunk: bytes) -> None:
+        if chunk[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in chunk[:4]:
+            raise _fail(
+                Code.XML_MALFORMED,
+                "Gói tin phải mã hóa UTF-8 (phát hiện UTF-16/UTF-32)",
+                "package must be UTF-8 encoded (UTF-16/UTF-32 detected)",
+            )
+
+    # -- the state machine --------------------------------------------------------------------
+    def _pump(self, *, final: bool) -> None:
+        buf = self.buf
+        pos = 0
+        while True:
+            if self.decoder is not None:
+                lt = buf.find(b"<", pos)
+                end = lt if lt != -1 else len(buf)
+                if end > pos:
+                    self._divert(buf[pos:end])
+                    pos = end
+                if lt == -1:
+                    break
+                if buf[lt + 1 : lt + 2] == b"/":
+                    self._end_divert()
+                    continue
+                if lt + 1 >= len(buf) and not final:
+                    break
+                raise _fail(
+                    Code.ATTACHMENT_ENCODING,
+                    "Trường ContentTransferEncoded chứa thẻ XML thay vì dữ liệu base64",
+                    "ContentTransferEncoded contains markup instead of base64 text",
+                    path=ATTACHMENT_PATH.format(n=len(self.payloads) + 1),
+                    line=self.line,
+                )
+            m = _TOKEN.search(buf, pos)
+            if m is None or (not final and m.start() > len(buf) - _CARRY and m.end() >= len(buf) - 1):
+                safe = len(buf) if final else max(pos, len(buf) - _CARRY)
+                if m is not None:
+                    safe = min(safe, m.start())
+                self._emit(buf[pos:safe])
+                pos = safe
+                break
+            token = m.group()
+            closer = _CLOSERS.get(token)
+            if closer is not None:
+                close = buf.find(closer, m.end())
+                if close == -1:
+                    self._emit(buf[pos : m.start()])
+                    pos = m.start()
+                    if final:
+                        self._emit(buf[pos:])
+                        pos = len(buf)
+                    break
+                self._emit(buf[pos : close + len(closer)])
+                pos = close + len(closer)
+                continue
+            if token == b"<!":
+                if not final and len(buf) - m.start() < 16:
+                    self._emit(buf[pos : m.start()])
+                    pos = m.start()
+                    break
+                word = buf[m.start() : m.start() + 10].split(b" ")[0].decode("ascii", "replace")
+                raise _fail(
+                    Code.XML_FORBIDDEN_CONSTRUCT,
+                    f"Gói tin chứa khai báo {word} (DTD/thực thể) bị cấm",
+                    f"package contains a forbidden {word} declaration (DTD/entities are refused)",
+                    line=self.line + buf.count(b"\n", pos, m.start()),
+                )
+            # a ContentTransferEncoded start tag
+            tag_end = _TAG_END.match(buf, m.end())
+            if tag_end is None:
+                if final:
+                    self._emit(buf[pos:])
+                    pos = len(buf)
+                else:
+                    self._emit(buf[pos : m.start()])
+                    pos = m.start()
+                break
+            self._emit(buf[pos : tag_end.end()])
+            pos = tag_end.end()
+            self._start_divert()
+            if tag_end.group(1) == b"/":
+                self._end_divert()
+        self.buf = buf[pos:]
+        if final and self.buf:
+            self._emit(self.buf)
+            self.buf = b""
+
+    def _emit(self, data: bytes) -> None:
+        if not data:
+            return
+        self.markup += len(data)
+        if self.markup > self.limits.max_markup_bytes:
+            raise _fail(
+                Code.XML_LIMIT_EXCEEDED,
+                f"Phần XML (ngoài dữ liệu đính kèm) vượt quá {self.limits.max_markup_bytes} byte",
+                f"XML markup outside attachment data exceeds {self.limits.max_markup_bytes} bytes",
+                line=self.line,
+            )
+        self.line += data.count(b"\n")
+        try:
+            self.parser.feed(data)
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_error(exc) from None
+
+    def _start_divert(self) -> None:
+        index = len(self.payloads)
+        if index >= self.limits.max_attachments:
+            raise _fail(
+                Code.XML_LIMIT_EXCEEDED,
+                f"Gói tin có quá {self.limits.max_attachments} tệp đính kèm",
+                f"package has more than {self.limits.max_attachments} attachments",
+            )
+        self.writer = self.sink.open(index)
+        self.decoder = Base64Stream(self.writer, self.limits.max_attachment_bytes)  # type: ignore[arg-type]
+
+    def _divert(self, data: bytes) -> None:
+        assert self.decoder is not None
+        try:
+            self.decoder.feed(data)
+        except PayloadProblem as p:
+            raise self._payload_error(p) from None
+        newlines = data.count(b"\n")
+        if newlines:
+            self._emit(b"\n" * newlines)
+
+    def _end_divert(self) -> None:
+        assert self.decoder is not None
+        dec = self.decoder
+        try:
+            dec.close()
+        except PayloadProblem as p:
+            raise self._payload_error(p) from None
+        handle = self.sink.finish(len(self.payloads), self.writer)  # type: ignore[arg-type]
+        self.payloads.append(Payload(dec.size, dec.digest.hexdigest(), dec.head, handle))
+        self.decoder = None
+        self.writer = None
+
+    def _payload_error(self, p: PayloadProblem) -> PackageError:
+        return _fail(p.code, p.vi, p.en, path=ATTACHMENT_PATH.format(n=len(self.payloads) + 1), line=self.line)
+
+
+def _syntax_error(exc: etree.XMLSyntaxError) -> PackageError:
+    msg = str(exc.msg or exc)
+    line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+    low = msg.lower()
+    if "excessive depth" in low or "huge" in low or "limit" in low:
+        return _fail(
+            Code.XML_LIMIT_EXCEEDED,
+            f"Vượt giới hạn của bộ phân tích XML: {msg}",
+            f"XML parser limit exceeded: {msg}",
+            line=line,
+        )
+    if "entity" in low and ("not defined" in low or "declared" in low):
+        return _fail(
+            Code.XML_FORBIDDEN_CONSTRUCT,
+            f"Tham chiếu thực thể không được phép: {msg}",
+            f"entity reference refused: {msg}",
+            line=line,
+        )
+    return _fail(Code.XML_MALFORMED, f"XML không hợp lệ: {msg}", f"malformed XML: {msg}", line=line)
+
+
+_DEPTH_CACHE: dict[int, etree.XPath] = {}
+_COUNT = etree.XPath("count(//*)")
+
+
+def _too_deep(root: etree._Element, max_depth: int) -> bool:
+    xp = _DEPTH_CACHE.get(max_depth)
+    if xp is None:
+        xp = _DEPTH_CACHE[max_depth] = etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")")
+    return bool(xp(root))
+
+
+def read_document(
+    source: bytes | IO[bytes] | Iterable[bytes],
+    limits: ParseLimits | None = None,
+    sink: AttachmentSink | None = None,
+) -> RawDocument:
+    """Read bytes, a binary file or an iterable of chunks. Raises only `PackageError`."""
+    limits = limits or ParseLimits()
+    diverter = _Diverter(limits, sink or SpoolSink(limits.memory_spool_bytes))
+    try:
+        for chunk in _chunks(source):
+            diverter.feed(chunk)
+        if diverter.total == 0:
+            raise _fail(Code.XML_MALFORMED, "Tệp rỗng", "empty file")
+        root = diverter.close()
+    except PackageError:
+        raise
+    except RecursionError:
+        raise _fail(Code.XML_LIMIT_EXCEEDED, "Lồng nhau quá sâu", "nesting too deep") from None
+    except (etree.LxmlError, ValueError, UnicodeError) as exc:
+        raise _fail(Code.XML_MALFORMED, f"XML không hợp lệ: {exc}", f"malformed XML: {exc}") from None
+    if root is None:
+        raise _fail(Code.XML_MALFORMED, "Không có phần tử gốc", "no root element")
+    if root.getroottree().docinfo.doctype:
+        raise _fail(Code.XML_FORBIDDEN_CONSTRUCT, "Gói tin chứa DOCTYPE", "package contains a DOCTYPE")
+    if _COUNT(root) > limits.max_elements:
+        raise _fail(
+            Code.XML_LIMIT_EXCEEDED,
+            f"Gói tin có hơn {limits.max_elements} phần tử",
+            f"package has more than {limits.max_elements} elements",
+        )
+    if _too_deep(root, limits.max_depth):
+        raise _fail(
+            Code.XML_LIMIT_EXCEEDED,
+            f"Cấu trúc XML lồng sâu hơn {limits.max_depth} cấp",
+            f"XML nesting deeper than {limits.max_depth} levels",
+        )
+    elements = list(root.iter("{*}ContentTransferEncoded"))
+    if len(elements) != len(diverter.payloads):  # pragma: no cover - the lexer and libxml2 disagree
+        raise _fail(
+            Code.XML_MALFORMED,
+            "Không xác định được vị trí dữ liệu đính kèm",
+            "could not align attachment data with ContentTransferEncoded elements",
+        )
+    return RawDocument(root, diverter.payloads, elements, diverter.digest.hexdigest(), diverter.total)
+
+
+def _chunks(source: bytes | IO[bytes] | Iterable[bytes]) -> Iterable[bytes]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        for i in range(0, len(data), CHUNK):
+            yield data[i : i + CHUNK]
+        return
+    read = getattr(source, "read", None)
+    if read is not None:
+        while chunk := read(CHUNK):
+            yield chunk
+        return
+    yield from source  # type: ignore[misc]
+
+
+__all__ = ["Finding", "RawDocument", "read_document"]

@@ -1,0 +1,294 @@
+"""Business rules beyond the XSD (domain.md §1, §6). Each rule returns findings; none raises."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import date
+
+from schemas.codes import BussinessDocType
+from schemas.findings import Code, Finding, Severity, finding
+from schemas.models import EdocPackage, ResponseFor, StatusPackage
+from schemas.organ import STRICT, TOLERANT
+from schemas.policy import ValidationOptions
+
+MH = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader"
+BUSS = "/edXML/edXMLEnvelope/edXMLHeader/TraceHeaderList/Bussiness"
+_DOCID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[^,]+),(?P<code>.+)$")
+_DOCID_DATE = re.compile(r"^(\d{4})[/-](\d{2})[/-](\d{2})$")
+
+# domain.md §1.10 (one hub's validator): warnings until the QCVN text is checked.
+LENGTH_LIMITS: dict[str, int] = {
+    "OrganName": 200, "OrganAdd": 500, "OrganizationInCharge": 500, "Email": 100,
+    "Telephone": 20, "Fax": 20, "CodeNumber": 11, "CodeNotation": 30, "Place": 50,
+    "Subject": 500, "Content": 500, "TypeName": 100, "SphereOfPromulgation": 100,
+    "TyperNotation": 10, "AttachmentName": 500,
+}
+
+Lines = dict[str, int]
+
+
+class Ctx:
+    def __init__(self, lines: Lines) -> None:
+        self.lines = lines
+        self.out: list[Finding] = []
+
+    def add(self, code: Code, path: str, vi: str, en: str, severity: Severity = Severity.ERROR) -> None:
+        line = self.lines.get(path)
+        probe = path
+        while line is None and "/" in probe.strip("/"):
+            probe = probe.rsplit("/", 1)[0]
+            line = self.lines.get(probe)
+        self.out.append(finding(code, path, vi, en, line=line, severity=severity))
+
+
+def check_edoc(pkg: EdocPackage, lines: Lines, options: ValidationOptions) -> list[Finding]:
+    ctx = Ctx(lines)
+    for rule in EDOC_RULES:
+        rule(pkg, ctx, options)
+    return ctx.out
+
+
+def check_status(pkg: StatusPackage, lines: Lines, options: ValidationOptions) -> list[Finding]:
+    ctx = Ctx(lines)
+    _response_for(pkg.header.response_for, f"{MH}/ResponseFor", ctx)
+    ts = pkg.header.timestamp.date()
+    if ts > options.current_date():
+        ctx.add(
+            Code.DATE_INVALID, f"{MH}/Timestamp",
+            f"Timestamp {ts:%Y/%m/%d} ở tương lai", f"Timestamp {ts:%Y/%m/%d} is in the future",
+        )
+    return ctx.out
+
+
+def _recipients(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    if not pkg.header.to:
+        ctx.add(
+            Code.RECIPIENT_MISSING, f"{MH}/To",
+            "Gói tin không có nơi nhận (phần tử To)", "the package has no recipient (To element)",
+        )
+        return
+    seen: Counter[str] = Counter()
+    for i, org in enumerate(pkg.header.to, start=1):
+        seen[org.organ_id] += 1
+        if seen[org.organ_id] == 2:
+            ctx.add(
+                Code.RECIPIENT_DUPLICATE, f"{MH}/To[{i}]/OrganId",
+                f"Nơi nhận {org.organ_id} bị lặp lại", f"recipient {org.organ_id} appears more than once",
+            )
+
+
+def _document_id(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    h = pkg.header
+    path = f"{MH}/DocumentId"
+    m = _DOCID.match(h.document_id)
+    if not m or not (STRICT.match(m["organ"]) or TOLERANT.match(m["organ"])):
+        ctx.add(
+            Code.DOCUMENT_ID_OPAQUE, path,
+            f"DocumentId '{h.document_id}' không theo dạng MãĐịnhDanh,yyyy/MM/dd,Số/KýHiệu",
+            f"DocumentId '{h.document_id}' is opaque (not OrganId,yyyy/MM/dd,Number/Notation)",
+            Severity.WARNING,
+        )
+        return
+    problems_vi, problems_en = [], []
+    if m["organ"] != h.from_.organ_id:
+        problems_vi.append(f"mã cơ quan {m['organ']} khác From/OrganId {h.from_.organ_id}")
+        problems_en.append(f"organ {m['organ']} differs from From/OrganId {h.from_.organ_id}")
+    dm = _DOCID_DATE.match(m["date"])
+    prom = h.promulgation_info.promulgation_date
+    if not dm or (int(dm[1]), int(dm[2]), int(dm[3])) != (prom.year, prom.month, prom.day):
+        problems_vi.append(f"ngày {m['date']} khác PromulgationDate {prom:%Y/%m/%d}")
+        problems_en.append(f"date {m['date']} differs from PromulgationDate {prom:%Y/%m/%d}")
+    if m["code"] != str(h.code):
+        problems_vi.append(f"số ký hiệu {m['code']} khác Code {h.code}")
+        problems_en.append(f"code {m['code']} differs from Code {h.code}")
+    if problems_vi:
+        ctx.add(
+            Code.DOCUMENT_ID_INCONSISTENT, path,
+            "DocumentId không khớp: " + "; ".join(problems_vi),
+            "DocumentId inconsistent: " + "; ".join(problems_en),
+        )
+
+
+def _dates(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    prom = pkg.header.promulgation_info.promulgation_date
+    today = options.current_date()
+    if prom > today:
+        ctx.add(
+            Code.DATE_INVALID, f"{MH}/PromulgationInfo/PromulgationDate",
+            f"Ngày ban hành {prom:%Y/%m/%d} ở tương lai", f"PromulgationDate {prom:%Y/%m/%d} is in the future",
+        )
+    due = pkg.header.due_date
+    if due is not None and due < prom:
+        ctx.add(
+            Code.DATE_INVALID, f"{MH}/DueDate",
+            f"Hạn xử lý {due:%Y/%m/%d} trước ngày ban hành {prom:%Y/%m/%d}",
+            f"DueDate {due:%Y/%m/%d} is before PromulgationDate {prom:%Y/%m/%d}",
+        )
+
+
+def _code_lists(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    t = pkg.header.document_type.type
+    if t not in (1, 2):
+        ctx.add(
+            Code.CODE_LIST_VALUE, f"{MH}/DocumentType/Type",
+            f"DocumentType/Type = {t}; các trục thường chỉ nhận 1 hoặc 2",
+            f"DocumentType/Type = {t}; hubs usually accept only 1 or 2",
+            Severity.WARNING,
+        )
+    info = pkg.trace.bussiness.document_info if pkg.trace and pkg.trace.bussiness else None
+    for i, r in enumerate(info.receivers or () if info else (), start=1):
+        if r.receiver_type not in (0, 1):
+            ctx.add(
+                Code.CODE_LIST_VALUE,
+                f"{BUSS}/BussinessDocumentInfo/ReceiverList/Receiver[{i}]/ReceiverType",
+                f"ReceiverType phải là 0 hoặc 1, nhận được {r.receiver_type}",
+                f"ReceiverType must be 0 or 1, got {r.receiver_type}",
+            )
+
+
+def _attachments(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    refs = Counter(r.cid for r in pkg.references)
+    atts = Counter(a.cid for a in pkg.attachments)
+    for i, r in enumerate(pkg.references, start=1):
+        if r.cid not in atts:
+            ctx.add(
+                Code.ATTACHMENT_MISMATCH,
+                f"/edXML/edXMLEnvelope/edXMLBody/edXMLManifest/Reference[{i}]/ContentId",
+                f"Tham chiếu {r.content_id} không có tệp đính kèm tương ứng",
+                f"manifest Reference {r.content_id} has no matching Attachment",
+            )
+        elif refs[r.cid] > 1:
+            ctx.add(
+                Code.ATTACHMENT_MISMATCH,
+                f"/edXML/edXMLEnvelope/edXMLBody/edXMLManifest/Reference[{i}]/ContentId",
+                f"ContentId {r.content_id} bị lặp trong danh mục", f"ContentId {r.content_id} repeated in manifest",
+            )
+    for i, a in enumerate(pkg.attachments, start=1):
+        if a.cid not in refs:
+            ctx.add(
+                Code.ATTACHMENT_MISMATCH, f"/edXML/AttachmentEncoded/Attachment[{i}]/ContentId",
+                f"Tệp đính kèm {a.content_id} không có trong danh mục edXMLManifest",
+                f"Attachment {a.content_id} is not listed in edXMLManifest",
+            )
+        elif atts[a.cid] > 1:
+            ctx.add(
+                Code.ATTACHMENT_MISMATCH, f"/edXML/AttachmentEncoded/Attachment[{i}]/ContentId",
+                f"ContentId {a.content_id} bị lặp", f"Attachment ContentId {a.content_id} repeated",
+            )
+
+
+def _target(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    kind = pkg.doc_type
+    if kind is BussinessDocType.NEW:
+        return
+    b = pkg.trace.bussiness if pkg.trace else None
+    has_target = bool(b and b.document_id)
+    if kind is BussinessDocType.REPLACE and b and b.replacements:
+        has_target = has_target or any(r.document_id for r in b.replacements)
+    if not has_target:
+        ctx.add(
+            Code.TARGET_MISSING, f"{BUSS}/DocumentId",
+            f"Văn bản loại {int(kind)} ({kind.vi}) phải nêu DocumentId của văn bản đích",
+            f"BussinessDocType {int(kind)} ({kind.name.lower()}) must name the target DocumentId",
+        )
+
+
+def _response_for(rf: ResponseFor, path: str, ctx: Ctx) -> None:
+    missing = [
+        name for name, value in (
+            ("OrganId", rf.organ_id), ("Code", rf.code),
+            ("PromulgationDate", None if rf.promulgation_date == date.min else rf.promulgation_date),
+            ("DocumentId", rf.document_id),
+        ) if not value
+    ]
+    if missing:
+        ctx.add(
+            Code.RESPONSE_FOR_INCOMPLETE, f"{path}/{missing[0]}",
+            "ResponseFor thiếu: " + ", ".join(missing), "ResponseFor lacks: " + ", ".join(missing),
+        )
+
+
+def _responses(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    for i, rf in enumerate(pkg.header.response_for, start=1):
+        _response_for(rf, f"{MH}/ResponseFor[{i}]", ctx)
+
+
+def _lengths(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    h = pkg.header
+    values: list[tuple[str, str, str]] = [
+        (f"{MH}/Code/CodeNumber", "CodeNumber", h.code.code_number),
+        (f"{MH}/Code/CodeNotation", "CodeNotation", h.code.code_notation),
+        (f"{MH}/PromulgationInfo/Place", "Place", h.promulgation_info.place),
+        (f"{MH}/Subject", "Subject", h.subject),
+        (f"{MH}/Content", "Content", h.content),
+        (f"{MH}/DocumentType/TypeName", "TypeName", h.document_type.type_name),
+        (f"{MH}/OtherInfo/SphereOfPromulgation", "SphereOfPromulgation", h.other_info.sphere_of_promulgation or ""),
+        (f"{MH}/OtherInfo/TyperNotation", "TyperNotation", h.other_info.typer_notation or ""),
+    ]
+    for label, org in [("From", h.from_), *((f"To[{i}]", o) for i, o in enumerate(h.to, start=1))]:
+        for field, value in (
+            ("OrganName", org.organ_name), ("OrganAdd", org.organ_add),
+            ("OrganizationInCharge", org.organization_in_charge), ("Email", org.email),
+            ("Telephone", org.telephone), ("Fax", org.fax),
+        ):
+            values.append((f"{MH}/{label}/{field}", field, value))
+    for i, place in enumerate(h.to_places or (), start=1):
+        if len(place) > 150:
+            ctx.add(
+                Code.FIELD_TOO_LONG, f"{MH}/ToPlaces/Place[{i}]",
+                f"Place dài {len(place)} ký tự (giới hạn 150)", f"Place is {len(place)} characters (limit 150)",
+                Severity.WARNING,
+            )
+    for i, a in enumerate(pkg.attachments, start=1):
+        values.append((f"/edXML/AttachmentEncoded/Attachment[{i}]/AttachmentName", "AttachmentName", a.attachment_name))
+    for path, field, value in values:
+        limit = LENGTH_LIMITS[field]
+        if len(value) > limit:
+            ctx.add(
+                Code.FIELD_TOO_LONG, path,
+                f"{field} dài {len(value)} ký tự (giới hạn {limit})",
+                f"{field} is {len(value)} characters long (limit {limit})",
+                Severity.WARNING,
+            )
+
+
+def _secret(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
+    policy = options.secret
+    if not policy.enabled:
+        return
+    for field, pattern in policy.fields.items():
+        for path, value in _field_values(pkg, field):
+            text = unicodedata.normalize("NFC", value)
+            m = re.search(pattern, text)
+            if m:
+                ctx.add(
+                    Code.SECRET_DOCUMENT, path,
+                    f"Văn bản mang dấu '{m.group(1) if m.groups() else m.group()}' — văn bản mật không được gửi qua trục liên thông",
+                    "document carries a secrecy marker; secret documents must not travel on the axis",
+                )
+                return
+
+
+def _field_values(pkg: EdocPackage, field: str) -> Iterable[tuple[str, str]]:
+    h = pkg.header
+    getters: dict[str, Callable[[], str | None]] = {
+        "Subject": lambda: h.subject,
+        "Content": lambda: h.content,
+        "DocumentType/TypeName": lambda: h.document_type.type_name,
+        "OtherInfo/SphereOfPromulgation": lambda: h.other_info.sphere_of_promulgation,
+        "Code/CodeNotation": lambda: h.code.code_notation,
+    }
+    get = getters.get(field)
+    if get is not None:
+        value = get()
+        if value:
+            yield f"{MH}/{field}", value
+    if field == "OtherInfo/Appendixes/Appendix":
+        for i, a in enumerate(h.other_info.appendixes or (), start=1):
+            yield f"{MH}/{field}[{i}]", a
+
+
+EDOC_RULES = (_recipients, _document_id, _dates, _code_lists, _attachments, _target, _responses, _lengths, _secret)
