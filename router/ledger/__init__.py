@@ -1,0 +1,61 @@
+"""The ledger: packages, per-recipient transport state, business statuses, signature verdicts
+and a hash-chained evidence log — SQLite by default, PostgreSQL by URL. See LEDGER.md."""
+
+from router.ledger.chain import ChainVerdict
+from router.ledger.events import (
+    Delivered,
+    DuplicateAbsorbed,
+    LedgerEvent,
+    Outcome,
+    PackageKind,
+    PackageReceived,
+    PackageRejected,
+    Parked,
+    Retrying,
+    Routed,
+    StatusRecorded,
+    TransportState,
+    VerdictRecorded,
+)
+from router.ledger.render import render_trace_text
+from router.ledger.rows import (
+    DeliveryRow,
+    LedgerCounts,
+    PackageRow,
+    StatusEntry,
+    TransitionRow,
+    VerdictRow,
+)
+from router.ledger.store import Ledger
+from router.ledger.trace import DeliveryTrace, OrganTrace, Trace
+
+DEFAULT_LEDGER_URL = "sqlite:///lienthong-ledger.db"
+
+__all__ = [
+    "DEFAULT_LEDGER_URL",
+    "ChainVerdict",
+    "Delivered",
+    "DeliveryRow",
+    "DeliveryTrace",
+    "DuplicateAbsorbed",
+    "Ledger",
+    "LedgerCounts",
+    "LedgerEvent",
+    "OrganTrace",
+    "Outcome",
+    "PackageKind",
+    "PackageReceived",
+    "PackageRejected",
+    "PackageRow",
+    "Parked",
+    "Retrying",
+    "Routed",
+    "StatusEntry",
+    "StatusRecorded",
+    "Trace",
+    "TransitionRow",
+    "TransportState",
+    "VerdictRecorded",
+    "VerdictRow",
+    "render_trace_text",
+]

@@ -1,0 +1,81 @@
+"""Engines and the one write path: a transaction that holds the ledger's append lock.
+
+Several router processes append to one chain. Each append reads the chain head and writes the
+next entries; two appends interleaving would fork the chain. So every write transaction first
+takes a lock the database itself arbitrates:
+- SQLite: `BEGIN IMMEDIATE` takes the database's single write lock up front (a plain `BEGIN`
+  would only upgrade at the first write, after the head was read — and deadlock-retry);
+- PostgreSQL: `pg_advisory_xact_lock`, keyed on the current schema so ledgers in separate
+  schemas (tests, tenants) do not wait for each other; released at commit or rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_IMMEDIATE = "lienthong_ledger_immediate"
+_LOCK_CLASS = 0x4C54  # "LT": first key of the two-key advisory lock
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError(f"ledger URL {url!r}: SQLite needs a file path (sqlite:///path/ledger.db)")
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if backend == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True)
+    raise ValueError(f"ledger URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module so `_sqlite_begin` decides the mode.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each WAL checkpoint; safe with WAL
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction holding the append lock; commits on success, rolls back on error."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execution_options(**{_IMMEDIATE: True})
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:cls, hashtext(current_schema()))"),
+                    {"cls": _LOCK_CLASS},
+                )
+            yield conn
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read transaction: one consistent snapshot for multi-query answers such as a trace."""
+    with engine.connect() as conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        yield conn

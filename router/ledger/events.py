@@ -1,0 +1,256 @@
+"""What the router tells the ledger: one frozen value per fact, written in batches.
+
+Events are the ledger's input *and* its evidence: each effective event is stored, in its
+canonical JSON form, in the hash chain. So every field must be plain data (str, int, date,
+tz-aware datetime, enums, tuples) and the canonical form must never depend on the database.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from enum import Enum, StrEnum
+from typing import Any, TypeAlias
+
+from schemas.codes import BussinessDocType, Priority, StatusCode
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime, name: str) -> datetime:
+    """Naive datetimes are a bug in the caller (whose clock?): refuse them rather than guess."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+class PackageKind(StrEnum):
+    EDOC = "edoc"
+    STATUS = "status"
+
+
+class Outcome(StrEnum):
+    """The intake verdict on a package, kept so an exact duplicate can be answered the same way.
+
+    There is deliberately no `duplicate` outcome: an exact duplicate has the same digest, hence
+    the same row, and is counted on it (`duplicates_absorbed`) instead of overwriting the verdict
+    the router must re-send. A same-DocumentId-other-bytes package is a rejection
+    (`DUPLICATE_CONFLICT`) with its own row.
+    """
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class TransportState(StrEnum):
+    """Transport state of one (package, recipient) — not the business status (domain.md §2.3)."""
+
+    ACCEPTED = "accepted"
+    ROUTED = "routed"
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    PARKED = "parked"
+    REJECTED = "rejected"
+
+
+def _post_init_at(event: Any) -> None:
+    object.__setattr__(event, "at", as_utc(event.at, f"{type(event).__name__}.at"))
+
+
+@dataclass(frozen=True, slots=True)
+class PackageReceived:
+    """The router accepted a package for routing (after validation, authorization, verification
+    and de-duplication). `recipients` (To organ codes, or ResponseFor/OrganId for a status) get a
+    delivery row in state `accepted`. Recording the same digest again changes nothing."""
+
+    digest: str
+    kind: PackageKind
+    from_organ: str
+    submitted_by: str
+    document_id: str | None = None
+    recipients: tuple[str, ...] = ()
+    bussiness_doc_type: BussinessDocType | None = None
+    target_document_id: str | None = None
+    subject: str | None = None
+    priority: Priority | None = None
+    due_date: date | None = None
+    promulgation_date: date | None = None
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+        object.__setattr__(self, "kind", PackageKind(self.kind))
+        object.__setattr__(self, "recipients", tuple(dict.fromkeys(self.recipients)))
+        if self.kind is PackageKind.EDOC and not self.document_id:
+            raise ValueError("PackageReceived: an edoc needs its MessageHeader/DocumentId")
+
+
+@dataclass(frozen=True, slots=True)
+class PackageRejected:
+    """A permanent refusal. Without `recipient_organ` the whole package is rejected (its row is
+    created if the package never parsed far enough to be recorded); with it, only that
+    recipient's delivery becomes `rejected` (e.g. an unknown recipient among several)."""
+
+    digest: str
+    reason_code: str
+    message: str
+    recipient_organ: str | None = None
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateAbsorbed:
+    """The same bytes came in again (at-least-once upstream): counted, never re-routed."""
+
+    digest: str
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """Published to the level exchanges for `system_id` and confirmed. `forwarded_to` names the
+    successor organ when the addressed organ was dissolved (2025 mergers)."""
+
+    digest: str
+    recipient_organ: str
+    system_id: str
+    forwarded_to: str | None = None
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    digest: str
+    recipient_organ: str
+    system_id: str
+    attempt: int
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """A transient sink failure sent the package to retry tier `tier` (its label, e.g. "2m")."""
+
+    digest: str
+    recipient_organ: str
+    system_id: str
+    attempt: int
+    tier: str
+    error: str
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    digest: str
+    recipient_organ: str
+    system_id: str
+    attempt: int
+    reason: str
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecorded:
+    """A business status (01 … 16) reported by `reporter_organ` about the document `document_id`
+    of `about_organ` (ResponseFor). Unknown two-digit codes are kept as they came. `digest` is
+    the status package's own digest: the same status package twice is one entry."""
+
+    document_id: str
+    reporter_organ: str
+    about_organ: str
+    status_code: str
+    description: str | None
+    staff: str | None
+    reported_at: datetime
+    digest: str
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+        object.__setattr__(self, "reported_at", as_utc(self.reported_at, "StatusRecorded.reported_at"))
+        code = str(StatusCode(str(self.status_code)).value)  # ValueError names a non-NN code
+        object.__setattr__(self, "status_code", code)
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRecorded:
+    """The signature verdict on a package (`attachment` None: the package's own XML-DSig)."""
+
+    digest: str
+    verdict: str
+    reason: str | None
+    attachment: str | None
+    report_json: str
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+        json.loads(self.report_json)  # a report that is not JSON is a bug upstream: fail loudly
+
+
+LedgerEvent: TypeAlias = (
+    PackageReceived
+    | PackageRejected
+    | DuplicateAbsorbed
+    | Routed
+    | Delivered
+    | Retrying
+    | Parked
+    | StatusRecorded
+    | VerdictRecorded
+)
+
+EVENT_TYPES: dict[str, type[LedgerEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        PackageReceived, PackageRejected, DuplicateAbsorbed, Routed, Delivered,
+        Retrying, Parked, StatusRecorded, VerdictRecorded,
+    )
+}
+
+
+def plain_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return as_utc(value, "timestamp").isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [plain_value(v) for v in value]
+    return value
+
+
+def event_payload(event: LedgerEvent) -> dict[str, object]:
+    """The event as JSON-ready data with its type name: what the evidence chain hashes."""
+    body: dict[str, object] = {"type": type(event).__name__}
+    for f in fields(event):
+        body[f.name] = plain_value(getattr(event, f.name))
+    return body
+
+
+def canonical_json(payload: dict[str, object]) -> str:
+    """One spelling per value (sorted keys, no spaces, UTF-8 kept), so the hash is reproducible."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

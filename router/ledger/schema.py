@@ -1,0 +1,156 @@
+"""The ledger's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Every business row carries the `seq` of the evidence entry that last changed it, so any row
+can be traced back to the hashed event that justifies it. There are no foreign keys to
+`packages`: at-least-once delivery means a transport event may be replayed into a ledger that
+lost nothing but never saw the intake (a restored backup, a second hub); the row is still
+evidence worth keeping.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+ORGAN = 32  # organ codes are 13 characters; tolerant shapes and system ids stay far below
+DOCID = 255  # "<OrganId>,<yyyy/MM/dd>,<Number>/<Notation>": notation can be long
+DIGEST = 64  # sha256 hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, whatever the backend does with time zones (SQLite: none)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} reached the ledger")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+
+metadata = MetaData()
+
+packages = Table(
+    "ledger_packages",
+    metadata,
+    Column("digest", String(DIGEST), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(8)),
+    Column("document_id", String(DOCID)),
+    Column("from_organ", String(ORGAN)),
+    Column("submitted_by", String(128)),
+    Column("bussiness_doc_type", SmallInteger),
+    Column("target_document_id", String(DOCID)),
+    Column("subject", Text),
+    Column("priority", SmallInteger),
+    Column("due_date", Date),
+    Column("promulgation_date", Date),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("reason_code", String(64)),
+    Column("message", Text),
+    Column("duplicates_absorbed", Integer, nullable=False, default=0),
+    Column("last_duplicate_at", UTCDateTime),
+    Index("ix_ledger_packages_from_doc", "from_organ", "document_id"),
+    Index("ix_ledger_packages_doc", "document_id"),
+    Index("ix_ledger_packages_target", "target_document_id"),
+)
+
+deliveries = Table(
+    "ledger_deliveries",
+    metadata,
+    Column("digest", String(DIGEST), primary_key=True),
+    Column("recipient_organ", String(ORGAN), primary_key=True),
+    Column("system_id", String(128)),
+    Column("forwarded_to", String(ORGAN)),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("last_seq", BigInteger, nullable=False),
+    Index("ix_ledger_deliveries_state", "state"),
+)
+
+transitions = Table(
+    "ledger_transitions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("digest", String(DIGEST), nullable=False),
+    Column("recipient_organ", String(ORGAN), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("system_id", String(128)),
+    Column("detail", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_ledger_transitions_delivery", "digest", "recipient_organ", "at"),
+)
+
+statuses = Table(
+    "ledger_statuses",
+    metadata,
+    Column("digest", String(DIGEST), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("document_id", String(DOCID), nullable=False),
+    Column("reporter_organ", String(ORGAN), nullable=False),
+    Column("about_organ", String(ORGAN), nullable=False),
+    Column("status_code", String(2), nullable=False),
+    Column("description", Text),
+    Column("staff", Text),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_ledger_statuses_timeline", "document_id", "reporter_organ", "reported_at"),
+)
+
+verdicts = Table(
+    "ledger_verdicts",
+    metadata,
+    Column("digest", String(DIGEST), primary_key=True),
+    Column("attachment", String(255), primary_key=True),  # "" = the package's own signature
+    Column("seq", BigInteger, nullable=False),
+    Column("verdict", String(64), nullable=False),
+    Column("reason", Text),
+    Column("report_json", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+evidence = Table(
+    "ledger_evidence",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # event_type and at repeat the payload for queries; verify_chain checks they agree with it.
+    Column("event_type", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(DIGEST), nullable=False),
+    Column("hash", String(DIGEST), nullable=False),
+)

@@ -1,0 +1,304 @@
+"""`Ledger`: the router's record of packages, deliveries, statuses, verdicts and evidence.
+
+Writes go through `append` only: one transaction per batch, under the append lock, so the
+evidence chain stays linear however many router processes write. Reads never take the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, RowMapping, Table, bindparam, func, insert, or_, select, update
+
+from router.ledger import schema as t
+from router.ledger.chain import GENESIS, ChainVerdict, EvidenceEntry, check_chain
+from router.ledger.engine import make_engine, reading, writing
+from router.ledger.events import LedgerEvent, Outcome, PackageKind, TransportState
+from router.ledger.plan import Plan, Row, touched
+from router.ledger.rows import (
+    DeliveryRow,
+    LedgerCounts,
+    PackageRow,
+    StatusEntry,
+    TransitionRow,
+    VerdictRow,
+)
+from router.ledger.trace import Trace, assemble
+from schemas.codes import BussinessDocType, Priority
+
+log = structlog.get_logger()
+
+_PACKAGE_MUTABLE = ("outcome", "reason_code", "message", "duplicates_absorbed", "last_duplicate_at")
+_DELIVERY_MUTABLE = ("system_id", "forwarded_to", "state", "attempts", "last_at", "last_error", "last_seq")
+
+
+class Ledger:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Ledger:
+        """Connect and create the tables if absent (under the append lock: safe to race)."""
+        engine = make_engine(url)
+        with writing(engine) as conn:
+            t.metadata.create_all(conn)
+        return cls(engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- writing --------------------------------------------------------------------------
+
+    def append(self, events: Sequence[LedgerEvent]) -> None:
+        """Record a batch in one transaction. Replays are harmless: a fact already recorded, or a
+        transport step the delivery has gone past, changes nothing and adds no evidence."""
+        if not events:
+            return
+        with writing(self._engine) as conn:
+            plan = self._load(conn, events).add_all(events)
+            _write(conn, plan)
+        log.debug("ledger.appended", events=len(events), evidence=len(plan.evidence), head=plan.head_seq)
+
+    def _load(self, conn: Connection, events: Sequence[LedgerEvent]) -> Plan:
+        head = conn.execute(
+            select(t.evidence.c.seq, t.evidence.c.hash).order_by(t.evidence.c.seq.desc()).limit(1)
+        ).first()
+        keys = touched(events)
+        digests = list(keys.package_digests)
+        packages: dict[str, Row] = {}
+        deliveries: dict[tuple[str, str], Row] = {}
+        if digests:
+            for r in conn.execute(select(t.packages).where(t.packages.c.digest.in_(digests))).mappings():
+                packages[r["digest"]] = dict(r)
+            for r in conn.execute(select(t.deliveries).where(t.deliveries.c.digest.in_(digests))).mappings():
+                deliveries[(r["digest"], r["recipient_organ"])] = dict(r)
+        status_digests: set[str] = set()
+        if keys.status_digests:
+            status_digests = set(
+                conn.scalars(select(t.statuses.c.digest).where(t.statuses.c.digest.in_(keys.status_digests)))
+            )
+        verdict_keys: set[tuple[str, str]] = set()
+        if keys.verdict_keys:
+            rows = conn.execute(
+                select(t.verdicts.c.digest, t.verdicts.c.attachment).where(
+                    t.verdicts.c.digest.in_({d for d, _ in keys.verdict_keys})
+                )
+            )
+            verdict_keys = {(d, a) for d, a in rows} & keys.verdict_keys
+        return Plan(
+            head_seq=0 if head is None else int(head.seq),
+            head_hash=GENESIS if head is None else str(head.hash),
+            packages=packages,
+            deliveries=deliveries,
+            status_digests=status_digests,
+            verdict_keys=verdict_keys,
+        )
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get_package(self, digest: str) -> PackageRow | None:
+        with reading(self._engine) as conn:
+            row = conn.execute(select(t.packages).where(t.packages.c.digest == digest)).mappings().first()
+        return None if row is None else _package(row)
+
+    def find_package(self, from_organ: str, document_id: str) -> PackageRow | None:
+        """The package holding (From, DocumentId): the first accepted one. A rejected package
+        does not hold its DocumentId (the sender may correct and resend), so without an accepted
+        one this returns the latest rejected, for the router to see, or None."""
+        with reading(self._engine) as conn:
+            rows = [
+                _package(r)
+                for r in conn.execute(
+                    select(t.packages)
+                    .where(t.packages.c.from_organ == from_organ, t.packages.c.document_id == document_id)
+                    .order_by(t.packages.c.received_at, t.packages.c.seq)
+                ).mappings()
+            ]
+        accepted = [p for p in rows if p.outcome is Outcome.ACCEPTED]
+        if accepted:
+            return accepted[0]
+        return rows[-1] if rows else None
+
+    def delivery_state(self, digest: str, recipient_organ: str) -> DeliveryRow | None:
+        with reading(self._engine) as conn:
+            row = conn.execute(
+                select(t.deliveries).where(
+                    t.deliveries.c.digest == digest, t.deliveries.c.recipient_organ == recipient_organ
+                )
+            ).mappings().first()
+        return None if row is None else _delivery(row)
+
+    def deliveries(self, digest: str) -> tuple[DeliveryRow, ...]:
+        with reading(self._engine) as conn:
+            rows = conn.execute(
+                select(t.deliveries)
+                .where(t.deliveries.c.digest == digest)
+                .order_by(t.deliveries.c.recipient_organ)
+            ).mappings()
+            return tuple(_delivery(r) for r in rows)
+
+    def history(self, digest: str, recipient_organ: str) -> tuple[TransitionRow, ...]:
+        """The transport steps of one delivery, oldest first."""
+        with reading(self._engine) as conn:
+            rows = conn.execute(
+                select(t.transitions)
+                .where(t.transitions.c.digest == digest, t.transitions.c.recipient_organ == recipient_organ)
+                .order_by(t.transitions.c.at, t.transitions.c.seq)
+            ).mappings()
+            return tuple(_transition(r) for r in rows)
+
+    def timeline(self, document_id: str) -> tuple[StatusEntry, ...]:
+        """Business statuses about a document, in the order they were reported."""
+        with reading(self._engine) as conn:
+            return _statuses(conn, {document_id})
+
+    def trace(self, document_id: str) -> Trace:
+        with reading(self._engine) as conn:
+            p = t.packages.c
+            about = or_(p.document_id == document_id, p.target_document_id == document_id)
+            first = [_package(r) for r in conn.execute(select(t.packages).where(about)).mappings()]
+            related = {document_id} | {x.document_id for x in first if x.document_id}
+            related |= {x.target_document_id for x in first
+                        if x.document_id == document_id and x.target_document_id}
+            packages = {x.digest: x for x in first}
+            for r in conn.execute(select(t.packages).where(p.document_id.in_(related))).mappings():
+                packages.setdefault(r["digest"], _package(r))
+            digests = list(packages)
+            return assemble(
+                document_id,
+                packages=packages.values(),
+                verdicts=[_verdict(r) for r in _where_digest(conn, t.verdicts, digests)],
+                deliveries=[_delivery(r) for r in _where_digest(conn, t.deliveries, digests)],
+                history=[_transition(r) for r in _where_digest(conn, t.transitions, digests)],
+                statuses=_statuses(conn, related),
+            )
+
+    def counts(self) -> LedgerCounts:
+        with reading(self._engine) as conn:
+            outcomes = dict.fromkeys((o.value for o in Outcome), 0)
+            for outcome, n in conn.execute(
+                select(t.packages.c.outcome, func.count()).group_by(t.packages.c.outcome)
+            ):
+                outcomes[outcome] = int(n)
+            states = dict.fromkeys((s.value for s in TransportState), 0)
+            for state, n in conn.execute(
+                select(t.deliveries.c.state, func.count()).group_by(t.deliveries.c.state)
+            ):
+                states[state] = int(n)
+            duplicates = conn.scalar(select(func.coalesce(func.sum(t.packages.c.duplicates_absorbed), 0)))
+            n_status = conn.scalar(select(func.count()).select_from(t.statuses))
+            n_evidence = conn.scalar(select(func.coalesce(func.max(t.evidence.c.seq), 0)))
+        return LedgerCounts(outcomes, states, int(duplicates or 0), int(n_status or 0), int(n_evidence or 0))
+
+    def verify_chain(self) -> ChainVerdict:
+        """Recompute the chain from the first entry; names the first seq that does not fit."""
+        with reading(self._engine) as conn:
+            return check_chain(_evidence(conn))
+
+
+def _evidence(conn: Connection) -> Iterator[EvidenceEntry]:
+    e = t.evidence.c
+    result = conn.execution_options(yield_per=2000).execute(
+        select(e.seq, e.event_type, e.at, e.payload, e.prev_hash, e.hash).order_by(e.seq)
+    )
+    for r in result:
+        yield EvidenceEntry(int(r.seq), r.event_type, r.at, r.payload, r.prev_hash, r.hash)
+
+
+def _write(conn: Connection, plan: Plan) -> None:
+    if plan.evidence:
+        conn.execute(insert(t.evidence), plan.evidence)
+    _upsert(conn, t.packages, key=("digest",), mutable=_PACKAGE_MUTABLE, rows=plan.packages,
+            new=plan.new_packages, changed=plan.changed_packages)
+    _upsert(conn, t.deliveries, key=("digest", "recipient_organ"), mutable=_DELIVERY_MUTABLE,
+            rows=plan.deliveries, new=plan.new_deliveries, changed=plan.changed_deliveries)
+    for table, rows in ((t.transitions, plan.transitions), (t.statuses, plan.statuses),
+                        (t.verdicts, plan.verdicts)):
+        if rows:
+            conn.execute(insert(table), rows)
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    *,
+    key: tuple[str, ...],
+    mutable: tuple[str, ...],
+    rows: Mapping[Any, Row],
+    new: set[Any],
+    changed: set[Any],
+) -> None:
+    """New rows are inserted, known ones updated: the plan knows which, because it loaded them
+    under the same lock, so no dialect-specific ON CONFLICT is needed."""
+    if new:
+        conn.execute(insert(table), [rows[k] for k in new])
+    if changed:
+        stmt = (
+            update(table)
+            .where(*(table.c[k] == bindparam(f"k_{k}") for k in key))
+            .values({c: bindparam(f"v_{c}") for c in mutable})
+        )
+        params = [
+            {**{f"k_{k}": rows[ident][k] for k in key}, **{f"v_{c}": rows[ident][c] for c in mutable}}
+            for ident in changed
+        ]
+        conn.execute(stmt, params)
+
+
+def _where_digest(conn: Connection, table: Table, digests: list[str]) -> list[RowMapping]:
+    if not digests:
+        return []
+    return list(conn.execute(select(table).where(table.c.digest.in_(digests))).mappings())
+
+
+def _statuses(conn: Connection, document_ids: set[str]) -> tuple[StatusEntry, ...]:
+    s = t.statuses.c
+    rows = conn.execute(
+        select(t.statuses)
+        .where(s.document_id.in_(document_ids))
+        .order_by(s.reported_at, s.received_at, s.seq)
+    ).mappings()
+    return tuple(StatusEntry(**dict(r)) for r in rows)
+
+
+def _package(r: RowMapping) -> PackageRow:
+    values = {k: v for k, v in r.items() if k != "seq"}
+    values["kind"] = None if r["kind"] is None else PackageKind(r["kind"])
+    values["outcome"] = Outcome(r["outcome"])
+    bdt, priority = r["bussiness_doc_type"], r["priority"]
+    values["bussiness_doc_type"] = None if bdt is None else BussinessDocType(bdt)
+    values["priority"] = None if priority is None else Priority(priority)
+    return PackageRow(**values)
+
+
+def _delivery(r: RowMapping) -> DeliveryRow:
+    values = {k: v for k, v in r.items() if k != "last_seq"}
+    values["state"] = TransportState(r["state"])
+    return DeliveryRow(**values)
+
+
+def _transition(r: RowMapping) -> TransitionRow:
+    values = {k: v for k, v in r.items() if k != "id"}
+    values["state"] = TransportState(r["state"])
+    return TransitionRow(**values)
+
+
+def _verdict(r: RowMapping) -> VerdictRow:
+    values = {k: v for k, v in r.items() if k != "seq"}
+    values["attachment"] = r["attachment"] or None
+    return VerdictRow(**values)
