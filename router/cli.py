@@ -23,6 +23,7 @@ app = typer.Typer(
 # Listed as data so a subsystem adds its commands with one line, and a missing optional
 # module is a clear import error rather than a silently absent command.
 COMMAND_MODULES: tuple[str, ...] = (
+    "schemas.cli",
 )
 
 
