@@ -25,6 +25,7 @@ app = typer.Typer(
 COMMAND_MODULES: tuple[str, ...] = (
     "schemas.cli",
     "router.trace_cli",
+    "router.topology_cli",
 )
 
 

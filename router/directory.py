@@ -391,7 +391,7 @@ def _check_cycles(organs: dict[str, Organ], attr: str, where: Any, errors: list[
             path.append(node)
             node = getattr(organs[node], attr)
         if node is not None and state.get(node) == 1:
-            cycle = path[path.index(node):] + [node]
+            cycle = [*path[path.index(node):], node]
             errors.append(f"{where(node)}: {attr} cycle {' → '.join(cycle)}")
         for p in path:
             state[p] = 2

@@ -1,0 +1,133 @@
+"""Apply a `Topology` to a broker: idempotent declares, clear reports on conflicts.
+
+Declaring an existing object with equal arguments is a no-op in AMQP, so applying twice
+changes nothing. Declaring it with different arguments makes the broker close the channel with
+PRECONDITION_FAILED (406); a raw pika traceback would hide which of ~100 objects and which
+argument, so each conflict is collected as a `Mismatch` (object, argument, broker text), the
+apply continues on a fresh channel, and one `TopologyMismatchError` lists them all at the end.
+Changing an argument of an existing quorum queue needs a migration (new queue, shovel or drain,
+delete); apply never deletes anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+import structlog
+
+from router.topology import Binding, Exchange, Queue, Topology
+
+log = structlog.get_logger()
+
+_INEQUIVALENT = re.compile(r"inequivalent arg '(?P<arg>[^']+)'")
+PRECONDITION_FAILED = 406
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    kind: str  # "queue" | "exchange" | "binding"
+    name: str
+    argument: str  # e.g. "x-delivery-limit", "type", "durable"; "" if the broker did not say
+    detail: str  # the broker's reply text
+
+    def __str__(self) -> str:
+        arg = f" argument {self.argument!r}" if self.argument else ""
+        return f"{self.kind} {self.name!r}:{arg} differs from the broker's existing one ({self.detail})"
+
+
+class TopologyMismatchError(RuntimeError):
+    def __init__(self, mismatches: list[Mismatch]) -> None:
+        self.mismatches = mismatches
+        lines = "\n  ".join(str(m) for m in mismatches)
+        super().__init__(
+            f"{len(mismatches)} broker object(s) exist with other arguments; apply declared "
+            f"everything else and deleted nothing:\n  {lines}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    exchanges: int
+    queues: int
+    bindings: int
+
+
+class _Applier:
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.mismatches: list[Mismatch] = []
+
+    def attempt(self, kind: str, name: str, action: Any) -> None:
+        try:
+            action(self.channel)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code != PRECONDITION_FAILED:
+                raise
+            text = exc.reply_text or ""
+            found = _INEQUIVALENT.search(text)
+            detail = text.split("': ", 1)[-1] if found else text  # "received '7' but current is '5'"
+            mismatch = Mismatch(kind, name, found.group("arg") if found else "", detail)
+            log.error("topology.mismatch", kind=kind, name=name, argument=mismatch.argument, detail=text)
+            self.mismatches.append(mismatch)
+            self.channel = self.channel.connection.channel()
+
+
+def _declare_exchange(x: Exchange) -> Any:
+    return lambda ch: ch.exchange_declare(
+        x.name, exchange_type=x.type, durable=x.durable, auto_delete=x.auto_delete,
+        internal=x.internal, arguments=dict(x.arguments) or None,
+    )
+
+
+def _declare_queue(q: Queue) -> Any:
+    return lambda ch: ch.queue_declare(
+        q.name, durable=q.durable, auto_delete=q.auto_delete, arguments=dict(q.arguments)
+    )
+
+
+def _bind(b: Binding) -> Any:
+    args = dict(b.arguments) or None
+    if b.destination_type == "queue":
+        return lambda ch: ch.queue_bind(b.destination, b.source, routing_key=b.routing_key, arguments=args)
+    return lambda ch: ch.exchange_bind(b.destination, b.source, routing_key=b.routing_key, arguments=args)
+
+
+def apply_topology(topology: Topology, channel: Any) -> ApplyReport:
+    """Declare every exchange, queue and binding on a pika BlockingChannel.
+
+    Raises TopologyMismatchError (after trying everything) when existing objects conflict;
+    other broker or connection errors propagate (infrastructure).
+    """
+    if topology.policies:
+        raise ValueError("AMQP cannot set policies: import the definitions export instead (TOPOLOGY.md)")
+    applier = _Applier(channel)
+    for x in topology.exchanges:
+        applier.attempt("exchange", x.name, _declare_exchange(x))
+    for q in topology.queues:
+        applier.attempt("queue", q.name, _declare_queue(q))
+    failed = {m.name for m in applier.mismatches}
+    for b in topology.bindings:
+        if b.source in failed or b.destination in failed:
+            continue
+        applier.attempt("binding", f"{b.source} → {b.destination} [{b.routing_key}]", _bind(b))
+    if applier.mismatches:
+        raise TopologyMismatchError(applier.mismatches)
+    log.info(
+        "topology.applied", prefix=topology.names.prefix, exchanges=len(topology.exchanges),
+        queues=len(topology.queues), bindings=len(topology.bindings),
+    )
+    return ApplyReport(len(topology.exchanges), len(topology.queues), len(topology.bindings))
+
+
+def apply_to_url(topology: Topology, amqp_url: str) -> ApplyReport:
+    """Open a connection, apply, close: what `lienthong topology apply` does."""
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return apply_topology(topology, conn.channel())
+    finally:
+        if conn.is_open:
+            conn.close()

@@ -1,0 +1,196 @@
+"""`lienthong topology apply|export|show` and `lienthong directory check|resolve`.
+
+Thin: parse options, call the pure builders and the declarer, print. The defaults (packaged
+Nghệ An sample, local broker, prefix `lienthong`) make the demo work with no flags; deployments
+set LIENTHONG_DIRECTORY / LIENTHONG_AMQP_URL / LIENTHONG_PREFIX.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from router.declare import TopologyMismatchError, apply_to_url
+from router.definitions import export_definitions
+from router.directory import SAMPLE_DIRECTORY, Directory, DirectoryError, load_directory
+from router.names import LANE_HEADER, LANES, LEVELS
+from router.topology import DEFAULT_RETRY_DELAYS_S, Topology, TopologyOptions, build_topology
+from router.topology_model import route
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+topology_app = typer.Typer(help="Broker topology derived from the directory.", no_args_is_help=True)
+directory_app = typer.Typer(help="The organ/system directory.", no_args_is_help=True)
+
+DirectoryOpt = Annotated[
+    Path, typer.Option("--directory", "-d", envvar="LIENTHONG_DIRECTORY", help="Directory YAML file.")
+]
+PrefixOpt = Annotated[str, typer.Option("--prefix", envvar="LIENTHONG_PREFIX", help="Broker name prefix.")]
+LimitOpt = Annotated[int, typer.Option("--delivery-limit", help="Quorum x-delivery-limit of working queues.")]
+DelaysOpt = Annotated[str, typer.Option("--retry-delays", help="Retry tier TTLs (s), comma-separated.")]
+AmqpUrlOpt = Annotated[str, typer.Option("--amqp-url", envvar="LIENTHONG_AMQP_URL", help="Broker URL.")]
+DEFAULT_DELAYS = ",".join(str(d) for d in DEFAULT_RETRY_DELAYS_S)
+
+
+def _directory(path: Path) -> Directory:
+    try:
+        return load_directory(path)
+    except DirectoryError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        typer.echo(f"cannot read directory {path}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _topology(path: Path, prefix: str, delivery_limit: int, retry_delays: str) -> Topology:
+    try:
+        delays = tuple(int(x) for x in retry_delays.split(",") if x.strip())
+        options = TopologyOptions(prefix=prefix, delivery_limit=delivery_limit, retry_delays_s=delays)
+    except ValueError as exc:
+        typer.echo(f"invalid topology options: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    return build_topology(_directory(path), options)
+
+
+@topology_app.command("apply")
+def apply_cmd(
+    *,
+    directory: DirectoryOpt = SAMPLE_DIRECTORY,
+    amqp_url: AmqpUrlOpt = DEFAULT_AMQP_URL,
+    prefix: PrefixOpt = "lienthong",
+    delivery_limit: LimitOpt = 5,
+    retry_delays: DelaysOpt = DEFAULT_DELAYS,
+) -> None:
+    """Declare exchanges, queues and bindings on the broker (idempotent; deletes nothing)."""
+    topo = _topology(directory, prefix, delivery_limit, retry_delays)
+    try:
+        report = apply_to_url(topo, amqp_url)
+    except TopologyMismatchError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"applied: {report.exchanges} exchanges, {report.queues} queues, {report.bindings} bindings")
+
+
+@topology_app.command("export")
+def export_cmd(
+    *,
+    directory: DirectoryOpt = SAMPLE_DIRECTORY,
+    prefix: PrefixOpt = "lienthong",
+    delivery_limit: LimitOpt = 5,
+    retry_delays: DelaysOpt = DEFAULT_DELAYS,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write RabbitMQ definitions JSON (for rabbitmqctl import_definitions / load_definitions)."""
+    topo = _topology(directory, prefix, delivery_limit, retry_delays)
+    text = json.dumps(export_definitions(topo), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+@topology_app.command("show")
+def show_cmd(
+    *,
+    directory: DirectoryOpt = SAMPLE_DIRECTORY,
+    prefix: PrefixOpt = "lienthong",
+    delivery_limit: LimitOpt = 5,
+    retry_delays: DelaysOpt = DEFAULT_DELAYS,
+    trace: Annotated[str | None, typer.Option("--trace", help="Organ code to trace.")] = None,
+    lane: Annotated[str, typer.Option("--lane", help="urgent | normal (with --trace).")] = "normal",
+) -> None:
+    """Draw the topology as text, or trace one recipient through it."""
+    topo = _topology(directory, prefix, delivery_limit, retry_delays)
+    if trace is None:
+        typer.echo(render_text(topo))
+        return
+    d = _directory(directory)
+    res = d.resolve(trace)
+    typer.echo(f"{trace}: {res.outcome}" + (f" ({res.reason})" if res.reason else ""))
+    if res.forwarded:
+        typer.echo(f"  forwarded: {' → '.join([*res.forwarded, res.code])}")
+    if not res.deliverable:
+        raise typer.Exit(1)
+    exchange, key = topo.route_for(res)
+    queues = sorted(route(topo, exchange, key, {LANE_HEADER: lane}))
+    typer.echo(f"  publish to {exchange} key {key} [{LANE_HEADER}={lane}] → {', '.join(queues) or 'nowhere'}")
+
+
+def render_text(topo: Topology) -> str:
+    """An ASCII picture of the topology for operators (same data the broker receives)."""
+    n = topo.names
+    lines = [
+        f"{n.intake_exchange} (fanout) ──▶ [{n.intake_queue}]  ✗──▶ [{n.intake_parked}]",
+        "",
+    ]
+    for lv in LEVELS:
+        x = n.level_exchange(lv)
+        lines.append(f"{x} (topic, alternate-exchange {n.unrouted_exchange})")
+        per_system: dict[str, list[str]] = {}
+        for b in topo.bindings:
+            if b.source == x:
+                per_system.setdefault(b.destination, []).append(b.routing_key)
+        for dest, keys in sorted(per_system.items()):
+            wrapped = textwrap.wrap(" ".join(keys), 90) or [""]
+            lines.append(f"  ──▶ {dest}: {wrapped[0]}")
+            lines += [f"        {w}" for w in wrapped[1:]]
+    roots = [b.routing_key for b in topo.bindings if b.source == n.unrouted_exchange]
+    lines += [
+        "",
+        f"{n.unrouted_exchange} (topic, alternate-exchange {n.external_exchange})",
+        f"  {' '.join(roots)} ──▶ [{n.unknown_queue}]   (inside the hub's tree, not in the directory)",
+        f"{n.external_exchange} (fanout) ──▶ {n.system_exchange(topo.gateway)}"
+        "   (outside the tree: national axis)",
+        "",
+    ]
+    tiers = ", ".join(f"retry.{i} {d}s" for i, d in enumerate(topo.options.retry_delays_s, start=1))
+    for sid in topo.systems:
+        sx = n.system_exchange(sid)
+        lines.append(f"{sx} (headers){'  [gateway]' if sid == topo.gateway else ''}")
+        for lane_name in LANES:
+            lines.append(f"  {LANE_HEADER}={lane_name} ──▶ [{n.system_queue(sid, lane_name)}]")
+        lines.append(f"  tiers ({tiers}) ──TTL──▶ {sx};  ✗──▶ [{n.parked_queue(sid)}]")
+    lines += [
+        "",
+        f"✗ = dead letter (delivery limit {topo.options.delivery_limit} or reject)"
+        f" via {n.dead_letter_exchange}; parked queues dead-letter to [{n.graveyard_queue}]",
+    ]
+    return "\n".join(lines)
+
+
+@directory_app.command("check")
+def check_cmd(file: Annotated[Path, typer.Argument(help="Directory YAML file.")]) -> None:
+    """Validate a directory file; lists every error with the entry it concerns."""
+    d = _directory(file)
+    systems = ", ".join(f"{s.id}{' (gateway)' if s.gateway else ''}" for s in d.systems.values())
+    typer.echo(f"ok: {len(d)} organs, systems: {systems}; hub tree: {', '.join(sorted(d.local_roots))}")
+
+
+@directory_app.command("resolve")
+def resolve_cmd(
+    code: Annotated[str, typer.Argument(help="Organ code, e.g. 000.31.25.H41")],
+    directory: DirectoryOpt = SAMPLE_DIRECTORY,
+    on: Annotated[str | None, typer.Option("--on", help="Date (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Show where packages for an organ code go (forwarding included)."""
+    d = _directory(directory)
+    res = d.resolve(code, date.fromisoformat(on) if on else None)
+    organ = f"{res.organ.code} {res.organ.name}" if res.organ else "-"
+    typer.echo(f"{code}: {res.outcome}; organ {organ}; system {res.system.id if res.system else '-'}")
+    if res.forwarded:
+        typer.echo(f"  forwarded: {' → '.join([*res.forwarded, res.code])}")
+    if res.reason:
+        typer.echo(f"  reason: {res.reason}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(topology_app, name="topology")
+    app.add_typer(directory_app, name="directory")
