@@ -57,6 +57,12 @@ _TS_LEGACY = re.compile(r"^(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2}):(\d{2})$")
 _TS_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})")
 
 
+def line_of(el: etree._Element) -> int | None:
+    """lxml-stubs type sourceline loosely; the value is an int or None."""
+    line = el.sourceline
+    return line if isinstance(line, int) else None
+
+
 def local(el: etree._Element) -> str:
     tag = el.tag
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
@@ -107,7 +113,7 @@ class Builder:
         self.findings.append(finding(code, path, vi, en, line=self.lines.get(path), severity=severity))
 
     def kids(self, el: etree._Element, node: Node, path: str) -> Kids:
-        self.lines[path] = el.sourceline or 0
+        self.lines[path] = line_of(el) or 0
         return Kids(el, node, path)
 
     def child_path(self, k: Kids, name: str, index: int | None = None) -> str:
@@ -117,7 +123,7 @@ class Builder:
         el = k.get(name)
         if el is None:
             return default
-        self.lines[self.child_path(k, name)] = el.sourceline or 0
+        self.lines[self.child_path(k, name)] = line_of(el) or 0
         return (el.text or "").strip()
 
     def opt_text(self, k: Kids, name: str) -> str | None:
@@ -474,10 +480,11 @@ class Builder:
         env_el = rk.get("edXMLEnvelope")
         assert env_el is not None
         ek = self.kids(env_el, env_node, "/edXML/edXMLEnvelope")
-        hk = self.kids(ek.get("edXMLHeader"), header_node, "/edXML/edXMLEnvelope/edXMLHeader")  # type: ignore[arg-type]
+        hk = self.kids(ek.get("edXMLHeader"), header_node, ek.path + "/edXMLHeader")  # type: ignore[arg-type]
         mh_el = hk.get("MessageHeader")
         assert mh_el is not None
-        header = self.message_header(self.kids(mh_el, header_node.children[0], hk.path + "/MessageHeader"), header_node.children[0])
+        mh_node = header_node.children[0]
+        header = self.message_header(self.kids(mh_el, mh_node, hk.path + "/MessageHeader"), mh_node)
         trace = self.sub(hk, "TraceHeaderList", header_node, lambda t: self.trace_list(t, TRACE_NODE))
         references: tuple[Reference, ...] = ()
         body = ek.get("edXMLBody")
@@ -572,6 +579,6 @@ def _mkdate(y: int, m: int, d: int) -> date | None:
 
 def _mkts(y: int, mo: int, d: int, h: int, mi: int, s: int) -> datetime | None:
     try:
-        return datetime(y, mo, d, h, mi, s)  # noqa: DTZ001 - edXML times are local, zone-less
+        return datetime(y, mo, d, h, mi, s)
     except ValueError:
         return None

@@ -98,7 +98,8 @@ def inspect(file: Path = typer.Argument(..., exists=True, dir_okay=False, readab
         t.add_row("Độ khẩn / Priority", f"{int(h.other_info.priority)} {h.other_info.priority.vi}")
         t.add_row("Nghiệp vụ / Business", f"{int(pkg.doc_type)} {pkg.doc_type.vi}"
                   + (f" → {pkg.target_document_id}" if pkg.target_document_id else ""))
-        t.add_row("Người ký / Signer", f"{h.signer_info.competence} {h.signer_info.position} {h.signer_info.full_name}".strip())
+        s = h.signer_info
+        t.add_row("Người ký / Signer", f"{s.competence} {s.position} {s.full_name}".strip())
         for rf in h.response_for:
             t.add_row("Phúc đáp / ResponseFor", rf.document_id)
         for a in pkg.attachments:

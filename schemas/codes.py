@@ -6,7 +6,6 @@ from enum import IntEnum, StrEnum
 from typing import Final
 
 
-
 class Priority(IntEnum):
     """OtherInfo/Priority. Drives the AMQP priority (see `amqp_priority`)."""
 

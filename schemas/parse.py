@@ -9,7 +9,7 @@ from typing import IO, Literal
 
 from lxml import etree
 
-from schemas.build import Builder, local, namespace
+from schemas.build import Builder, line_of, local, namespace
 from schemas.findings import Code, Finding, PackageError, Severity, finding
 from schemas.layout import NS
 from schemas.models import Attachment, EdocPackage, StatusPackage
@@ -97,7 +97,7 @@ def _kind(root: etree._Element) -> Kind:
                 Code.NOT_EDXML, "/" + (local(root) or "?"),
                 f"Phần tử gốc phải là edXML trong không gian tên {NS}, nhận được {got}",
                 f"root element must be edXML in namespace {NS}, got {got}",
-                line=root.sourceline,
+                line=line_of(root),
             )
         ])
     header = None
@@ -111,7 +111,7 @@ def _kind(root: etree._Element) -> Kind:
             finding(
                 Code.NOT_EDXML, "/edXML/edXMLEnvelope/edXMLHeader",
                 "Không có edXMLEnvelope/edXMLHeader", "no edXMLEnvelope/edXMLHeader element",
-                line=root.sourceline,
+                line=line_of(root),
             )
         ])
     for mh in header:
@@ -121,7 +121,7 @@ def _kind(root: etree._Element) -> Kind:
         finding(
             Code.NOT_EDXML, "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader",
             "Không có MessageHeader (hoặc Status)", "no MessageHeader (or Status) element",
-            line=header.sourceline,
+            line=line_of(header),
         )
     ])
 
@@ -165,7 +165,7 @@ def parse_package(
 def _raw_document_id(root: etree._Element, kind: Kind) -> str | None:
     """Best effort for reports of packages that failed the XSD."""
     want = "ResponseFor" if kind == "status" else None
-    for el in root.iter("{%s}DocumentId" % NS):
+    for el in root.iter(f"{{{NS}}}DocumentId"):
         parent = el.getparent()
         if parent is None:
             continue

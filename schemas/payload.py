@@ -50,7 +50,7 @@ class SpoolSink:
         self.spool_bytes = spool_bytes
 
     def open(self, index: int) -> PayloadWriter:
-        return tempfile.SpooledTemporaryFile(max_size=self.spool_bytes, mode="w+b")  # noqa: SIM115
+        return tempfile.SpooledTemporaryFile(max_size=self.spool_bytes, mode="w+b")
 
     def finish(self, index: int, writer: PayloadWriter) -> IO[bytes] | None:
         return writer  # type: ignore[return-value]

@@ -210,8 +210,8 @@ def render_edoc(pkg: EdocPackage, payloads: Mapping[str, bytes]) -> bytes:
     w.leaf(P + "Direction", o.direction, d + 2)
     if o.appendixes is not None:
         w.open(P + "Appendixes", d + 2)
-        for a in o.appendixes:
-            w.leaf(P + "Appendix", a, d + 3)
+        for appendix in o.appendixes:
+            w.leaf(P + "Appendix", appendix, d + 3)
         w.close(P + "Appendixes", d + 2)
     w.extras(o.extras, d + 2)
     w.close(P + "OtherInfo", d + 1)

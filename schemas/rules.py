@@ -266,7 +266,8 @@ def _secret(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
             if m:
                 ctx.add(
                     Code.SECRET_DOCUMENT, path,
-                    f"Văn bản mang dấu '{m.group(1) if m.groups() else m.group()}' — văn bản mật không được gửi qua trục liên thông",
+                    f"Văn bản mang dấu '{m.group(1) if m.groups() else m.group()}' — "
+                    "văn bản mật không được gửi qua trục liên thông",
                     "document carries a secrecy marker; secret documents must not travel on the axis",
                 )
                 return

@@ -30,9 +30,9 @@ class _LocalResolver(etree.Resolver):
         super().__init__()
         self.strip_ns = strip_ns
 
-    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:  # type: ignore[override]
         name = system_url.rsplit("/", 1)[-1]
-        return self.resolve_string(_xsd_text(name, self.strip_ns), context)
+        return self.resolve_string(_xsd_text(name, self.strip_ns), context)  # type: ignore[call-arg]
 
 
 def _xsd_text(name: str, strip_ns: bool) -> str:
@@ -64,7 +64,8 @@ def canonical_copy(root: etree._Element, layout: Node) -> etree._Element:
 def _copy_into(src: etree._Element, node: Node, dst: etree._Element) -> None:
     dst.sourceline = src.sourceline
     for k, v in src.attrib.items():
-        dst.set(etree.QName(k).localname if k.startswith("{") else k, v)
+        key = str(k)
+        dst.set(etree.QName(key).localname if key.startswith("{") else key, str(v))
     if node.leaf:
         dst.text = src.text
         return
@@ -94,9 +95,8 @@ def _readable_path(path: str, layout: Node) -> str:
     for part in parts[1:]:
         name = part.split("[", 1)[0]
         node = node.child(name) if node is not None else None
-        if node is not None and node.many and "[" not in part:
-            part = f"{part}[1]"
-        out.append(part)
+        lone_repeatable = node is not None and node.many and "[" not in part
+        out.append(f"{part}[1]" if lone_repeatable else part)
     return "/" + "/".join(out)
 
 
@@ -109,7 +109,7 @@ def validate_tree(root: etree._Element, kind: Kind) -> list[Finding]:
     if xsd.validate(copy):
         return []
     findings = []
-    for err in xsd.error_log:
+    for err in list(xsd.error_log):  # type: ignore[call-overload]
         msg = err.message
         findings.append(
             finding(
