@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,9 +43,11 @@ class ChainVerdict:
     reason: str | None = None
 
 
-def check_chain(entries: Iterable[EvidenceEntry]) -> ChainVerdict:
+def check_chain(
+    entries: Iterable[EvidenceEntry], accept: Callable[[EvidenceEntry], None] | None = None
+) -> ChainVerdict:
     """Entries must come in seq order. Stops at the first break: later entries cannot be trusted
-    to mean anything once their predecessor is wrong."""
+    to mean anything once their predecessor is wrong. `accept` sees each entry found sound."""
     prev_hash = GENESIS
     expected_seq = 1
     count = 0
@@ -54,6 +56,8 @@ def check_chain(entries: Iterable[EvidenceEntry]) -> ChainVerdict:
         if problem is not None:
             seq = expected_seq if entry.seq > expected_seq else entry.seq
             return ChainVerdict(False, count, prev_hash, broken_seq=seq, reason=problem)
+        if accept is not None:
+            accept(entry)
         prev_hash = entry.hash
         expected_seq += 1
         count += 1

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import Connection, Engine, RowMapping, Table, bindparam, func, insert, or_, select, update
 
 from router.ledger import schema as t
+from router.ledger.audit import compare_tables, empty_plan, replayer
 from router.ledger.chain import GENESIS, ChainVerdict, EvidenceEntry, check_chain
 from router.ledger.engine import make_engine, reading, writing
 from router.ledger.events import LedgerEvent, Outcome, PackageKind, TransportState
@@ -206,9 +207,13 @@ class Ledger:
         return LedgerCounts(outcomes, states, int(duplicates or 0), int(n_status or 0), int(n_evidence or 0))
 
     def verify_chain(self) -> ChainVerdict:
-        """Recompute the chain from the first entry; names the first seq that does not fit."""
+        """Recompute the chain from the first entry, then replay it and compare the tables; the
+        verdict names the first seq that does not fit (a broken entry, or the entry that last
+        justified a row someone changed). Holds every row in memory: an ops check, not a hot path."""
         with reading(self._engine) as conn:
-            return check_chain(_evidence(conn))
+            plan = empty_plan()
+            verdict = check_chain(_evidence(conn), accept=replayer(plan))
+            return compare_tables(conn, plan, verdict) if verdict.ok else verdict
 
 
 def _evidence(conn: Connection) -> Iterator[EvidenceEntry]:
