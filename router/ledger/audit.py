@@ -60,7 +60,7 @@ def _expected(plan: Plan) -> list[tuple[Table, tuple[str, ...], str, list[Row]]]
 def compare_tables(conn: Connection, plan: Plan, chain: ChainVerdict) -> ChainVerdict:
     """`chain` if every table matches the replay, else a verdict naming the first mismatch."""
     for table, key, seq_col, rows in _expected(plan):
-        columns = [c.name for c in table.columns if c.name != "id"]
+        columns = [c.name for c in table.columns]
         expected = {tuple(r[k] for k in key): r for r in rows}
         found = {
             tuple(r[k] for k in key): dict(r)

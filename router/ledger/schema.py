@@ -54,8 +54,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
-
 metadata = MetaData()
 
 packages = Table(
@@ -103,10 +101,10 @@ deliveries = Table(
 transitions = Table(
     "ledger_transitions",
     metadata,
-    Column("id", ID, primary_key=True, autoincrement=True),
-    Column("seq", BigInteger, nullable=False),
-    Column("digest", String(DIGEST), nullable=False),
-    Column("recipient_organ", String(ORGAN), nullable=False),
+    # one evidence entry moves one delivery once (PackageReceived moves each recipient's)
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("digest", String(DIGEST), primary_key=True),
+    Column("recipient_organ", String(ORGAN), primary_key=True),
     Column("state", String(10), nullable=False),
     Column("attempt", Integer, nullable=False),
     Column("system_id", String(128)),

@@ -298,9 +298,7 @@ def _delivery(r: RowMapping) -> DeliveryRow:
 
 
 def _transition(r: RowMapping) -> TransitionRow:
-    values = {k: v for k, v in r.items() if k != "id"}
-    values["state"] = TransportState(r["state"])
-    return TransitionRow(**values)
+    return TransitionRow(**{**r, "state": TransportState(r["state"])})
 
 
 def _verdict(r: RowMapping) -> VerdictRow:
