@@ -37,7 +37,7 @@ def render_trace_text(trace: Trace, tz: timezone = VIETNAM) -> str:
         lines += _package(p, [v for v in trace.verdicts if v.digest == p.digest], tz)
     several = len(trace.packages) > 1
     for organ in trace.organs:
-        lines += ["", _organ_title(organ), *_indent(_columns(_organ_rows(organ, several, tz)))]
+        lines += ["", _organ_title(organ), *_indent(_columns(_organ_rows(organ, trace.document_id, several, tz)))]
     return unicodedata.normalize("NFC", "\n".join(lines) + "\n")
 
 
@@ -94,13 +94,13 @@ def _organ_title(organ: OrganTrace) -> str:
     return title
 
 
-def _organ_rows(organ: OrganTrace, several: bool, tz: timezone) -> list[list[str]]:
+def _organ_rows(organ: OrganTrace, document_id: str, several: bool, tz: timezone) -> list[list[str]]:
     events: list[tuple[datetime, int, list[str]]] = []
     for d in organ.deliveries:
         for step in d.history:
             events.append((step.at, step.seq, _step_row(step, several, tz)))
     for s in organ.statuses:
-        events.append((s.reported_at, s.seq, _status_row(s, tz)))
+        events.append((s.reported_at, s.seq, _status_row(s, document_id, tz)))
     return [row for _, _, row in sorted(events, key=lambda e: (e[0], e[1]))]
 
 
@@ -116,9 +116,11 @@ def _step_row(step: TransitionRow, several: bool, tz: timezone) -> list[str]:
     return [_time(step.at, tz), "vận chuyển", step.state.value, STATE_VI[step.state], joined]
 
 
-def _status_row(s: StatusEntry, tz: timezone) -> list[str]:
+def _status_row(s: StatusEntry, document_id: str, tz: timezone) -> list[str]:
     code = StatusCode(s.status_code)
     who = ", ".join(x for x in (s.staff, s.description) if x)
+    if s.document_id != document_id:  # about the revoke/update/replace, not the document itself
+        who = f"{who} · về {s.document_id}" if who else f"về {s.document_id}"
     return [_time(s.reported_at, tz), "trạng thái", s.status_code, code.vi, who]
 
 
