@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "schemas.cli",
     "router.trace_cli",
     "router.topology_cli",
+    "signing.cli",
 )
 
 

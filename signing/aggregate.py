@@ -27,9 +27,7 @@ from signing.verdict import (
 _RANK = {Verdict.UNSIGNED: 0, Verdict.PARTIALLY_SIGNED: 1, Verdict.SIGNED: 2}
 
 
-def signatures_verdict(
-    reports: tuple[SignatureReport, ...], facts: PackageFacts
-) -> tuple[Verdict, Reason | None]:
+def signatures_verdict(reports: tuple[SignatureReport, ...], facts: PackageFacts) -> tuple[Verdict, Reason | None]:
     if not reports:
         return Verdict.UNSIGNED, None
     failing = [r.reason for r in reports if r.reason is not None]
@@ -63,9 +61,7 @@ def attachment_verdict(
             notes=(*notes, unwrapped.error),
         )
     if not unwrapped.pdfs:
-        return AttachmentVerdict(
-            *ident, applicable=False, verdict=Verdict.UNSIGNED, reason=None, notes=tuple(notes)
-        )
+        return AttachmentVerdict(*ident, applicable=False, verdict=Verdict.UNSIGNED, reason=None, notes=tuple(notes))
     reports = tuple(r for c in checks for r in c.signatures)
     errors = [c.error for c in checks if c.error is not None]
     notes += [c.detail for c in checks if c.error is not None and c.detail]

@@ -8,7 +8,9 @@ the command line goes through the same code as one taken from a package.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+
+from schemas.models import EdocPackage
+from schemas.parse import ParsedPackage
 
 
 @dataclass(frozen=True)
@@ -45,51 +47,14 @@ def facts_for_file(name: str, data: bytes, content_type: str = "application/pdf"
     return PackageFacts("", "", "", (AttachmentBlob("cid:file", name, content_type, data),))
 
 
-class _Organ(Protocol):
-    organ_id: str
-    organ_name: str
-
-
-class _Signer(Protocol):
-    full_name: str
-
-
-class _Header(Protocol):
-    @property
-    def from_(self) -> _Organ: ...
-    @property
-    def signer(self) -> _Signer: ...
-
-
-class _Package(Protocol):
-    @property
-    def header(self) -> _Header: ...
-
-
-class _Attachment(Protocol):
-    content_id: str
-    name: str
-    content_type: str
-
-    def read(self) -> bytes: ...
-
-
-class _Parsed(Protocol):
-    @property
-    def package(self) -> _Package: ...
-    @property
-    def attachments(self) -> tuple[_Attachment, ...] | list[_Attachment]: ...
-
-
-def facts_from_parsed(parsed: _Parsed) -> PackageFacts:
-    """Adapt `schemas.parse.parse_package(...)`'s result.  Typed structurally so `signing` does not
-    break while the schemas models settle; the shape is the one the integrator announced."""
-    header = parsed.package.header
+def facts_from_parsed(parsed: ParsedPackage) -> PackageFacts:
+    """Adapt `schemas.parse.parse_package(...)`'s result.  A status package has no SignerInfo
+    and no attachments: its facts name only the sending organ."""
+    package = parsed.package
+    signer = package.header.signer_info.full_name if isinstance(package, EdocPackage) else ""
     return PackageFacts(
-        signer_full_name=header.signer.full_name or "",
-        from_organ_id=header.from_.organ_id or "",
-        from_organ_name=header.from_.organ_name or "",
-        attachments=tuple(
-            AttachmentBlob(a.content_id, a.name, a.content_type, a.read()) for a in parsed.attachments
-        ),
+        signer_full_name=signer or "",
+        from_organ_id=package.header.from_.organ_id or "",
+        from_organ_name=package.header.from_.organ_name or "",
+        attachments=tuple(AttachmentBlob(a.content_id, a.name, a.content_type, a.read()) for a in parsed.attachments),
     )

@@ -109,9 +109,7 @@ class PadesVerifier:
         return signature_report(str(sig.field_name), cert, facts, reason, detail, signing_time=signing_time)
 
 
-def judge(
-    status: PdfSignatureStatus, cert: asn1_x509.Certificate, moment: dt.datetime
-) -> tuple[Reason | None, str]:
+def judge(status: PdfSignatureStatus, cert: asn1_x509.Certificate, moment: dt.datetime) -> tuple[Reason | None, str]:
     """Integrity first, then what changed after signing, then trust: the most telling fault."""
     if not status.intact:
         return Reason.INTEGRITY, "signed bytes do not match the signed digest"
@@ -144,6 +142,4 @@ def _describe(exc: BaseException) -> str:
 
 
 def _unreadable(sig: EmbeddedPdfSignature, exc: BaseException) -> SignatureReport:
-    return signature_report(
-        str(sig.field_name), None, PackageFacts("", "", "", ()), Reason.MALFORMED, _describe(exc)
-    )
+    return signature_report(str(sig.field_name), None, PackageFacts("", "", "", ()), Reason.MALFORMED, _describe(exc))

@@ -180,9 +180,7 @@ def _crl(
         .last_update(now - dt.timedelta(hours=1))
         .next_update(now + dt.timedelta(days=30))
         .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
     )
     for serial, when in revoked:
         builder = builder.add_revoked_certificate(

@@ -106,19 +106,14 @@ def anchors(config: TrustConfig) -> Anchors:
 
 # Accept either: Government CA personal certificates assert nonRepudiation, organization ones
 # often only digitalSignature.  pyhanko's default (nonRepudiation only) would reject the latter.
-SIGNING_KEY_USAGE = KeyUsageConstraints(
-    key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
-)
+SIGNING_KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
 
 
 def _revinfo_policy(mode: RevocationMode) -> CertRevTrustPolicy:
     """soft-fail: check a certificate against the configured CRLs when it declares a CRL
     distribution point, tolerate missing CRLs.  hard-fail: every certificate of the chain must be
     covered by a configured CRL, whether it declares one or not."""
-    if mode == "hard-fail":
-        rule = RevocationCheckingRule.CRL_REQUIRED
-    else:
-        rule = RevocationCheckingRule.CHECK_IF_DECLARED_SOFT
+    rule = RevocationCheckingRule.CRL_REQUIRED if mode == "hard-fail" else RevocationCheckingRule.CHECK_IF_DECLARED_SOFT
     return CertRevTrustPolicy(RevocationCheckingPolicy(rule, rule))
 
 

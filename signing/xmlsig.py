@@ -50,9 +50,7 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 EDXML = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _C14N = {m.value for m in CanonicalizationMethod}
-_STRONG_SIG = frozenset(
-    m for m in SignatureMethod if not m.name.startswith(("HMAC", "DSA")) and "SHA1" not in m.name
-)
+_STRONG_SIG = frozenset(m for m in SignatureMethod if not m.name.startswith(("HMAC", "DSA")) and "SHA1" not in m.name)
 _STRONG_DIGEST = frozenset(d for d in DigestAlgorithm if "SHA1" not in d.name)
 _SHA1_SIG = frozenset({SignatureMethod.RSA_SHA1, SignatureMethod.ECDSA_SHA1})
 _SHA1_DIGEST = frozenset({DigestAlgorithm.SHA1})
@@ -237,9 +235,7 @@ def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x50
     if not texts:
         raise _Refused(Reason.MALFORMED, "KeyInfo/X509Data/X509Certificate missing")
     try:
-        certs = [
-            x509.load_der_x509_certificate(base64.b64decode("".join((t.text or "").split()))) for t in texts
-        ]
+        certs = [x509.load_der_x509_certificate(base64.b64decode("".join((t.text or "").split()))) for t in texts]
     except ValueError as exc:
         raise _Refused(Reason.MALFORMED, f"X509Certificate unreadable: {exc}") from exc
     return certs[0], certs[1:]
@@ -252,9 +248,7 @@ def _check_signed_content(signed: etree._Element, facts: PackageFacts) -> None:
         raise _Refused(Reason.INTEGRITY, f"signed content holds {len(headers)} MessageHeader elements")
     organ = headers[0].findtext(f"{{{EDXML}}}From/{{{EDXML}}}OrganId")
     if facts.from_organ_id and (organ or "").strip() != facts.from_organ_id:
-        raise _Refused(
-            Reason.INTEGRITY, f"signed From/OrganId {organ!r} is not the routed {facts.from_organ_id!r}"
-        )
+        raise _Refused(Reason.INTEGRITY, f"signed From/OrganId {organ!r} is not the routed {facts.from_organ_id!r}")
 
 
 def _report(
@@ -278,7 +272,7 @@ def sign_package(xml_bytes: bytes, key_pem: bytes, cert_pem: bytes) -> bytes:
         digest_algorithm=DigestAlgorithm.SHA256,
         c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
-    signed = signer.sign(root, key=key_pem, cert=certs, reference_uri="")
+    signed = signer.sign(root, key=key_pem, cert=certs)  # enveloped, no URI given: URI=""
     return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
 
 
