@@ -17,7 +17,6 @@ from functools import cached_property
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-import pytest
 from lxml import etree
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -310,7 +309,6 @@ def wrap_id_reference(pkg: bytes, corpus: Corpus) -> bytes:
     return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
 
 
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    """Import into a test module (`from tests.support.pki import corpus`) to use it."""
-    return Corpus(testpki.generate(), tmp_path_factory.mktemp("pki"))
+def new_corpus(directory: Path) -> Corpus:
+    """A freshly generated PKI written under `directory` (about half a second)."""
+    return Corpus(testpki.generate(), directory)
