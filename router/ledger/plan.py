@@ -30,7 +30,7 @@ from router.ledger.events import (
     canonical_json,
     event_payload,
 )
-from router.ledger.transitions import Step, step
+from router.ledger.transitions import Current, Step, step
 
 Row = dict[str, Any]
 DeliveryKey = tuple[str, str]
@@ -195,14 +195,17 @@ class Plan:
         detail: str | None = None,
         forwarded_to: str | None = None,
     ) -> None:
-        current = self.deliveries.get((e.digest, organ))
-        cur_state = None if current is None else TransportState(current["state"])
-        cur_attempts = 0 if current is None else int(current["attempts"])
-        if step(cur_state, cur_attempts, state, attempt or 0) is not Step.APPLY:
+        row = self.deliveries.get((e.digest, organ))
+        current = None if row is None else Current(
+            TransportState(row["state"]), int(row["attempts"]), row["last_at"], row["reopened_at"])
+        decision = step(current, state, attempt or 0, e.at)
+        if decision not in (Step.APPLY, Step.REOPEN):
             return
         seq = self._chain(e)
         self._move(seq, e.digest, organ, state, e.at, system_id=system_id, attempt=attempt, detail=detail,
                    forwarded_to=forwarded_to)
+        if decision is Step.REOPEN:
+            self.deliveries[(e.digest, organ)]["reopened_at"] = e.at
 
     def _move(
         self,
@@ -222,7 +225,7 @@ class Plan:
         if row is None:
             row = {"digest": digest, "recipient_organ": organ, "system_id": None, "forwarded_to": None,
                    "state": state.value, "attempts": 0, "first_at": at, "last_at": at,
-                   "last_error": None, "last_seq": seq}
+                   "last_error": None, "last_seq": seq, "reopened_at": None}
             self.deliveries[key] = row
             self.new_deliveries.add(key)
         elif key not in self.new_deliveries:

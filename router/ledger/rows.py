@@ -45,6 +45,7 @@ class DeliveryRow:
     first_at: datetime
     last_at: datetime
     last_error: str | None
+    reopened_at: datetime | None  # when `parked replay` last put it back on the road
 
 
 @dataclass(frozen=True, slots=True)

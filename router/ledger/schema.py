@@ -95,6 +95,7 @@ deliveries = Table(
     Column("last_at", UTCDateTime, nullable=False),
     Column("last_error", Text),
     Column("last_seq", BigInteger, nullable=False),
+    Column("reopened_at", UTCDateTime),  # last `parked replay`: older events no longer count
     Index("ix_ledger_deliveries_state", "state"),
 )
 

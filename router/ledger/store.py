@@ -33,7 +33,9 @@ from schemas.codes import BussinessDocType, Priority
 log = structlog.get_logger()
 
 _PACKAGE_MUTABLE = ("outcome", "reason_code", "message", "duplicates_absorbed", "last_duplicate_at")
-_DELIVERY_MUTABLE = ("system_id", "forwarded_to", "state", "attempts", "last_at", "last_error", "last_seq")
+_DELIVERY_MUTABLE = (
+    "system_id", "forwarded_to", "state", "attempts", "last_at", "last_error", "last_seq", "reopened_at",
+)
 
 
 class Ledger:
