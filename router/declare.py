@@ -6,12 +6,23 @@ PRECONDITION_FAILED (406); a raw pika traceback would hide which of ~100 objects
 argument, so each conflict is collected as a `Mismatch` (object, argument, broker text), the
 apply continues on a fresh channel, and one `TopologyMismatchError` lists them all at the end.
 Changing an argument of an existing quorum queue needs a migration (new queue, shovel or drain,
-delete); apply never deletes anything.
+delete); apply never deletes queues or exchanges.
+
+Declares are additive, but bindings must also disappear: when a district DMS is carved out of
+the province, the province's old `H41.#` would keep matching the district's keys and every
+package would reach both systems. AMQP cannot list bindings, so `prune_bindings` takes the
+broker's listing (rabbitmqctl here, `list_bindings_rabbitmqctl`; the management API elsewhere)
+and unbinds, among bindings whose source is one of ours, those the topology no longer has.
+Prune runs after the declares: for a moment a key may reach two systems (consumers are
+idempotent), never none (which would reject packages as unknown).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +65,7 @@ class ApplyReport:
     exchanges: int
     queues: int
     bindings: int
+    pruned: tuple[Binding, ...] = ()
 
 
 class _Applier:
@@ -123,11 +135,60 @@ def apply_topology(topology: Topology, channel: Any) -> ApplyReport:
     return ApplyReport(len(topology.exchanges), len(topology.queues), len(topology.bindings))
 
 
-def apply_to_url(topology: Topology, amqp_url: str) -> ApplyReport:
-    """Open a connection, apply, close: what `lienthong topology apply` does."""
+def apply_to_url(
+    topology: Topology, amqp_url: str, prune: Callable[[], Iterable[Binding]] | None = None
+) -> ApplyReport:
+    """Open a connection, apply, optionally prune with the listing `prune()` returns, close:
+    what `lienthong topology apply [--prune]` does."""
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
-        return apply_topology(topology, conn.channel())
+        channel = conn.channel()
+        report = apply_topology(topology, channel)
+        if prune is None:
+            return report
+        removed = prune_bindings(topology, channel, prune())
+        return ApplyReport(report.exchanges, report.queues, report.bindings, tuple(removed))
     finally:
         if conn.is_open:
             conn.close()
+
+
+def _identity(b: Binding) -> tuple[Any, ...]:
+    return (b.source, b.destination, b.destination_type, b.routing_key, tuple(sorted(b.arguments.items())))
+
+
+def stale_bindings(topology: Topology, listed: Iterable[Binding]) -> list[Binding]:
+    """Bindings on the broker, from one of our exchanges, that the topology does not contain."""
+    wanted = {_identity(b) for b in topology.bindings}
+    return [b for b in listed if topology.names.owns(b.source) and _identity(b) not in wanted]
+
+
+def prune_bindings(topology: Topology, channel: Any, listed: Iterable[Binding]) -> list[Binding]:
+    """Unbind the stale bindings; returns what was removed (logged one by one)."""
+    stale = stale_bindings(topology, listed)
+    for b in stale:
+        args = dict(b.arguments) or None
+        if b.destination_type == "queue":
+            channel.queue_unbind(b.destination, b.source, routing_key=b.routing_key, arguments=args)
+        else:
+            channel.exchange_unbind(b.destination, b.source, routing_key=b.routing_key, arguments=args)
+        log.warning("topology.unbound", source=b.source, destination=b.destination, routing_key=b.routing_key)
+    return stale
+
+
+def list_bindings_rabbitmqctl(vhost: str = "/") -> list[Binding]:
+    """The broker's bindings through `rabbitmqctl` (local node; needs the Erlang cookie)."""
+    fields = ("source_name", "destination_name", "destination_kind", "routing_key", "arguments")
+    out = subprocess.run(
+        ["rabbitmqctl", "-q", "--formatter", "json", "list_bindings", "-p", vhost, *fields],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    rows = json.loads(out.stdout) if out.stdout.strip() else []
+    return [
+        Binding(
+            r["source_name"], r["destination_name"], r["destination_kind"], r["routing_key"],
+            {name: value for name, _type, value in r["arguments"]},
+        )
+        for r in rows
+        if r["source_name"]  # the default exchange's implicit bindings are not ours
+    ]

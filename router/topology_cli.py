@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from router.declare import TopologyMismatchError, apply_to_url
+from router.declare import TopologyMismatchError, apply_to_url, list_bindings_rabbitmqctl
 from router.definitions import export_definitions
 from router.directory import SAMPLE_DIRECTORY, Directory, DirectoryError, load_directory
 from router.names import LANE_HEADER, LANES, LEVELS
@@ -67,15 +67,20 @@ def apply_cmd(
     prefix: PrefixOpt = "lienthong",
     delivery_limit: LimitOpt = 5,
     retry_delays: DelaysOpt = DEFAULT_DELAYS,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Then unbind our bindings the directory no longer implies (rabbitmqctl).")
+    ] = False,
 ) -> None:
-    """Declare exchanges, queues and bindings on the broker (idempotent; deletes nothing)."""
+    """Declare exchanges, queues and bindings on the broker (idempotent; never deletes queues)."""
     topo = _topology(directory, prefix, delivery_limit, retry_delays)
     try:
-        report = apply_to_url(topo, amqp_url)
+        report = apply_to_url(topo, amqp_url, prune=list_bindings_rabbitmqctl if prune else None)
     except TopologyMismatchError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"applied: {report.exchanges} exchanges, {report.queues} queues, {report.bindings} bindings")
+    for b in report.pruned:
+        typer.echo(f"unbound: {b.source} → {b.destination} [{b.routing_key}]")
 
 
 @topology_app.command("export")

@@ -20,7 +20,9 @@ def test_apply_then_conflict(amqp_url: str, broker_prefix: str) -> None:
     first = runner.invoke(app, base)
     assert first.exit_code == 0, first.output
     assert "applied:" in first.output
-    assert runner.invoke(app, base).exit_code == 0
+    again = runner.invoke(app, [*base, "--prune"])
+    assert again.exit_code == 0, again.output
+    assert "unbound" not in again.output  # nothing stale after an identical apply
     conflict = runner.invoke(app, [*base, "--delivery-limit", "8"])
     assert conflict.exit_code == 1
     assert f"queue '{broker_prefix}.intake': argument 'x-delivery-limit'" in conflict.output
