@@ -35,7 +35,7 @@ def signatures_verdict(reports: tuple[SignatureReport, ...], facts: PackageFacts
         return Verdict.INVALID, most_severe(failing)
     kinds_present = {r.kind for r in reports}
     matching = {r.kind for r in reports if r.matches is not False}
-    if facts.known and (SignerKind.UNKNOWN in kinds_present or kinds_present - matching):
+    if kinds_present - matching:
         return Verdict.INVALID, Reason.SIGNER_MISMATCH
     person = SignerKind.PERSONAL in matching
     org = SignerKind.ORGANIZATIONAL in matching

@@ -56,16 +56,16 @@ def classify_signer(cert: asn1_x509.Certificate, facts: PackageFacts) -> tuple[S
     """(kind, matches); `matches` is None when the facts name nobody to compare with."""
     cn, org = subject_fields(cert)
     if not cn:
-        return SignerKind.UNKNOWN, (False if facts.known else None)
+        return SignerKind.UNKNOWN, None
     if facts.signer_full_name and normalize(cn) == normalize(facts.signer_full_name):
         return SignerKind.PERSONAL, True
     code = organ_code(cert)
     if code or (org and normalize(cn) == normalize(org)):
         if code and facts.from_organ_id:
             return SignerKind.ORGANIZATIONAL, code == facts.from_organ_id
-        if not code and facts.from_organ_name:
+        if facts.from_organ_name:
             return SignerKind.ORGANIZATIONAL, normalize(cn) == normalize(facts.from_organ_name)
-        return SignerKind.ORGANIZATIONAL, (False if facts.known else None)
+        return SignerKind.ORGANIZATIONAL, None  # the facts name no organ to compare with
     return SignerKind.PERSONAL, (False if facts.signer_full_name else None)
 
 
