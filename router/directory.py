@@ -39,9 +39,9 @@ the gateway's (the national axis), including codes the directory has never heard
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping, ValuesView
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -183,8 +183,9 @@ class Directory:
     # -- lookups ---------------------------------------------------------------------------
 
     @property
-    def organs(self) -> Iterator[Organ]:
-        return iter(self._organs.values())
+    def organs(self) -> ValuesView[Organ]:
+        """Every organ in file order (a view: iterate it as often as needed)."""
+        return self._organs.values()
 
     def __len__(self) -> int:
         return len(self._organs)
@@ -234,11 +235,11 @@ class Directory:
         return server is not None and server.id == system_id
 
     def resolve(self, code: str, on: date | None = None) -> Resolution:
-        """Where packages for `code` go on day `on` (today by default).
+        """Where packages for `code` go on day `on` (today in Vietnam by default).
 
         Dissolved organs forward to their successor (chain followed, validated acyclic at load).
         """
-        day = on or date.today()
+        day = on or vietnam_today()
         organ = self._organs.get(code)
         if organ is None:
             if not OrganId.is_valid(code):
@@ -275,6 +276,14 @@ def load_directory(path: str | Path) -> Directory:
 
 
 SAMPLE_DIRECTORY = Path(__file__).parent / "data" / "nghe_an.yaml"
+
+#: Mergers take effect on Vietnamese calendar days (UTC+7, no daylight saving); a server on
+#: UTC would otherwise forward seven hours late.
+VIETNAM = timezone(timedelta(hours=7), "ICT")
+
+
+def vietnam_today() -> date:
+    return datetime.now(VIETNAM).date()
 
 
 # -- validation ------------------------------------------------------------------------------

@@ -164,3 +164,15 @@ def _base(organs_extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
              "delivery": {"adapter": "file"}},
         ],
     }
+
+
+def test_organs_can_be_iterated_more_than_once(directory: Directory) -> None:
+    assert len(list(directory.organs)) == len(list(directory.organs)) == len(directory)
+
+
+def test_default_day_is_the_vietnamese_calendar_day() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from router.directory import vietnam_today
+
+    assert vietnam_today() == (datetime.now(timezone.utc) + timedelta(hours=7)).date()
