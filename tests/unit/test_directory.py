@@ -171,8 +171,8 @@ def test_organs_can_be_iterated_more_than_once(directory: Directory) -> None:
 
 
 def test_default_day_is_the_vietnamese_calendar_day() -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     from router.directory import vietnam_today
 
-    assert vietnam_today() == (datetime.now(timezone.utc) + timedelta(hours=7)).date()
+    assert vietnam_today() == (datetime.now(UTC) + timedelta(hours=7)).date()
