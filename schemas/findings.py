@@ -40,6 +40,16 @@ class Code(StrEnum):
     DOCUMENT_ID_OPAQUE = "DOCUMENT_ID_OPAQUE"
     DATE_LEGACY_FORMAT = "DATE_LEGACY_FORMAT"
     ORGAN_ID_NONSTANDARD = "ORGAN_ID_NONSTANDARD"
+    # Raised by the router (same closed set, so a status Description always carries one code)
+    USER_ID_MISSING = "USER_ID_MISSING"
+    SENDER_UNKNOWN_SYSTEM = "SENDER_UNKNOWN_SYSTEM"
+    SENDER_NOT_SERVED = "SENDER_NOT_SERVED"
+    UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"
+    DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    SIGNATURE_MISSING = "SIGNATURE_MISSING"
+    DELIVERY_FAILED = "DELIVERY_FAILED"
+    DELIVERY_REFUSED = "DELIVERY_REFUSED"
 
 
 CODE_DESCRIPTIONS: dict[Code, str] = {
@@ -64,6 +74,15 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.DOCUMENT_ID_OPAQUE: "Warning: DocumentId is not OrganId,yyyy/MM/dd,Number/Notation",
     Code.DATE_LEGACY_FORMAT: "Warning: a legacy dd/MM/yyyy date was accepted",
     Code.ORGAN_ID_NONSTANDARD: "Warning: an OrganId matches only the tolerant shape",
+    Code.USER_ID_MISSING: "The AMQP user_id property is absent: the submitting system is unknown",
+    Code.SENDER_UNKNOWN_SYSTEM: "The broker user is not a system of the directory",
+    Code.SENDER_NOT_SERVED: "From/OrganId is not served by the submitting system (forged sender)",
+    Code.UNKNOWN_RECIPIENT: "A To/OrganId (or ResponseFor/OrganId) is inside the hub's tree but unknown",
+    Code.DUPLICATE_CONFLICT: "Same From and DocumentId as an accepted package, but different bytes",
+    Code.SIGNATURE_INVALID: "A signature is invalid (sub-reason: INTEGRITY, MODIFIED_AFTER_SIGNING …)",
+    Code.SIGNATURE_MISSING: "The system's policy requires signed documents and this one is not",
+    Code.DELIVERY_FAILED: "The recipient system kept failing through every retry tier: parked",
+    Code.DELIVERY_REFUSED: "The recipient system refused the package permanently: parked",
 }
 
 

@@ -25,5 +25,5 @@ def test_console_script_is_declared() -> None:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert meta["project"]["scripts"]["lienthong"] == "router.cli:main"
     assert sorted(meta["tool"]["setuptools"]["packages"]) == sorted(
-        ["router", "adapters", "schemas", "signing", "ops"]
+        ["router", "router.ledger", "adapters", "schemas", "signing", "ops"]
     )

@@ -1,0 +1,81 @@
+"""Direct AMQP: how a DMS (or `lienthong send`) submits a package to the hub.
+
+The contract: publish the raw edXML bytes to the intake exchange, persistent, `mandatory`, with
+publisher confirms and `user_id` set to the login (RabbitMQ rejects a user_id that is not the
+login; the hub rejects a missing one). Only after the confirm may the DMS consider the package
+handed over. With `reply_to`, the hub answers with the intake result as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+from pika.exceptions import UnroutableError
+
+REPLY_TO = "amq.rabbitmq.reply-to"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    confirmed: bool
+    result: dict[str, Any] | None  # the hub's intake result, when asked for and received in time
+
+
+class Submitter:
+    """One connection, reused for many submissions (a DMS sends all day)."""
+
+    def __init__(self, url: str, exchange: str) -> None:
+        self.exchange = exchange
+        self.params = pika.URLParameters(url)
+        self.user = self.params.credentials.username
+        self.conn = pika.BlockingConnection(self.params)
+        self.ch = self.conn.channel()
+        self.ch.confirm_delivery()
+        self._replies: dict[str, dict[str, Any]] = {}
+        self.ch.basic_consume(REPLY_TO, self._on_reply, auto_ack=True)
+
+    def _on_reply(self, ch: Any, method: Any, props: pika.BasicProperties, body: bytes) -> None:
+        try:
+            self._replies[props.correlation_id or ""] = json.loads(body)
+        except ValueError:
+            self._replies[props.correlation_id or ""] = {"outcome": "unreadable-reply", "raw": body[:200].decode("latin-1")}
+
+    def submit(
+        self, body: bytes, *, wait_s: float = 30.0, user_id: str | None = "", want_reply: bool = True
+    ) -> SubmitResult:
+        """`user_id=""` means the login (the normal case); None sends no user_id at all."""
+        correlation = uuid.uuid4().hex
+        props = pika.BasicProperties(
+            delivery_mode=2,
+            content_type="application/xml",
+            user_id=self.user if user_id == "" else user_id,
+            timestamp=int(time.time()),
+            message_id=correlation,
+            correlation_id=correlation,
+            reply_to=REPLY_TO if want_reply else None,
+        )
+        try:
+            self.ch.basic_publish(self.exchange, "", body, props, mandatory=True)
+        except UnroutableError:
+            return SubmitResult(False, None)
+        if not want_reply:
+            return SubmitResult(True, None)
+        deadline = time.monotonic() + wait_s
+        while correlation not in self._replies and time.monotonic() < deadline:
+            self.conn.process_data_events(time_limit=0.2)
+        return SubmitResult(True, self._replies.pop(correlation, None))
+
+    def close(self) -> None:
+        if self.conn.is_open:
+            self.conn.close()
+
+    def __enter__(self) -> Submitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

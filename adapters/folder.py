@@ -1,0 +1,65 @@
+"""Drop-folder delivery: write each package atomically into the system's inbox folder.
+
+Rules from file-transfer practice (Camel's file component, Domibus' FS plugin): write to a
+temporary name in the same folder, fsync, then rename, so a reader never sees half a file;
+the digest is in the file name, so a second delivery of the same package is recognised and
+not written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from adapters.sink import Delivered, Handover, PermanentFailure, SinkResult, TransientFailure
+
+
+def inbox_name(h: Handover) -> str:
+    return f"{h.kind}-{h.digest[:32]}.edxml"
+
+
+class FolderSink:
+    """`<dir>/<kind>-<digest>.edxml` plus a `.json` sidecar naming recipients and sender."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def deliver(self, handover: Handover) -> SinkResult:
+        target = self.directory / inbox_name(handover)
+        if target.exists():
+            return Delivered("already in the inbox")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            meta = {
+                "digest": handover.digest,
+                "kind": handover.kind,
+                "document_id": handover.document_id,
+                "sender": handover.sender,
+                "recipients": list(handover.recipients),
+                "system": handover.system_id,
+            }
+            _atomic_write(target.with_suffix(".json"), json.dumps(meta, ensure_ascii=False, indent=1).encode())
+            _atomic_write(target, handover.body)
+        except FileNotFoundError as exc:
+            return PermanentFailure(f"inbox folder unusable: {exc}")
+        except OSError as exc:
+            return TransientFailure(f"cannot write {target}: {exc}")
+        return Delivered(str(target))
+
+    def delivered(self) -> list[Path]:
+        return sorted(self.directory.glob("*.edxml")) if self.directory.exists() else []
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

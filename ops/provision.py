@@ -1,0 +1,74 @@
+"""Agency (system) accounts on the broker: one user per connected system, least privilege.
+
+A system may publish only to the intake exchange and read only its own queues; the hub checks
+`user_id` against the directory, and RabbitMQ checks `user_id` against the login, so a DMS can
+only ever speak as itself. Removing permissions does not close open connections (design.md §4):
+revoking deletes the user and closes its connections.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+from dataclasses import dataclass
+
+
+class ProvisionError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    user: str
+    configure: str
+    write: str
+    read: str
+
+
+def system_grant(user: str, prefix: str, system_id: str) -> Grant:
+    p = re.escape(prefix)
+    s = re.escape(system_id)
+    return Grant(
+        user=user,
+        configure="^$",
+        # intake to submit; amq.default so a client may answer direct reply-to (send's result)
+        write=f"^({p}\\.intake|amq\\.default)$",
+        read=f"^({p}\\.sys\\.{s}\\..*|amq\\.rabbitmq\\.reply-to.*)$",
+    )
+
+
+def _ctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=120, check=False)
+    except FileNotFoundError as exc:
+        raise ProvisionError("rabbitmqctl not found: run on the broker host or use the management API") from exc
+    if check and proc.returncode != 0:
+        raise ProvisionError(f"rabbitmqctl {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc
+
+
+def existing_users() -> set[str]:
+    out = _ctl("list_users", "--no-table-headers").stdout
+    return {line.split("\t")[0].strip() for line in out.splitlines() if line.strip()}
+
+
+def ensure_user(grant: Grant, password: str | None = None, vhost: str = "/") -> str:
+    """Create (or reset the password of) the user and set its permissions. Returns the password."""
+    password = password or secrets.token_urlsafe(24)
+    if grant.user in existing_users():
+        _ctl("change_password", grant.user, password)
+    else:
+        _ctl("add_user", grant.user, password)
+    _ctl("set_permissions", "-p", vhost, grant.user, grant.configure, grant.write, grant.read)
+    return password
+
+
+def revoke_user(user: str) -> None:
+    """Delete the user and close its connections (permissions alone would leave them open)."""
+    _ctl("delete_user", user, check=False)
+    out = _ctl("list_connections", "user", "pid", "--no-table-headers", check=False).stdout
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and parts[0].strip() == user:
+            _ctl("close_connection", parts[1].strip(), "access revoked by lienthong", check=False)

@@ -1,0 +1,114 @@
+"""Wiring: from Settings to directory, topology, ledger, sinks, stages and consumers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adapters.folder import FolderSink
+from adapters.sink import Sink
+from router.decisions import Decision, Publish
+from router.delivery import DeliveryStage
+from router.directory import Directory, load_directory
+from router.headers import PARK_REASON
+from router.intake import IntakeStage
+from router.ledger.store import Ledger
+from router.runtime import Consumer, Message
+from router.settings import Settings
+from router.signature_check import NoSignatureCheck, SignatureCheck
+from router.topology import Topology, build_topology
+
+
+def build_sinks(directory: Directory, root: Path) -> dict[str, Sink]:
+    sinks: dict[str, Sink] = {}
+    for sid, system in directory.systems.items():
+        adapter = system.delivery.adapter
+        if adapter == "file":
+            folder = Path(str(system.delivery.options.get("dir", f"var/deliver/{sid}")))
+            sinks[sid] = FolderSink(folder if folder.is_absolute() else root / folder)
+        else:
+            raise ValueError(f"systems[{sid}]: delivery adapter {adapter!r} is not available in this build")
+    return sinks
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    directory: Directory
+    topology: Topology
+    ledger: Ledger
+    sinks: Mapping[str, Sink]
+    signatures: SignatureCheck = field(default_factory=NoSignatureCheck)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        directory: Directory | None = None,
+        sinks: Mapping[str, Sink] | None = None,
+        signatures: SignatureCheck | None = None,
+    ) -> Hub:
+        directory = directory or load_directory(settings.directory)
+        topology = build_topology(directory, settings.topology_options())
+        ledger = Ledger.open(settings.ledger_url)
+        return cls(
+            settings, directory, topology, ledger,
+            sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
+            signatures or NoSignatureCheck(),
+        )
+
+    def intake_stage(self) -> IntakeStage:
+        return IntakeStage(
+            self.directory, self.ledger, self.topology.names, signatures=self.signatures,
+            hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name,
+        )
+
+    def delivery_stage(self) -> DeliveryStage:
+        return DeliveryStage(self.directory, self.ledger, self.topology, self.sinks, hub_name=self.settings.hub_name)
+
+    def intake_consumer(self) -> Consumer:
+        stage = self.intake_stage()
+        names = self.topology.names
+        limit = self.settings.delivery_limit
+
+        def handle(m: Message) -> Decision:
+            return stage.process(m.body, m.user_id, m.timestamp)
+
+        def crashed(m: Message, exc: BaseException) -> Decision | None:
+            if m.delivery_count + 1 < limit:
+                return None
+            headers = {**m.headers, PARK_REASON: f"intake crashed {m.delivery_count + 1} times: {exc!r}"[:500]}
+            return Decision(publishes=(Publish("", names.intake_parked, m.body, headers),))
+
+        return Consumer(
+            self.settings.amqp_url, [names.intake_queue], handle, self.ledger.append, name="intake",
+            prefetch=self.settings.prefetch, workers=self.settings.workers, grace_s=self.settings.grace_s,
+            on_crash=crashed,
+        )
+
+    def delivery_consumer(self, systems: list[str] | None = None) -> Consumer:
+        stage = self.delivery_stage()
+        names = self.topology.names
+        limit = self.settings.delivery_limit
+        queues: list[str] = []
+        priority: dict[str, int] = {}
+        for sid in systems or list(self.topology.systems):
+            urgent, normal = names.system_queue(sid, "urgent"), names.system_queue(sid, "normal")
+            queues += [urgent, normal]
+            priority[urgent], priority[normal] = 0, 1
+
+        def handle(m: Message) -> Decision:
+            return stage.process(m.body, m.headers, m.timestamp)
+
+        def crashed(m: Message, exc: BaseException) -> Decision | None:
+            if m.delivery_count + 1 < limit:
+                return None
+            return stage.park(m.body, m.headers, f"delivery crashed {m.delivery_count + 1} times: {exc!r}"[:500])
+
+        return Consumer(
+            self.settings.amqp_url, queues, handle, self.ledger.append, name="deliver",
+            prefetch=self.settings.prefetch, workers=self.settings.workers, grace_s=self.settings.grace_s,
+            on_crash=crashed, queue_priority=priority,
+        )

@@ -1,0 +1,31 @@
+"""What a stage decides, as data: the runtime executes it (publish, confirm, ledger, settle)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from router.ledger.events import LedgerEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: Mapping[str, Any]
+    priority: int = 0
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """`before` is written to the ledger before publishing, `after` once every publish is
+    confirmed; then the input message is settled. `reply` goes to the submitter (reply_to)."""
+
+    publishes: tuple[Publish, ...] = ()
+    before: tuple[LedgerEvent, ...] = ()
+    after: tuple[LedgerEvent, ...] = ()
+    settle: Literal["ack", "requeue"] = "ack"
+    reply: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,403 @@
+"""The route stage: parse → validate → authorize → verify → de-duplicate → resolve → decide.
+
+A pure decision over (bytes, broker user, time) given the directory and the ledger's memory;
+the runtime publishes, waits for confirms and settles. Every path ends in one of: routed,
+rejected with a reason code (and a status 02 to the sender's system), or absorbed as an exact
+duplicate whose earlier outcome is re-sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import structlog
+
+from router import headers as H
+from router.decisions import Decision, Publish
+from router.directory import Directory, Resolution, System
+from router.ledger.events import (
+    DuplicateAbsorbed,
+    LedgerEvent,
+    Outcome,
+    PackageKind,
+    PackageReceived,
+    PackageRejected,
+    Routed,
+    StatusRecorded,
+    TransportState,
+)
+from router.ledger.store import Ledger
+from router.names import Names, lane_for_priority
+from router.signature_check import NoSignatureCheck, SignatureCheck
+from router.statuses import rejection_status
+from router.topology import route_for
+from schemas.codes import BussinessDocType
+from schemas.findings import Code
+from schemas.models import EdocPackage, StatusPackage
+from schemas.organ import OrganId
+from schemas.parse import ParsedPackage, validate_package
+from schemas.policy import ValidationOptions
+
+log = structlog.get_logger("lienthong.intake")
+_VN = timezone(timedelta(hours=7), "ICT")  # edXML timestamps are Vietnam local time
+HUB_SUBMITTER = "lienthong"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    code: Code
+    vi: str
+    en: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.vi} / {self.en}"
+
+
+class IntakeStage:
+    def __init__(
+        self,
+        directory: Directory,
+        ledger: Ledger,
+        names: Names,
+        *,
+        options: ValidationOptions | None = None,
+        signatures: SignatureCheck | None = None,
+        hub_organ: str = "000.00.00.H41",
+        hub_name: str = "Trục liên thông văn bản (lienthong)",
+    ) -> None:
+        self.directory = directory
+        self.ledger = ledger
+        self.names = names
+        self.options = options or ValidationOptions()
+        self.signatures = signatures or NoSignatureCheck()
+        self.hub_organ = hub_organ
+        self.hub_name = hub_name
+
+    # -- entry ----------------------------------------------------------------------------------
+    def process(self, body: bytes, user_id: str | None, at: datetime | None = None) -> Decision:
+        at = at or datetime.now(UTC)
+        digest = hashlib.sha256(body).hexdigest()
+        system = self.directory.system_by_user(user_id) if user_id else None
+        prior = self.ledger.get_package(digest)
+        if prior is not None and prior.outcome is Outcome.REJECTED:
+            return self._resend_rejection(digest, body, system, prior.reason_code, prior.message, prior.received_at)
+
+        report = validate_package(body, self.options)
+        if report.parsed is None:
+            first = report.errors[0] if report.errors else None
+            code = first.code if first else Code.XML_MALFORMED
+            where = f" ({first.path}" + (f", dòng/line {first.line})" if first and first.line else ")") if first else ""
+            msg = (first.message if first else "gói tin không hợp lệ / invalid package") + where
+            vi, _, en = msg.partition(" / ")
+            return self._reject(digest, None, system, Rejection(code, vi, en or vi), at, document_id=report.document_id)
+        parsed = report.parsed
+        pkg = parsed.package
+
+        if prior is not None:  # accepted before: re-route only what never got confirmed
+            pending = {d.recipient_organ for d in self.ledger.deliveries(digest) if d.state is TransportState.ACCEPTED}
+            if not pending:
+                return Decision(
+                    before=(DuplicateAbsorbed(digest, at=at),),
+                    reply=self._reply("duplicate", digest, pkg, note="exact duplicate of an accepted package"),
+                )
+            return self._route(digest, body, parsed, system, at, only=pending, already_recorded=True)
+
+        problem = self._authorize(user_id, system, pkg)
+        if problem is not None:
+            return self._reject(digest, pkg, system, problem, at)
+        assert system is not None
+
+        sig = self.signatures.check(parsed, system.id)
+        if sig.reject:
+            vi, _, en = sig.message.partition(" / ")
+            decision = self._reject(digest, pkg, system, Rejection(sig.code or Code.SIGNATURE_INVALID, vi, en or vi), at)
+            return Decision(decision.publishes, decision.before + sig.events, decision.after, "ack", decision.reply)
+
+        if isinstance(pkg, EdocPackage) and pkg.doc_type is BussinessDocType.NEW:
+            holder = self.ledger.find_package(pkg.sender, pkg.document_id)
+            if holder is not None and holder.outcome is Outcome.ACCEPTED and holder.digest != digest:
+                return self._reject(
+                    digest, pkg, system,
+                    Rejection(
+                        Code.DUPLICATE_CONFLICT,
+                        f"DocumentId {pkg.document_id} đã được gửi với nội dung khác (gói {holder.digest[:12]})",
+                        f"DocumentId {pkg.document_id} was already sent with other content "
+                        f"(package {holder.digest[:12]})",
+                    ),
+                    at,
+                )
+        return self._route(digest, body, parsed, system, at, verdict=sig.header, extra=sig.events, warning=sig.warning)
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _authorize(self, user_id: str | None, system: System | None, pkg: EdocPackage | StatusPackage) -> Rejection | None:
+        if not user_id:
+            return Rejection(
+                Code.USER_ID_MISSING,
+                "Thiếu thuộc tính user_id của AMQP: không xác định được hệ thống gửi",
+                "AMQP user_id property missing: the submitting system cannot be identified",
+            )
+        if system is None:
+            return Rejection(
+                Code.SENDER_UNKNOWN_SYSTEM,
+                f"Tài khoản {user_id} không thuộc hệ thống nào trong danh bạ",
+                f"broker user {user_id} is not a system of the directory",
+            )
+        if not self.directory.serves(system.id, pkg.sender):
+            return Rejection(
+                Code.SENDER_NOT_SERVED,
+                f"Hệ thống {system.id} không được gửi thay cơ quan {pkg.sender} (From/OrganId)",
+                f"system {system.id} does not serve the sender {pkg.sender} (From/OrganId)",
+            )
+        return None
+
+    # -- routing --------------------------------------------------------------------------------
+    def _route(
+        self,
+        digest: str,
+        body: bytes,
+        parsed: ParsedPackage,
+        system: System | None,
+        at: datetime,
+        *,
+        only: set[str] | None = None,
+        already_recorded: bool = False,
+        verdict: str | None = None,
+        extra: tuple[LedgerEvent, ...] = (),
+        warning: str | None = None,
+    ) -> Decision:
+        pkg = parsed.package
+        submitter = system.id if system else HUB_SUBMITTER
+        requested = tuple(dict.fromkeys(pkg.recipients))
+        groups: dict[str, list[Resolution]] = {}
+        unknown: list[Resolution] = []
+        for code in requested:
+            if only is not None and code not in only:
+                continue
+            res = self.directory.resolve(code, on=at.date())
+            if res.deliverable and res.system is not None:
+                groups.setdefault(res.system.id, []).append(res)
+            else:
+                unknown.append(res)
+
+        before: list[LedgerEvent] = []
+        publishes: list[Publish] = []
+        after: list[LedgerEvent] = []
+        if not already_recorded:
+            before.append(self._received(digest, pkg, submitter, requested, at))
+            if isinstance(pkg, StatusPackage):
+                h = pkg.header
+                before.append(
+                    StatusRecorded(
+                        document_id=h.response_for.document_id,
+                        reporter_organ=h.from_.organ_id,
+                        about_organ=h.response_for.organ_id,
+                        status_code=h.status_code.value,
+                        description=h.description or None,
+                        staff=h.staff_info.staff if h.staff_info else None,
+                        reported_at=h.timestamp.replace(tzinfo=_VN),
+                        digest=digest,
+                        at=at,
+                    )
+                )
+            before.extend(extra)
+
+        for res in unknown:
+            rej = Rejection(
+                Code.UNKNOWN_RECIPIENT,
+                f"Nơi nhận {res.requested} không có trong danh bạ của trục ({res.reason})",
+                f"recipient {res.requested} is unknown to the hub ({res.reason})",
+            )
+            before.append(PackageRejected(digest, rej.code.value, rej.message, recipient_organ=res.requested, at=at))
+            status_pubs, status_before, status_after = self._status_to_sender(
+                pkg, system, rej, at, reporter=res.requested if OrganId.is_valid(res.requested) else self.hub_organ,
+            )
+            publishes += status_pubs
+            before += status_before
+            after += status_after
+
+        lane = lane_for_priority(int(pkg.priority))
+        for sid, resolutions in groups.items():
+            first = resolutions[0]
+            exchange, key = route_for(first, self.names)
+            hdrs: dict[str, Any] = {
+                H.LANE: lane,
+                H.DIGEST: digest,
+                H.KIND: pkg.kind,
+                H.DOCUMENT_ID: pkg.document_id,
+                H.SENDER: pkg.sender,
+                H.RECIPIENTS: ",".join(r.requested for r in resolutions),
+                H.SYSTEM: sid,
+                H.ATTEMPT: 1,
+                H.SUBMITTED_BY: submitter,
+                H.PRIORITY: int(pkg.priority),
+            }
+            if isinstance(pkg, EdocPackage):
+                hdrs[H.DOC_TYPE] = int(pkg.doc_type)
+                if pkg.target_document_id:
+                    hdrs[H.TARGET] = pkg.target_document_id
+            forwarded = [f"{r.requested}>{r.code}" for r in resolutions if r.forwarded]
+            if forwarded:
+                hdrs[H.FORWARDED] = ";".join(forwarded)
+            if verdict:
+                hdrs[H.VERDICT] = verdict
+            publishes.append(Publish(exchange, key, body, hdrs, priority=pkg.priority.amqp_priority))
+            for r in resolutions:
+                after.append(
+                    Routed(digest, r.requested, sid, forwarded_to=r.code if r.forwarded else None, at=at)
+                )
+
+        outcome = "accepted" if groups else "rejected"
+        if not groups and unknown and not already_recorded:
+            first_unknown = unknown[0].requested
+            before.append(
+                PackageRejected(
+                    digest, Code.UNKNOWN_RECIPIENT.value,
+                    f"không nơi nhận nào hợp lệ / no deliverable recipient ({first_unknown})", at=at,
+                )
+            )
+        reply = self._reply(
+            outcome, digest, pkg,
+            routed={sid: [r.requested for r in rs] for sid, rs in groups.items()},
+            rejected=[r.requested for r in unknown],
+            code=Code.UNKNOWN_RECIPIENT.value if unknown else None,
+            warnings=[w.code.value for w in parsed.warnings] + ([warning] if warning else []),
+        )
+        return Decision(tuple(publishes), tuple(before), tuple(after), "ack", reply)
+
+    def _received(
+        self, digest: str, pkg: EdocPackage | StatusPackage, submitter: str, recipients: tuple[str, ...], at: datetime
+    ) -> PackageReceived:
+        if isinstance(pkg, EdocPackage):
+            h = pkg.header
+            return PackageReceived(
+                digest=digest, kind=PackageKind.EDOC, from_organ=pkg.sender, submitted_by=submitter,
+                document_id=h.document_id, recipients=recipients, bussiness_doc_type=pkg.doc_type,
+                target_document_id=pkg.target_document_id, subject=h.subject, priority=pkg.priority,
+                due_date=h.due_date, promulgation_date=h.promulgation_info.promulgation_date, at=at,
+            )
+        return PackageReceived(
+            digest=digest, kind=PackageKind.STATUS, from_organ=pkg.sender, submitted_by=submitter,
+            document_id=pkg.document_id, recipients=recipients, at=at,
+        )
+
+    # -- rejections -----------------------------------------------------------------------------
+    def _reject(
+        self,
+        digest: str,
+        pkg: EdocPackage | StatusPackage | None,
+        system: System | None,
+        rej: Rejection,
+        at: datetime,
+        *,
+        document_id: str | None = None,
+    ) -> Decision:
+        log.info("rejected", digest=digest[:16], code=rej.code.value, system=system.id if system else None)
+        before: list[LedgerEvent] = [PackageRejected(digest, rej.code.value, rej.message, at=at)]
+        publishes, status_before, after = self._status_to_sender(pkg, system, rej, at, reporter=self.hub_organ,
+                                                                 document_id=document_id)
+        reply = self._reply("rejected", digest, pkg, code=rej.code.value, message=rej.message)
+        if pkg is None and document_id:
+            reply["document_id"] = document_id
+        return Decision(tuple(publishes), tuple(before + status_before), tuple(after), "ack", reply)
+
+    def _resend_rejection(
+        self, digest: str, body: bytes, system: System | None, code: str | None, message: str | None,
+        first_at: datetime,
+    ) -> Decision:
+        """Same bytes as a rejected package: absorb, and send the same rejection again."""
+        try:
+            rcode = Code(code or Code.XML_MALFORMED.value)
+        except ValueError:
+            rcode = Code.XML_MALFORMED
+        vi, _, en = (message or "").partition(" / ")
+        report = validate_package(body, self.options)
+        pkg = report.parsed.package if report.parsed else None
+        decision = self._reject(digest, pkg, system, Rejection(rcode, vi, en or vi), first_at,
+                                document_id=report.document_id)
+        return Decision(
+            decision.publishes,
+            (DuplicateAbsorbed(digest),) + tuple(e for e in decision.before if not isinstance(e, PackageRejected)),
+            decision.after,
+            "ack",
+            {**decision.reply, "outcome": "duplicate", "previous_outcome": "rejected"},
+        )
+
+    def _status_to_sender(
+        self,
+        pkg: EdocPackage | StatusPackage | None,
+        system: System | None,
+        rej: Rejection,
+        at: datetime,
+        *,
+        reporter: str,
+        document_id: str | None = None,
+    ) -> tuple[list[Publish], list[LedgerEvent], list[LedgerEvent]]:
+        """Status 02 to the submitting system (or, without a known submitter, the From organ's)."""
+        sender = pkg.sender if pkg is not None else None
+        dest = system
+        if dest is None and sender and OrganId.is_valid(sender):
+            dest = self.directory.server_of(sender)
+        if dest is None:
+            return [], [], []
+        about = sender if sender and OrganId.is_valid(sender) else self.hub_organ
+        if isinstance(pkg, EdocPackage):
+            doc_id, code, day = pkg.document_id, str(pkg.header.code), pkg.header.promulgation_info.promulgation_date
+        elif isinstance(pkg, StatusPackage):
+            rf = pkg.header.response_for
+            doc_id, code, day = rf.document_id, rf.code, rf.promulgation_date
+        else:
+            doc_id, code, day = document_id or "-", "-", None
+        status, body = rejection_status(
+            reporter=reporter, reporter_name=self.hub_name if reporter == self.hub_organ else reporter,
+            about_organ=about, about_document_id=doc_id, about_code=code,
+            about_date=datetime(day.year, day.month, day.day) if day else None,  # noqa: DTZ001
+            code=rej.code, message=rej.message, at=at, hub_name=self.hub_name,
+        )
+        sdigest = hashlib.sha256(body).hexdigest()
+        hdrs = {
+            H.LANE: "normal", H.DIGEST: sdigest, H.KIND: "status", H.DOCUMENT_ID: doc_id,
+            H.SENDER: reporter, H.RECIPIENTS: about, H.SYSTEM: dest.id, H.ATTEMPT: 1,
+            H.SUBMITTED_BY: HUB_SUBMITTER,
+        }
+        before: list[LedgerEvent] = [
+            PackageReceived(
+                digest=sdigest, kind=PackageKind.STATUS, from_organ=reporter, submitted_by=HUB_SUBMITTER,
+                document_id=doc_id, recipients=(about,), at=at,
+            ),
+            StatusRecorded(
+                document_id=doc_id, reporter_organ=reporter, about_organ=about, status_code="02",
+                description=status.header.description, staff="lienthong",
+                reported_at=status.header.timestamp.replace(tzinfo=_VN), digest=sdigest, at=at,
+            ),
+        ]
+        after: list[LedgerEvent] = [Routed(sdigest, about, dest.id, at=at)]
+        return [Publish(self.names.system_exchange(dest.id), "", body, hdrs)], before, after
+
+    @staticmethod
+    def _reply(
+        outcome: str,
+        digest: str,
+        pkg: EdocPackage | StatusPackage | None,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        note: str | None = None,
+        routed: dict[str, list[str]] | None = None,
+        rejected: list[str] | None = None,
+        warnings: list[str] | None = None,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {"outcome": outcome, "digest": digest}
+        if pkg is not None:
+            out["kind"] = pkg.kind
+            out["document_id"] = pkg.document_id
+            out["sender"] = pkg.sender
+        for key, value in (("code", code), ("message", message), ("note", note), ("routed", routed),
+                           ("rejected_recipients", rejected), ("warnings", warnings)):
+            if value:
+                out[key] = value
+        return out
+

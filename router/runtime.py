@@ -1,0 +1,457 @@
+"""Running a stage on RabbitMQ: consume, work off the I/O thread, publish with asynchronous
+confirms, write the ledger, then settle — and stay up across broker restarts.
+
+One `Consumer` owns one pika SelectConnection. Its I/O thread only moves bytes: messages go to
+a small pool of worker threads (urgent queues first), and every channel operation the workers
+need is handed back through `add_callback_threadsafe` (pika is not thread-safe; design.md §4).
+Publishes are confirmed asynchronously (a window of outstanding publishes, not one blocking
+confirm per message), `mandatory` so an unroutable copy is a failure, not a silent loss.
+The input message is acked only after every publish it caused was confirmed and the ledger
+recorded it: publish downstream, wait for the confirm, then ack upstream.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pika
+import structlog
+from pika.adapters.select_connection import SelectConnection
+from pika.channel import Channel
+from pika.exceptions import AMQPConnectionError, ProbableAccessDeniedError, ProbableAuthenticationError
+from pika.spec import Basic, BasicProperties
+from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
+
+from router.decisions import Decision, Publish
+from router.ledger.events import LedgerEvent
+
+log = structlog.get_logger("lienthong.runtime")
+
+
+class BrokerAuthError(RuntimeError):
+    """Wrong credentials or vhost: retrying would only lock the account; fail fast."""
+
+
+class ConnectionLost(RuntimeError):
+    pass
+
+
+@dataclass
+class Message:
+    body: bytes
+    headers: dict[str, Any]
+    user_id: str | None
+    timestamp: datetime | None
+    reply_to: str | None
+    correlation_id: str | None
+    delivery_tag: int
+    queue: str
+    redelivered: bool
+    generation: int
+    priority: int = 1
+
+    @property
+    def delivery_count(self) -> int:
+        """Quorum queues count returns in `x-delivery-count` (absent on first delivery)."""
+        value = self.headers.get("x-delivery-count", 0)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return 0
+
+
+Handler = Callable[[Message], Decision]
+CrashHandler = Callable[[Message, BaseException], Decision | None]
+LedgerWriter = Callable[[Sequence[LedgerEvent]], None]
+
+
+@dataclass
+class _Tracker:
+    message: Message
+    decision: Decision
+    remaining: int
+    failed: str | None = None
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    message: Message = field(compare=False)
+
+
+class _Pool:
+    """Worker threads fed by a priority heap, so urgent messages overtake normal ones."""
+
+    def __init__(self, workers: int, run: Callable[[Message], None], name: str) -> None:
+        self._heap: list[_Job] = []
+        self._cv = threading.Condition()
+        self._seq = itertools.count()
+        self._run = run
+        self._closed = False
+        self.busy = 0
+        self._threads = [threading.Thread(target=self._loop, name=f"{name}-w{i}", daemon=True) for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, message: Message) -> None:
+        with self._cv:
+            heapq.heappush(self._heap, _Job(message.priority, next(self._seq), message))
+            self._cv.notify()
+
+    def drop_queued(self) -> int:
+        """Forget messages not started yet: the broker re-delivers them once the channel closes."""
+        with self._cv:
+            n = len(self._heap)
+            self._heap.clear()
+            return n
+
+    def idle(self) -> bool:
+        with self._cv:
+            return not self._heap and self.busy == 0
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._heap and not self._closed:
+                    self._cv.wait()
+                if self._closed and not self._heap:
+                    return
+                job = heapq.heappop(self._heap)
+                self.busy += 1
+            try:
+                self._run(job.message)
+            finally:
+                with self._cv:
+                    self.busy -= 1
+
+
+class Consumer:
+    def __init__(
+        self,
+        url: str,
+        queues: Sequence[str],
+        handler: Handler,
+        ledger_write: LedgerWriter,
+        *,
+        name: str,
+        prefetch: int = 64,
+        workers: int = 4,
+        grace_s: float = 20.0,
+        on_crash: CrashHandler | None = None,
+        queue_priority: Mapping[str, int] | None = None,
+        max_reconnect_wait_s: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.queues = list(queues)
+        self.handler = handler
+        self.ledger_write = ledger_write
+        self.name = name
+        self.prefetch = prefetch
+        self.grace_s = grace_s
+        self.on_crash = on_crash
+        self.queue_priority = dict(queue_priority or {})
+        self.max_reconnect_wait_s = max_reconnect_wait_s
+        self.ready = threading.Event()
+        self.stopped = threading.Event()
+        self._stopping = False
+        self._generation = 0
+        self._conn: SelectConnection | None = None
+        self._channel: Channel | None = None
+        self._consumer_tags: list[str] = []
+        self._seq = 0
+        self._pending: dict[int, _Tracker | None] = {}
+        self._by_message_id: dict[str, _Tracker] = {}
+        self._open_messages = 0
+        self._fatal: BaseException | None = None
+        self._lost = False
+        self._pool = _Pool(workers, self._work, name)
+        # Ledger writes after confirms must not block the I/O thread (heartbeats).
+        self._after_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{name}-after")
+        self.processed = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Consume until `stop()`; reconnect with bounded, jittered backoff on connection loss."""
+        retrying = Retrying(
+            retry=retry_if_exception_type((ConnectionLost, AMQPConnectionError)),
+            wait=wait_random_exponential(multiplier=0.5, max=self.max_reconnect_wait_s),
+            reraise=True,
+            before_sleep=lambda rs: log.warning(
+                "reconnecting", consumer=self.name, attempt=rs.attempt_number,
+                error=str(rs.outcome.exception()) if rs.outcome else None,
+            ),
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    self._run_once()
+        finally:
+            self._pool.close()
+            self._after_pool.shutdown(wait=False)
+            self.ready.clear()
+            self.stopped.set()
+
+    def stop(self) -> None:
+        """Thread-safe and signal-safe: stop intake, finish in-flight work, give the rest back."""
+        self._stopping = True
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.ioloop.add_callback_threadsafe(self._begin_shutdown)
+            except Exception:  # noqa: BLE001 - the loop may already be gone
+                log.debug("stop: ioloop gone", consumer=self.name)
+
+    def _run_once(self) -> None:
+        if self._stopping:
+            return
+        self._generation += 1
+        self._pending.clear()
+        self._by_message_id.clear()
+        self._seq = 0
+        self._lost = False
+        self._fatal = None
+        params = pika.URLParameters(self.url)
+        params.heartbeat = 30
+        params.blocked_connection_timeout = 300
+        params.client_properties = {"connection_name": f"lienthong:{self.name}"}
+        self._conn = SelectConnection(
+            params,
+            on_open_callback=self._on_open,
+            on_open_error_callback=self._on_open_error,
+            on_close_callback=self._on_closed,
+        )
+        self._conn.ioloop.start()
+        self._conn = None
+        self._channel = None
+        self.ready.clear()
+        if self._fatal is not None:
+            raise self._fatal
+        if self._lost and not self._stopping:
+            raise ConnectionLost(f"{self.name}: connection to the broker lost")
+
+    # -- connection callbacks (I/O thread) -----------------------------------------------------
+    def _on_open(self, conn: SelectConnection) -> None:
+        conn.channel(on_open_callback=self._on_channel)
+
+    def _on_open_error(self, conn: SelectConnection, error: BaseException) -> None:
+        if isinstance(error, ProbableAuthenticationError | ProbableAccessDeniedError):
+            self._fatal = BrokerAuthError(
+                f"{self.name}: the broker refused the credentials or vhost in {_safe(self.url)}: {error}"
+            )
+        else:
+            self._lost = True
+        conn.ioloop.stop()
+
+    def _on_closed(self, conn: SelectConnection, reason: BaseException) -> None:
+        self.ready.clear()
+        if not self._stopping:
+            log.warning("connection closed", consumer=self.name, reason=str(reason))
+            self._lost = True
+        conn.ioloop.stop()
+
+    def _on_channel(self, channel: Channel) -> None:
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
+        channel.confirm_delivery(self._on_confirm)
+        channel.basic_qos(prefetch_count=self.prefetch, callback=lambda _f: self._start_consuming())
+
+    def _on_channel_closed(self, channel: Channel, reason: BaseException) -> None:
+        if not self._stopping:
+            log.error("channel closed", consumer=self.name, reason=str(reason))
+            self._lost = True
+        conn = self._conn
+        if conn is not None and conn.is_open:
+            conn.close()
+
+    def _start_consuming(self) -> None:
+        assert self._channel is not None
+        self._consumer_tags = [
+            self._channel.basic_consume(q, self._on_message, auto_ack=False) for q in self.queues
+        ]
+        self.ready.set()
+        log.info("consuming", consumer=self.name, queues=self.queues)
+
+    def _on_message(self, ch: Channel, method: Basic.Deliver, props: BasicProperties, body: bytes) -> None:
+        ts = datetime.fromtimestamp(props.timestamp, UTC) if props.timestamp else None
+        msg = Message(
+            body=body, headers=dict(props.headers or {}), user_id=props.user_id, timestamp=ts,
+            reply_to=props.reply_to, correlation_id=props.correlation_id, delivery_tag=method.delivery_tag,
+            queue=self._queue_of(method.consumer_tag), redelivered=method.redelivered,
+            generation=self._generation,
+        )
+        msg.priority = self.queue_priority.get(msg.queue, 1)
+        self._open_messages += 1
+        self._pool.submit(msg)
+
+    def _queue_of(self, consumer_tag: str) -> str:
+        for tag, q in zip(self._consumer_tags, self.queues, strict=False):
+            if tag == consumer_tag:
+                return q
+        return ""
+
+    # -- worker side ----------------------------------------------------------------------------
+    def _work(self, msg: Message) -> None:
+        try:
+            decision = self.handler(msg)
+            if decision.before:
+                self.ledger_write(decision.before)
+        except Exception as exc:  # noqa: BLE001 - a poison message must not kill the worker
+            decision = self._crashed(msg, exc)
+            if decision is None:
+                self._threadsafe(lambda: self._settle(msg, "requeue"))
+                return
+        self._threadsafe(lambda: self._execute(msg, decision))
+
+    def _crashed(self, msg: Message, exc: BaseException) -> Decision | None:
+        log.error("handler crashed", consumer=self.name, queue=msg.queue, error=repr(exc),
+                  delivery_count=msg.delivery_count)
+        if self.on_crash is None:
+            return None
+        try:
+            decision = self.on_crash(msg, exc)
+            if decision is not None and decision.before:
+                self.ledger_write(decision.before)
+            return decision
+        except Exception as inner:  # noqa: BLE001
+            log.error("crash handler failed", consumer=self.name, error=repr(inner))
+            return None
+
+    def _after_confirms(self, msg: Message, decision: Decision) -> None:
+        try:
+            if decision.after:
+                self.ledger_write(decision.after)
+        except Exception as exc:  # noqa: BLE001 - ledger down: requeue, the stage is idempotent
+            log.error("ledger write failed", consumer=self.name, error=repr(exc))
+            self._threadsafe(lambda: self._settle(msg, "requeue"))
+            return
+        self._threadsafe(lambda: self._settle(msg, decision.settle, decision.reply))
+
+    def _threadsafe(self, fn: Callable[[], None]) -> None:
+        conn = self._conn
+        if conn is None:
+            return  # connection gone: the broker re-delivers the message to the next connection
+        try:
+            conn.ioloop.add_callback_threadsafe(fn)
+        except Exception:  # noqa: BLE001
+            log.debug("ioloop closed before settling", consumer=self.name)
+
+    # -- I/O thread: publish, confirm, settle -------------------------------------------------------
+    def _execute(self, msg: Message, decision: Decision) -> None:
+        if msg.generation != self._generation or self._channel is None or not self._channel.is_open:
+            return
+        if not decision.publishes:
+            self._pool_after(msg, decision)
+            return
+        tracker = _Tracker(msg, decision, len(decision.publishes))
+        for pub in decision.publishes:
+            self._publish(pub, tracker)
+
+    def _publish(self, pub: Publish, tracker: _Tracker | None) -> None:
+        assert self._channel is not None
+        self._seq += 1
+        message_id = f"{self._generation}-{self._seq}"
+        props = BasicProperties(
+            delivery_mode=2, headers=dict(pub.headers), priority=pub.priority, message_id=message_id,
+            content_type="application/xml", timestamp=int(time.time()), correlation_id=pub.correlation_id,
+        )
+        self._pending[self._seq] = tracker
+        if tracker is not None:
+            self._by_message_id[message_id] = tracker
+        self._channel.basic_publish(pub.exchange, pub.routing_key, pub.body, props, mandatory=tracker is not None)
+
+    def _on_return(self, ch: Channel, method: Basic.Return, props: BasicProperties, body: bytes) -> None:
+        tracker = self._by_message_id.get(props.message_id or "")
+        if tracker is not None:
+            tracker.failed = f"unroutable: {method.reply_text} ({method.exchange!r}, {method.routing_key!r})"
+            log.error("publish returned", consumer=self.name, exchange=method.exchange, key=method.routing_key)
+
+    def _on_confirm(self, frame: pika.frame.Method) -> None:
+        method = frame.method
+        ack = isinstance(method, Basic.Ack)
+        tags = [t for t in self._pending if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
+        for tag in tags:
+            tracker = self._pending.pop(tag, None)
+            if tracker is None:
+                continue
+            if not ack:
+                tracker.failed = "broker nacked a publish"
+            tracker.remaining -= 1
+            if tracker.remaining == 0:
+                for mid in [k for k, v in self._by_message_id.items() if v is tracker]:
+                    del self._by_message_id[mid]
+                if tracker.failed:
+                    log.error("publish failed", consumer=self.name, error=tracker.failed)
+                    self._settle(tracker.message, "requeue")
+                else:
+                    self._pool_after(tracker.message, tracker.decision)
+
+    def _pool_after(self, msg: Message, decision: Decision) -> None:
+        self._after_pool.submit(self._after_confirms, msg, decision)
+
+    def _settle(self, msg: Message, how: str, reply: Mapping[str, Any] | None = None) -> None:
+        ch = self._channel
+        if msg.generation != self._generation or ch is None or not ch.is_open:
+            return
+        if reply and msg.reply_to:
+            self._publish(
+                Publish("", msg.reply_to, json.dumps(dict(reply), ensure_ascii=False).encode("utf-8"), {},
+                        correlation_id=msg.correlation_id),
+                None,
+            )
+        if how == "ack":
+            ch.basic_ack(msg.delivery_tag)
+        else:
+            # reject (not nack) so quorum queues count it toward the delivery limit
+            ch.basic_reject(msg.delivery_tag, requeue=True)
+        self._open_messages -= 1
+        self.processed += 1
+
+    # -- shutdown -------------------------------------------------------------------------------
+    def _begin_shutdown(self) -> None:
+        ch = self._channel
+        self.ready.clear()
+        if ch is not None and ch.is_open:
+            for tag in self._consumer_tags:
+                ch.basic_cancel(tag)
+        dropped = self._pool.drop_queued()
+        self._open_messages -= dropped
+        deadline = time.monotonic() + self.grace_s
+        log.info("draining", consumer=self.name, returned_to_broker=dropped, in_flight=self._open_messages)
+        self._wait_drained(deadline)
+
+    def _wait_drained(self, deadline: float) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        if (self._open_messages <= 0 and self._pool.idle()) or time.monotonic() >= deadline:
+            if self._open_messages > 0:
+                log.warning("grace period over; unsettled messages go back to the broker",
+                            consumer=self.name, unsettled=self._open_messages)
+            if conn.is_open:
+                conn.close()
+            else:
+                conn.ioloop.stop()
+            return
+        conn.ioloop.call_later(0.05, lambda: self._wait_drained(deadline))
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    p = pika.URLParameters(url)
+    return f"amqp://{p.credentials.username}@{p.host}:{p.port}/{p.virtual_host}"

@@ -1,0 +1,35 @@
+"""The verification stage's hook: the router asks, a policy answers accept/warn/reject.
+
+Kept as a protocol so the router does not care whether verification is off, in-process or in
+a process pool (signing.stage), and tests can run the pipeline with any of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from router.ledger.events import LedgerEvent
+from schemas.findings import Code
+from schemas.parse import ParsedPackage
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureOutcome:
+    reject: bool = False
+    code: Code | None = None
+    message: str = ""
+    header: str | None = None  # compact verdict for the recipient (AMQP header lt-verdict)
+    warning: str | None = None
+    events: tuple[LedgerEvent, ...] = ()
+
+
+class SignatureCheck(Protocol):
+    def check(self, parsed: ParsedPackage, system_id: str) -> SignatureOutcome: ...
+
+
+class NoSignatureCheck:
+    """Policy `off` for every system."""
+
+    def check(self, parsed: ParsedPackage, system_id: str) -> SignatureOutcome:
+        return SignatureOutcome()
