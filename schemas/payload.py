@@ -217,7 +217,9 @@ def unwrap_zip(data: bytes, max_unzipped: int) -> list[tuple[str, bytes]]:
             for info in zf.infolist():
                 if info.is_dir():
                     continue
-                buf = bytearray()
+                # BytesIO.getvalue() hands over its buffer; bytes(bytearray) would copy it, so an
+                # entry just under the cap would briefly cost twice the cap.
+                buf = io.BytesIO()
                 with zf.open(info) as fh:
                     while chunk := fh.read(64 * 1024):
                         produced += len(chunk)
@@ -227,8 +229,8 @@ def unwrap_zip(data: bytes, max_unzipped: int) -> list[tuple[str, bytes]]:
                                 "Tệp ZIP giải nén vượt giới hạn",
                                 f"ZIP content exceeds {max_unzipped} bytes when inflated",
                             )
-                        buf += chunk
-                out.append((info.filename, bytes(buf)))
+                        buf.write(chunk)
+                out.append((info.filename, buf.getvalue()))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise PayloadProblem(
             Code.ATTACHMENT_ENCODING, "Tệp nén ZIP bị hỏng", f"corrupt ZIP archive ({exc})"

@@ -29,6 +29,8 @@ _TAG_END = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*?(/?)>""")
 _CLOSERS = {b"<!--": b"-->", b"<![CDATA[": b"]]>", b"<?": b"?>"}
 _CARRY = 128  # longest token we may see split across two chunks
 CHUNK = 1024 * 1024
+_HEAD = 256  # enough for the BOM and the XML declaration
+_DECLARED_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 
 ATTACHMENT_PATH = "/edXML/AttachmentEncoded/Attachment[{n}]/ContentTransferEncoded"
 
@@ -61,7 +63,14 @@ class _Diverter:
         self.limits = limits
         self.sink = sink
         self.parser = etree.XMLParser(
-            resolve_entities=False,
+            # "internal": no DTD can reach libxml2 (the lexer refuses every declaration), so only
+            # the five predefined entities exist. With False, lxml's feed parser ignores an
+            # undeclared `&x;` and silently restarts on the next chunk: a second document
+            # appended after it would be validated instead of the bytes the recipients read.
+            resolve_entities="internal",  # type: ignore[arg-type]  # lxml-stubs predate lxml 5
+            # The lexer reads bytes as UTF-8; libxml2 must too, whatever the declaration says
+            # (UTF-7 `+ADw-!DOCTYPE` would otherwise slip past the lexer).
+            encoding="utf-8",
             no_network=True,
             load_dtd=False,
             dtd_validation=False,
@@ -76,13 +85,16 @@ class _Diverter:
         self.writer: object = None
         self.payloads: list[Payload] = []
         self.first = True
+        self.head = b""
         self.line = 1  # line of the current position in the emitted stream, for messages
 
     # -- input side -------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
         if self.first and chunk:
-            self._check_encoding(chunk)
-            self.first = False
+            self.head += chunk[: _HEAD - len(self.head)]
+            if len(self.head) >= _HEAD or b">" in self.head:
+                self._check_encoding(self.head)
+                self.first = False
         self.total += len(chunk)
         if self.total > self.limits.max_package_bytes:
             raise _fail(
@@ -95,6 +107,8 @@ class _Diverter:
         self._pump(final=False)
 
     def close(self) -> etree._Element:
+        if self.first and self.head:
+            self._check_encoding(self.head)
         self._pump(final=True)
         if self.decoder is not None:
             raise _fail(
@@ -110,12 +124,23 @@ class _Diverter:
         return root
 
     @staticmethod
-    def _check_encoding(chunk: bytes) -> None:
-        if chunk[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in chunk[:4]:
+    def _check_encoding(head: bytes) -> None:
+        """Refuse what is not UTF-8 with a clear message; a declared legacy encoding too, since a
+        recipient honouring it would read other characters than the hub validated."""
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]:
             raise _fail(
                 Code.XML_MALFORMED,
                 "Gói tin phải mã hóa UTF-8 (phát hiện UTF-16/UTF-32)",
                 "package must be UTF-8 encoded (UTF-16/UTF-32 detected)",
+            )
+        m = _DECLARED_ENCODING.match(head)
+        if m is not None and m[1].lower() not in (b"utf-8", b"utf8"):
+            declared = m[1].decode("ascii", "replace")
+            raise _fail(
+                Code.XML_MALFORMED,
+                f"Gói tin phải mã hóa UTF-8 (khai báo encoding=\"{declared}\")",
+                f"package must be UTF-8 encoded (declares encoding=\"{declared}\")",
+                line=1,
             )
 
     # -- the state machine --------------------------------------------------------------------
