@@ -49,10 +49,9 @@ class _LimitExceeded(Exception):
 
 def unwrap(name: str, data: bytes, limits: ZipLimits | None = None) -> Unwrapped:
     limits = limits or DEFAULT_ZIP_LIMITS
-    if is_pdf(data):
-        return Unwrapped("pdf", ((name, data),))
+    # ZIP first: a stored (uncompressed) entry puts "%PDF-" within the archive's first 1024 bytes.
     if not data.startswith(ZIP_MAGIC):
-        return Unwrapped("other", ())
+        return Unwrapped("pdf", ((name, data),)) if is_pdf(data) else Unwrapped("other", ())
     try:
         pdfs, notes = _pdfs_in_zip(data, limits)
     except _LimitExceeded as exc:
