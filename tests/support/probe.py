@@ -4,7 +4,10 @@ Memory can only be measured per process, and a hostile package must not be able 
 test runner down with it. The child prints one JSON line; any exception other than the ones
 the contract allows (a report from `validate_package`, `PackageError` from `parse_package`,
 `PayloadProblem` from `unwrap_zip`) escapes, exits non-zero and fails the calling test.
-Peak RSS comes from the kernel (`os.wait4` rusage of that very child), not from the child.
+Peak RSS is the kernel's high-water mark of the child's own address space (`VmHWM` in
+/proc/self/status, read as the child's last act). Not `ru_maxrss`: Linux carries the parent's
+high-water mark across fork/vfork+exec into the child's figure, so after one big test in the
+pytest process every later child would report at least that.
 
     python -m tests.support.probe package FILE [OPTIONS_JSON]   # {"limits": {...}, "today": "2026-01-15"}
     python -m tests.support.probe unwrap_zip FILE CAP
@@ -13,11 +16,8 @@ Peak RSS comes from the kernel (`os.wait4` rusage of that very child), not from 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,28 +39,27 @@ class Outcome:
 
 
 def run_probe(*args: str, timeout: float = 120.0) -> Outcome:
-    """Run the probe with `args`; the child is killed after `timeout` seconds (a failure)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.probe", *args], stdout=out, stderr=err, cwd=ROOT
-        )
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.monotonic() - start
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode(errors="replace")
+    """Run the probe with `args`; a child still running after `timeout` seconds is a failure."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.support.probe", *args],
+        capture_output=True, cwd=ROOT, timeout=timeout, check=False,
+    )
+    seconds = time.monotonic() - start
+    stderr = proc.stderr.decode(errors="replace")
     if proc.returncode != 0:
         raise AssertionError(f"probe {args} exited {proc.returncode} after {seconds:.1f}s:\n{stderr[-4000:]}")
-    lines = stdout.strip().splitlines()
+    lines = proc.stdout.decode().strip().splitlines()
     assert lines, f"probe {args} printed nothing:\n{stderr[-2000:]}"
-    return Outcome(json.loads(lines[-1]), usage.ru_maxrss / 1024, seconds)
+    result = json.loads(lines[-1])
+    return Outcome(result, result.pop("peak_rss_kb") / 1024, seconds)
+
+
+def peak_rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _package(path: str, options_json: str | None) -> dict[str, Any]:
@@ -113,6 +112,7 @@ def main(argv: list[str]) -> None:
         result = _unwrap_zip(path, rest[0])
     else:
         raise SystemExit(f"unknown probe mode {mode!r}")
+    result["peak_rss_kb"] = peak_rss_kb()
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
