@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-call"
 """Test-PKI helpers for every suite: a generated PKI on disk, signed PDFs, edXML packages around
 them, and the tampered variants of the acceptance corpus.
 
