@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import logging
+
 import pytest
+import structlog
 
 from tests.support.services import (
     AMQP_URL,
@@ -14,6 +17,19 @@ from tests.support.services import (
     delete_broker_objects,
     require,
     unique_prefix,
+)
+
+# Logs go through stdlib logging in tests, so pytest captures them per test (and shows them
+# on failure) instead of structlog printing to a stream pytest has already closed.
+structlog.configure(
+    processors=[
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.dev.ConsoleRenderer(colors=False),
+    ],
+    wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    cache_logger_on_first_use=False,
 )
 
 SHARED = ROOT.parent / "shared"

@@ -1,0 +1,160 @@
+"""Properties of the parser and renderer over generated inputs (hypothesis).
+
+* model → XML (render) → model is the identity for edoc and status packages, and the rendered
+  XML is valid against the XSD as it stands (the SDK layout needs no normalisation);
+* on arbitrary bytes, token soup and mutated valid packages, `validate_package` never raises
+  and `parse_package` raises nothing but `PackageError`, and the two agree;
+* how the bytes are cut into chunks never changes the outcome (the byte lexer's carry logic:
+  a differential here would let the hub validate other bytes than recipients read).
+
+The default run stays within a few tens of seconds; the `slow` twins run many more examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from schemas.findings import PackageError
+from schemas.models import EdocPackage, StatusPackage
+from schemas.parse import parse_package, validate_package
+from schemas.render import render_edoc, render_status
+from schemas.xsdcheck import schema
+from tests.support.edxml_factory import (
+    INTERESTING,
+    VALIDATION,
+    edoc_bytes,
+    edoc_packages,
+    mutated,
+    pdf_bytes,
+    status_bytes,
+    status_packages,
+)
+
+pytestmark = pytest.mark.unit
+
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+
+
+def twin(fast: int, many: int, *strategies: st.SearchStrategy[Any]) -> Callable[[Callable[..., None]], Any]:
+    """The property as a default test with `fast` examples and a `slow` one with `many`."""
+
+    def wrap(body: Callable[..., None]) -> tuple[Any, Any]:
+        quick = settings(max_examples=fast, deadline=None, suppress_health_check=_QUIET)(given(*strategies)(body))
+        thorough = settings(max_examples=many, deadline=None, suppress_health_check=_QUIET)(given(*strategies)(body))
+        return quick, pytest.mark.slow(thorough)
+
+    return wrap
+
+
+# -- round trips -------------------------------------------------------------------------------
+
+
+def _edoc_roundtrip(case: tuple[EdocPackage, dict[str, bytes]]) -> None:
+    pkg, payloads = case
+    raw = render_edoc(pkg, payloads)
+    assert schema("edoc").validate(etree.fromstring(raw)), schema("edoc").error_log
+    parsed = parse_package(raw, VALIDATION)
+    assert parsed.package == pkg
+    assert [a.read() for a in parsed.attachments] == list(payloads.values())
+
+
+def _status_roundtrip(pkg: StatusPackage) -> None:
+    raw = render_status(pkg)
+    assert schema("status").validate(etree.fromstring(raw)), schema("status").error_log
+    assert parse_package(raw, VALIDATION).package == pkg
+
+
+test_edoc_render_parse_is_identity, test_edoc_render_parse_is_identity_many = twin(60, 2000, edoc_packages())(
+    _edoc_roundtrip
+)
+test_status_render_parse_is_identity, test_status_render_parse_is_identity_many = twin(
+    80, 2000, status_packages
+)(_status_roundtrip)
+
+
+# -- the error contract ------------------------------------------------------------------------
+
+
+def contract(data: bytes) -> list[tuple[str, str, int | None]]:
+    """validate never raises; parse raises only PackageError; both agree. Returns the errors."""
+    report = validate_package(data, VALIDATION)
+    try:
+        parsed = parse_package(data, VALIDATION)
+    except PackageError as exc:
+        assert not report.valid
+        assert exc.findings and all(f.is_error for f in exc.findings)
+    else:
+        assert report.valid
+        assert parsed.package.kind == report.kind
+    if not report.valid:
+        assert report.errors, "an invalid package names at least one error"
+    return [(f.code.value, f.path, f.line) for f in report.errors]
+
+
+SMALL_EDOC = edoc_bytes({"cid:a": pdf_bytes(300), "b": pdf_bytes(200, seed=1)})
+STATUS = status_bytes()
+
+TOKENS = [
+    *INTERESTING, b"<edXML xmlns='http://www.mic.gov.vn/TBT/QCVN_102_2016'>", b"</edXML>",
+    b"<edXMLEnvelope>", b"</edXMLEnvelope>", b"<edXMLHeader>", b"</edXMLHeader>", b"<MessageHeader>",
+    b"</MessageHeader>", b"<AttachmentEncoded><Attachment>", b"</Attachment></AttachmentEncoded>",
+    b"QUJD", b"\n", b" ", "Việt".encode(), b'<?xml version="1.0" encoding="UTF-8"?>',
+]
+token_soup = st.lists(st.sampled_from(TOKENS) | st.binary(max_size=6), max_size=40).map(b"".join)
+
+
+def _arbitrary(data: bytes) -> None:
+    contract(data)
+
+
+def _mutants(data: st.DataObject) -> None:
+    base = data.draw(st.sampled_from([SMALL_EDOC, STATUS]))
+    contract(data.draw(mutated(base)))
+
+
+test_arbitrary_bytes_never_escape, test_arbitrary_bytes_never_escape_many = twin(300, 5000, st.binary(max_size=3000))(
+    _arbitrary
+)
+test_token_soup_never_escapes, test_token_soup_never_escapes_many = twin(300, 5000, token_soup)(_arbitrary)
+test_mutated_packages_never_escape, test_mutated_packages_never_escape_many = twin(300, 5000, st.data())(_mutants)
+
+
+# -- chunking never matters --------------------------------------------------------------------
+
+
+def pieces(data: bytes, cuts: list[int]) -> Iterator[bytes]:
+    last = 0
+    for cut in sorted({c % (len(data) + 1) for c in cuts}):
+        yield data[last:cut]
+        last = cut
+    yield data[last:]
+
+
+def _chunking(data: st.DataObject) -> None:
+    base = data.draw(st.sampled_from([SMALL_EDOC, STATUS]))
+    blob = data.draw(st.just(base) | mutated(base))
+    cuts = data.draw(st.lists(st.integers(0, len(blob)), max_size=30))
+    whole = validate_package(blob, VALIDATION)
+    chunked = validate_package(pieces(blob, cuts), VALIDATION)
+    assert (chunked.valid, chunked.kind) == (whole.valid, whole.kind)
+    assert [(f.code, f.path) for f in chunked.findings] == [(f.code, f.path) for f in whole.findings]
+    if whole.parsed is not None and chunked.parsed is not None:
+        assert chunked.parsed.package == whole.parsed.package
+
+
+test_chunking_never_changes_the_outcome, test_chunking_never_changes_the_outcome_many = twin(
+    200, 5000, st.data()
+)(_chunking)
+
+
+def test_every_byte_boundary_of_a_package_gives_the_same_model() -> None:
+    """Exhaustive over one small package: cut once at every offset."""
+    whole = parse_package(STATUS, VALIDATION).package
+    for cut in range(len(STATUS) + 1):
+        assert parse_package(iter([STATUS[:cut], STATUS[cut:]]), VALIDATION).package == whole, cut
