@@ -191,16 +191,18 @@ class _Diverter:
                 pos = close + len(closer)
                 continue
             if token == b"<!":
+                # libxml2 sees what precedes the declaration first, however the bytes were
+                # chunked: an earlier syntax error wins the same way in every case.
+                self._emit(buf[pos : m.start()])
+                pos = m.start()
                 if not final and len(buf) - m.start() < 16:
-                    self._emit(buf[pos : m.start()])
-                    pos = m.start()
                     break
                 word = buf[m.start() : m.start() + 10].split(b" ")[0].decode("ascii", "replace")
                 raise _fail(
                     Code.XML_FORBIDDEN_CONSTRUCT,
                     f"Gói tin chứa khai báo {word} (DTD/thực thể) bị cấm",
                     f"package contains a forbidden {word} declaration (DTD/entities are refused)",
-                    line=self.line + buf.count(b"\n", pos, m.start()),
+                    line=self.line,
                 )
             # a ContentTransferEncoded start tag
             tag_end = _TAG_END.match(buf, m.end())
