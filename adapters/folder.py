@@ -39,6 +39,7 @@ class FolderSink:
                 "sender": handover.sender,
                 "recipients": list(handover.recipients),
                 "system": handover.system_id,
+                "headers": handover.headers,  # lt-verdict, lt-forwarded … for the receiving DMS
             }
             _atomic_write(target.with_suffix(".json"), json.dumps(meta, ensure_ascii=False, indent=1).encode())
             _atomic_write(target, handover.body)
@@ -49,7 +50,10 @@ class FolderSink:
         return Delivered(str(target))
 
     def delivered(self) -> list[Path]:
-        return sorted(self.directory.glob("*.edxml")) if self.directory.exists() else []
+        """Complete packages only: in-progress `.tmp-*` files are not the DMS's to see."""
+        if not self.directory.exists():
+            return []
+        return sorted(p for p in self.directory.glob("*.edxml") if not p.name.startswith(".tmp-"))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

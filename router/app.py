@@ -20,6 +20,20 @@ from router.signature_check import NoSignatureCheck, SignatureCheck
 from router.topology import Topology, build_topology
 
 
+def signature_check(settings: Settings) -> SignatureCheck:
+    """Policy `off` everywhere needs no trust store; anything else needs one (fail at start)."""
+    if all(v == "off" for v in settings.signature_policy.values()):
+        return NoSignatureCheck()
+    if settings.trust_dir is None:
+        raise ValueError("LIENTHONG_SIGNATURE_POLICY asks for verification but LIENTHONG_TRUST_DIR is not set")
+    from router.verify import SigningCheck
+    from signing.stage import VerificationStage
+    from signing.trust import TrustConfig
+
+    stage = VerificationStage(TrustConfig.from_dir(settings.trust_dir), workers=settings.verify_workers)
+    return SigningCheck(stage, settings.signature_policy)
+
+
 def build_sinks(directory: Directory, root: Path) -> dict[str, Sink]:
     sinks: dict[str, Sink] = {}
     for sid, system in directory.systems.items():
@@ -56,8 +70,12 @@ class Hub:
         return cls(
             settings, directory, topology, ledger,
             sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
-            signatures or NoSignatureCheck(),
+            signatures or signature_check(settings),
         )
+
+    def close(self) -> None:
+        self.signatures.close()
+        self.ledger.close()
 
     def intake_stage(self) -> IntakeStage:
         return IntakeStage(

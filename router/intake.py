@@ -111,7 +111,7 @@ class IntakeStage:
             return self._reject(digest, pkg, system, problem, at)
         assert system is not None
 
-        sig = self.signatures.check(parsed, system.id)
+        sig = self.signatures.check(body, parsed, system.id)
         if sig.reject:
             vi, _, en = sig.message.partition(" / ")
             decision = self._reject(digest, pkg, system, Rejection(sig.code or Code.SIGNATURE_INVALID, vi, en or vi), at)

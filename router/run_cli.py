@@ -71,7 +71,7 @@ def run(
     for c in consumers:
         if not c.stopped.is_set():
             errors.append(RuntimeError(f"{c.name} did not stop"))
-    hub.ledger.close()
+    hub.close()
     if errors:
         raise typer.Exit(1)
 

@@ -25,11 +25,16 @@ class SignatureOutcome:
 
 
 class SignatureCheck(Protocol):
-    def check(self, parsed: ParsedPackage, system_id: str) -> SignatureOutcome: ...
+    def check(self, body: bytes, parsed: ParsedPackage, system_id: str) -> SignatureOutcome: ...
+
+    def close(self) -> None: ...
 
 
 class NoSignatureCheck:
     """Policy `off` for every system."""
 
-    def check(self, parsed: ParsedPackage, system_id: str) -> SignatureOutcome:
+    def check(self, body: bytes, parsed: ParsedPackage, system_id: str) -> SignatureOutcome:
         return SignatureOutcome()
+
+    def close(self) -> None:
+        return None

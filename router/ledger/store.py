@@ -120,7 +120,7 @@ class Ledger:
         return None if row is None else _package(row)
 
     def find_package(self, from_organ: str, document_id: str) -> PackageRow | None:
-        """The package holding (From, DocumentId): the first accepted one. A rejected package
+        """The edoc package holding (From, DocumentId): the first accepted one. A rejected package
         does not hold its DocumentId (the sender may correct and resend), so without an accepted
         one this returns the latest rejected, for the router to see, or None."""
         with reading(self._engine) as conn:
@@ -128,7 +128,12 @@ class Ledger:
                 _package(r)
                 for r in conn.execute(
                     select(t.packages)
-                    .where(t.packages.c.from_organ == from_organ, t.packages.c.document_id == document_id)
+                    .where(
+                        t.packages.c.from_organ == from_organ,
+                        t.packages.c.document_id == document_id,
+                        # a status carries the id of the document it is about, not its own
+                        t.packages.c.kind == PackageKind.EDOC.value,
+                    )
                     .order_by(t.packages.c.received_at, t.packages.c.seq)
                 ).mappings()
             ]
