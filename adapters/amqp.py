@@ -43,7 +43,8 @@ class Submitter:
         try:
             self._replies[props.correlation_id or ""] = json.loads(body)
         except ValueError:
-            self._replies[props.correlation_id or ""] = {"outcome": "unreadable-reply", "raw": body[:200].decode("latin-1")}
+            raw = body[:200].decode("latin-1")
+            self._replies[props.correlation_id or ""] = {"outcome": "unreadable-reply", "raw": raw}
 
     def submit(
         self, body: bytes, *, wait_s: float = 30.0, user_id: str | None = "", want_reply: bool = True

@@ -12,6 +12,20 @@ import structlog
 LogFormat = Literal["auto", "json", "console"]
 
 
+class _StderrLogger:
+    """Looks sys.stderr up on every write: test runners and daemons swap the stream after
+    start-up, and a logger holding the old one fails with "I/O operation on closed file"."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stderr_logger_factory(*args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure_logging(fmt: LogFormat | None = None, level: str | None = None) -> None:
     """`auto` picks console on a TTY and JSON otherwise, so services log JSON without flags.
 
@@ -32,10 +46,10 @@ def configure_logging(fmt: LogFormat | None = None, level: str | None = None) ->
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info if use_json else structlog.processors.StackInfoRenderer(),
+            *([structlog.processors.format_exc_info] if use_json else []),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level_name)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger_factory,
         cache_logger_on_first_use=False,
     )

@@ -42,6 +42,7 @@ from schemas.organ import OrganId
 log = structlog.get_logger("lienthong.delivery")
 _VN = timezone(timedelta(hours=7), "ICT")
 WAITING_FOR_ORIGINAL = "waiting for the original document"
+_ON_ITS_WAY = (TransportState.ACCEPTED, TransportState.ROUTED, TransportState.RETRYING)
 
 
 class DeliveryStage:
@@ -109,7 +110,7 @@ class DeliveryStage:
             return False
         for r in recipients:
             row = self.ledger.delivery_state(original.digest, r)
-            if row is not None and row.state in (TransportState.ACCEPTED, TransportState.ROUTED, TransportState.RETRYING):
+            if row is not None and row.state in _ON_ITS_WAY:
                 return True
         return False
 
@@ -183,7 +184,8 @@ class DeliveryStage:
                            description=status.header.description, staff="lienthong",
                            reported_at=status.header.timestamp.replace(tzinfo=_VN), digest=sdigest, at=at),
         ]
-        return [Publish(self.names.system_exchange(dest.id), "", body, hdrs)], before, [Routed(sdigest, sender, dest.id, at=at)]
+        publish = Publish(self.names.system_exchange(dest.id), "", body, hdrs)
+        return [publish], before, [Routed(sdigest, sender, dest.id, at=at)]
 
 
 def _code_of(document_id: str) -> str:

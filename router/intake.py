@@ -114,7 +114,8 @@ class IntakeStage:
         sig = self.signatures.check(body, parsed, system.id)
         if sig.reject:
             vi, _, en = sig.message.partition(" / ")
-            decision = self._reject(digest, pkg, system, Rejection(sig.code or Code.SIGNATURE_INVALID, vi, en or vi), at)
+            rej = Rejection(sig.code or Code.SIGNATURE_INVALID, vi, en or vi)
+            decision = self._reject(digest, pkg, system, rej, at)
             return Decision(decision.publishes, decision.before + sig.events, decision.after, "ack", decision.reply)
 
         if isinstance(pkg, EdocPackage) and pkg.doc_type is BussinessDocType.NEW:
@@ -133,7 +134,9 @@ class IntakeStage:
         return self._route(digest, body, parsed, system, at, verdict=sig.header, extra=sig.events, warning=sig.warning)
 
     # -- checks ---------------------------------------------------------------------------------
-    def _authorize(self, user_id: str | None, system: System | None, pkg: EdocPackage | StatusPackage) -> Rejection | None:
+    def _authorize(
+        self, user_id: str | None, system: System | None, pkg: EdocPackage | StatusPackage
+    ) -> Rejection | None:
         if not user_id:
             return Rejection(
                 Code.USER_ID_MISSING,
@@ -320,7 +323,7 @@ class IntakeStage:
                                 document_id=report.document_id)
         return Decision(
             decision.publishes,
-            (DuplicateAbsorbed(digest),) + tuple(e for e in decision.before if not isinstance(e, PackageRejected)),
+            (DuplicateAbsorbed(digest), *(e for e in decision.before if not isinstance(e, PackageRejected))),
             decision.after,
             "ack",
             {**decision.reply, "outcome": "duplicate", "previous_outcome": "rejected"},
@@ -354,7 +357,7 @@ class IntakeStage:
         status, body = rejection_status(
             reporter=reporter, reporter_name=self.hub_name if reporter == self.hub_organ else reporter,
             about_organ=about, about_document_id=doc_id, about_code=code,
-            about_date=datetime(day.year, day.month, day.day) if day else None,  # noqa: DTZ001
+            about_date=datetime(day.year, day.month, day.day) if day else None,
             code=rej.code, message=rej.message, at=at, hub_name=self.hub_name,
         )
         sdigest = hashlib.sha256(body).hexdigest()

@@ -17,8 +17,8 @@ import itertools
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -307,16 +307,18 @@ class Consumer:
 
     # -- worker side ----------------------------------------------------------------------------
     def _work(self, msg: Message) -> None:
+        decision: Decision | None
         try:
             decision = self.handler(msg)
             if decision.before:
                 self.ledger_write(decision.before)
         except Exception as exc:  # noqa: BLE001 - a poison message must not kill the worker
             decision = self._crashed(msg, exc)
-            if decision is None:
-                self._threadsafe(lambda: self._settle(msg, "requeue"))
-                return
-        self._threadsafe(lambda: self._execute(msg, decision))
+        if decision is None:
+            self._threadsafe(lambda: self._settle(msg, "requeue"))
+            return
+        final = decision
+        self._threadsafe(lambda: self._execute(msg, final))
 
     def _crashed(self, msg: Message, exc: BaseException) -> Decision | None:
         log.error("handler crashed", consumer=self.name, queue=msg.queue, error=repr(exc),

@@ -135,7 +135,7 @@ def test_concurrent_threads_do_not_fork_the_chain(ledger_url: str) -> None:
     def run(writer: int) -> None:
         try:
             write_batches(ledger_url, writer)
-        except BaseException as exc:  # surfaced below: a thread's failure must fail the test
+        except BaseException as exc:  # noqa: BLE001 - surfaced below: a thread's failure must fail the test
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(w,)) for w in range(WRITERS)]

@@ -13,7 +13,7 @@ from typing import Any
 import pika
 import yaml
 
-from adapters.amqp import Submitter, SubmitResult
+from adapters.amqp import SubmitResult, Submitter
 from adapters.folder import FolderSink
 from adapters.sink import Sink
 from ops.provision import ensure_user, revoke_user, system_grant
@@ -124,6 +124,6 @@ def running_hub(
         yield running
     finally:
         running.stop()
-        hub.ledger.close()
+        hub.close()
         for u in users:
             revoke_user(u)
