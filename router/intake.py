@@ -266,6 +266,7 @@ class IntakeStage:
             outcome, digest, pkg,
             routed={sid: [r.requested for r in rs] for sid, rs in groups.items()},
             rejected=[r.requested for r in unknown],
+            forwarded={r.requested: r.code for rs in groups.values() for r in rs if r.forwarded},
             code=Code.UNKNOWN_RECIPIENT.value if unknown else None,
             warnings=[w.code.value for w in parsed.warnings] + ([warning] if warning else []),
         )
@@ -391,6 +392,7 @@ class IntakeStage:
         note: str | None = None,
         routed: dict[str, list[str]] | None = None,
         rejected: list[str] | None = None,
+        forwarded: dict[str, str] | None = None,
         warnings: list[str] | None = None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {"outcome": outcome, "digest": digest}
@@ -399,7 +401,7 @@ class IntakeStage:
             out["document_id"] = pkg.document_id
             out["sender"] = pkg.sender
         for key, value in (("code", code), ("message", message), ("note", note), ("routed", routed),
-                           ("rejected_recipients", rejected), ("warnings", warnings)):
+                           ("rejected_recipients", rejected), ("forwarded", forwarded), ("warnings", warnings)):
             if value:
                 out[key] = value
         return out

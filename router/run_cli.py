@@ -150,7 +150,25 @@ def parked_replay(
     typer.echo(f"{verb}: {n}")
 
 
+def demo(
+    samples: Path = typer.Option(
+        Path(__file__).resolve().parents[2] / "shared" / "domain" / "samples", "--samples",
+        help="folder of sample edXML packages"),
+    workdir: Path = typer.Option(Path("var/demo"), "--workdir", help="ledger and delivered files go here"),
+    keep: bool = typer.Option(False, "--keep", help="keep the demo's queues and exchanges on the broker"),
+) -> None:
+    """Start the hub on the sample directory, route the sample packages end to end (statuses
+    included) and print where each package went and what came back."""
+    from rich.console import Console
+
+    from router.demo import run_demo
+
+    settings = Settings()
+    raise typer.Exit(run_demo(samples, workdir.resolve(), settings.amqp_url, Console(), keep=keep))
+
+
 def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
     app.command("run")(run)
     app.command("send")(send)
     app.add_typer(parked_app, name="parked")
