@@ -73,6 +73,30 @@ def namespace(el: etree._Element) -> str:
     return tag[1:].partition("}")[0] if isinstance(tag, str) and tag[:1] == "{" else ""
 
 
+_Index = tuple[dict[str, str], dict[str, str]]
+_INDEXES: dict[int, _Index] = {}
+
+
+def _index(node: Node) -> _Index:
+    """Clark tag → canonical child name, and local name → name for any-namespace children.
+
+    Keyed by identity: layout nodes are module constants, and hashing a frozen Node would walk
+    its whole subtree on every lookup.
+    """
+    found = _INDEXES.get(id(node))
+    if found is None:
+        by_tag: dict[str, str] = {}
+        any_ns: dict[str, str] = {}
+        for spec in node.children:
+            for name in (spec.name, *spec.aliases):
+                if spec.any_namespace:
+                    any_ns[name] = spec.name
+                else:
+                    by_tag[f"{{{NS}}}{name}"] = spec.name
+        found = _INDEXES[id(node)] = (by_tag, any_ns)
+    return found
+
+
 class Kids:
     """Children of one element grouped by (canonical) local name; the rest are extras."""
 
@@ -82,12 +106,16 @@ class Kids:
         self.path = path
         self.by_name: dict[str, list[etree._Element]] = {}
         self.extras: list[etree._Element] = []
+        by_tag, any_ns = _index(node)
         for c in el:
-            if not isinstance(c.tag, str):
+            tag = c.tag
+            if not isinstance(tag, str):
                 continue
-            spec = node.child(local(c))
-            if spec is not None and (spec.any_namespace or namespace(c) == NS):
-                self.by_name.setdefault(spec.name, []).append(c)
+            name = by_tag.get(tag)
+            if name is None and any_ns:
+                name = any_ns.get(tag.rpartition("}")[2])
+            if name is not None:
+                self.by_name.setdefault(name, []).append(c)
             else:
                 self.extras.append(c)
 
