@@ -223,18 +223,26 @@ class _Diverter:
         if final and self.buf:
             self._emit(self.buf)
             self.buf = b""
+        elif self.decoder is None:
+            # Held back while waiting for `-->`, `?>`, `]]>` or a start tag's `>`: markup all the
+            # same. Unbounded, an unclosed comment grew the buffer (and its re-scans) to the
+            # package limit before the markup limit was ever checked.
+            self._check_markup(self.markup + len(self.buf))
 
-    def _emit(self, data: bytes) -> None:
-        if not data:
-            return
-        self.markup += len(data)
-        if self.markup > self.limits.max_markup_bytes:
+    def _check_markup(self, size: int) -> None:
+        if size > self.limits.max_markup_bytes:
             raise _fail(
                 Code.XML_LIMIT_EXCEEDED,
                 f"Phần XML (ngoài dữ liệu đính kèm) vượt quá {self.limits.max_markup_bytes} byte",
                 f"XML markup outside attachment data exceeds {self.limits.max_markup_bytes} bytes",
                 line=self.line,
             )
+
+    def _emit(self, data: bytes) -> None:
+        if not data:
+            return
+        self.markup += len(data)
+        self._check_markup(self.markup)
         self.line += data.count(b"\n")
         try:
             self.parser.feed(data)
