@@ -127,13 +127,51 @@ class Kids:
         return self.by_name.get(name, [])
 
 
+_STEP = re.compile(r"^([^\[\]]+)(?:\[(\d+)\])?$")
+
+
+class PathLines(dict[str, int]):
+    """Source line of the element a finding's path names, found when a finding asks for it.
+
+    Findings are rare and values are many: recording a path and a line for every value read
+    cost more than building the model. `get` walks the tree along the path with the layout's
+    names and aliases, exactly as the builder grouped children, so `To[2]` is the second To.
+    """
+
+    def __init__(self, root: etree._Element) -> None:
+        super().__init__()
+        self.root = root
+        self.layout = EDOC
+
+    def get(self, path: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        el = self.element(path)
+        return line_of(el) if el is not None else default
+
+    def element(self, path: str) -> etree._Element | None:
+        steps = [s for s in path.split("/") if s]
+        if not steps or steps[0] != "edXML":
+            return None
+        el, node = self.root, self.layout
+        for step in steps[1:]:
+            m = _STEP.match(step)
+            spec = node.child(m[1]) if m else None
+            if m is None or spec is None:
+                return None
+            matches = Kids(el, node, "").all(spec.name)
+            index = int(m[2] or 1)
+            if not 0 < index <= len(matches):
+                return None
+            el, node = matches[index - 1], spec
+        return el
+
+
 class Builder:
-    """Builds models and collects value-level findings; `lines` maps element paths to lines."""
+    """Builds models and collects value-level findings; `lines` finds an element path's line."""
 
     def __init__(self, doc: RawDocument, *, tolerant_organ_ids: bool = True) -> None:
         self.doc = doc
         self.findings: list[Finding] = []
-        self.lines: dict[str, int] = {}
+        self.lines = PathLines(doc.root)
         self.tolerant = tolerant_organ_ids
 
     # -- helpers --------------------------------------------------------------------------
@@ -141,7 +179,6 @@ class Builder:
         self.findings.append(finding(code, path, vi, en, line=self.lines.get(path), severity=severity))
 
     def kids(self, el: etree._Element, node: Node, path: str) -> Kids:
-        self.lines[path] = line_of(el) or 0
         return Kids(el, node, path)
 
     def child_path(self, k: Kids, name: str, index: int | None = None) -> str:
@@ -151,7 +188,6 @@ class Builder:
         el = k.get(name)
         if el is None:
             return default
-        self.lines[self.child_path(k, name)] = line_of(el) or 0
         return (el.text or "").strip()
 
     def opt_text(self, k: Kids, name: str) -> str | None:
@@ -544,6 +580,7 @@ class Builder:
         )
 
     def status(self) -> StatusPackage:
+        self.lines.layout = STATUS
         root = self.doc.root
         rk = self.kids(root, STATUS, "/edXML")
         env_node = STATUS.children[0]

@@ -20,9 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from schemas.build import Builder, line_of
 from schemas.findings import PackageError
 from schemas.models import EdocPackage, StatusPackage
 from schemas.parse import parse_package, validate_package
+from schemas.reader import read_document
 from schemas.render import render_edoc, render_status
 from schemas.xsdcheck import schema
 from tests.support.edxml_factory import (
@@ -155,3 +157,43 @@ def test_every_byte_boundary_of_a_package_gives_the_same_model() -> None:
     whole = parse_package(STATUS, VALIDATION).package
     for cut in range(len(STATUS) + 1):
         assert parse_package(iter([STATUS[:cut], STATUS[cut:]]), VALIDATION).package == whole, cut
+
+
+# -- line numbers ------------------------------------------------------------------------------
+
+
+def _indexed_paths(root: etree._Element) -> Iterator[tuple[str, etree._Element]]:
+    """Every element with its path written the way findings write it (`To[2]`, 1-based)."""
+
+    def walk(el: etree._Element, path: str) -> Iterator[tuple[str, etree._Element]]:
+        yield path, el
+        seen: dict[str, int] = {}
+        for child in el:
+            name = etree.QName(child).localname
+            seen[name] = seen.get(name, 0) + 1
+            yield from walk(child, f"{path}/{name}[{seen[name]}]")
+
+    yield from walk(root, "/edXML")
+
+
+def _paths_resolve(case: tuple[EdocPackage, dict[str, bytes]]) -> None:
+    pkg, payloads = case
+    builder = Builder(read_document(render_edoc(pkg, payloads)))
+    for path, el in _indexed_paths(builder.doc.root):
+        assert builder.lines.get(path) == line_of(el), path
+
+
+test_finding_paths_resolve_to_their_lines, test_finding_paths_resolve_to_their_lines_many = twin(
+    20, 300, edoc_packages()
+)(_paths_resolve)
+
+
+def test_paths_use_canonical_names_for_tolerated_variants() -> None:
+    """`Status` for `MessageHeader`: a finding's path says MessageHeader and finds its line."""
+    text = STATUS.replace(b"edXML:MessageHeader>", b"edXML:Status>")
+    builder = Builder(read_document(text))
+    builder.status()
+    line = text[: text.index(b"<edXML:StatusCode>")].count(b"\n") + 1
+    assert builder.lines.get("/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/StatusCode") == line
+    assert builder.lines.get("/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/To[1]") is None
+    assert builder.lines.get("/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/StatusCode[2]") is None
