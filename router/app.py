@@ -17,6 +17,7 @@ from router.ledger.store import Ledger
 from router.runtime import Consumer, Message
 from router.settings import Settings
 from router.signature_check import NoSignatureCheck, SignatureCheck
+from router.statuses import StatusSigner
 from router.topology import Topology, build_topology
 
 
@@ -77,14 +78,27 @@ class Hub:
         self.signatures.close()
         self.ledger.close()
 
+    def status_signer(self) -> StatusSigner | None:
+        """XML-DSig with the hub's key on the statuses it emits, when a key is configured."""
+        key, cert = self.settings.hub_key, self.settings.hub_cert
+        if key is None or cert is None:
+            return None
+        from signing.xmlsig import sign_package
+
+        key_pem, cert_pem = key.read_bytes(), cert.read_bytes()
+        return lambda body: sign_package(body, key_pem, cert_pem)
+
     def intake_stage(self) -> IntakeStage:
         return IntakeStage(
             self.directory, self.ledger, self.topology.names, signatures=self.signatures,
-            hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name,
+            hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name, sign_status=self.status_signer(),
         )
 
     def delivery_stage(self) -> DeliveryStage:
-        return DeliveryStage(self.directory, self.ledger, self.topology, self.sinks, hub_name=self.settings.hub_name)
+        return DeliveryStage(
+            self.directory, self.ledger, self.topology, self.sinks, hub_name=self.settings.hub_name,
+            sign_status=self.status_signer(),
+        )
 
     def intake_consumer(self) -> Consumer:
         stage = self.intake_stage()

@@ -34,7 +34,7 @@ from router.ledger.events import (
     TransportState,
 )
 from router.ledger.store import Ledger
-from router.statuses import rejection_status
+from router.statuses import StatusSigner, rejection_status
 from router.topology import Topology
 from schemas.findings import Code
 from schemas.organ import OrganId
@@ -54,7 +54,9 @@ class DeliveryStage:
         sinks: Mapping[str, Sink],
         *,
         hub_name: str = "Trục liên thông văn bản (lienthong)",
+        sign_status: StatusSigner | None = None,
     ) -> None:
+        self.sign_status = sign_status
         self.directory = directory
         self.ledger = ledger
         self.topology = topology
@@ -171,6 +173,7 @@ class DeliveryStage:
             reporter=recipient if OrganId.is_valid(recipient) else sender, reporter_name=recipient,
             about_organ=sender, about_document_id=doc_id or "-", about_code=_code_of(doc_id),
             about_date=None, code=code, message=f"{vi} / {en}", at=at, hub_name=self.hub_name,
+            sign=self.sign_status,
         )
         sdigest = hashlib.sha256(body).hexdigest()
         hdrs = {

@@ -32,7 +32,7 @@ from router.ledger.events import (
 from router.ledger.store import Ledger
 from router.names import Names, lane_for_priority
 from router.signature_check import NoSignatureCheck, SignatureCheck
-from router.statuses import rejection_status
+from router.statuses import StatusSigner, rejection_status
 from router.topology import route_for
 from schemas.codes import BussinessDocType
 from schemas.findings import Code
@@ -68,7 +68,9 @@ class IntakeStage:
         signatures: SignatureCheck | None = None,
         hub_organ: str = "000.00.00.H41",
         hub_name: str = "Trục liên thông văn bản (lienthong)",
+        sign_status: StatusSigner | None = None,
     ) -> None:
+        self.sign_status = sign_status
         self.directory = directory
         self.ledger = ledger
         self.names = names
@@ -359,7 +361,7 @@ class IntakeStage:
             reporter=reporter, reporter_name=self.hub_name if reporter == self.hub_organ else reporter,
             about_organ=about, about_document_id=doc_id, about_code=code,
             about_date=datetime(day.year, day.month, day.day) if day else None,
-            code=rej.code, message=rej.message, at=at, hub_name=self.hub_name,
+            code=rej.code, message=rej.message, at=at, hub_name=self.hub_name, sign=self.sign_status,
         )
         sdigest = hashlib.sha256(body).hexdigest()
         hdrs = {

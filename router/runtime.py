@@ -32,6 +32,7 @@ from pika.spec import Basic, BasicProperties
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 
 from router.decisions import Decision, Publish
+from router.group_commit import GroupCommit
 from router.ledger.events import LedgerEvent
 
 log = structlog.get_logger("lienthong.runtime")
@@ -180,7 +181,10 @@ class Consumer:
         self._fatal: BaseException | None = None
         self._lost = False
         self._pool = _Pool(workers, self._work, name)
-        # Ledger writes after confirms must not block the I/O thread (heartbeats).
+        # One writer thread commits the ledger events of many messages at once (group commit);
+        # workers and the I/O thread hand it events with a continuation instead of waiting.
+        self._ledger = GroupCommit(ledger_write, name=name)
+        # The rare crash path blocks on the ledger: never on the I/O or the writer thread.
         self._after_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{name}-after")
         self.processed = 0
 
@@ -203,6 +207,7 @@ class Consumer:
         finally:
             self._pool.close()
             self._after_pool.shutdown(wait=False)
+            self._ledger.close()
             self.ready.clear()
             self.stopped.set()
 
@@ -307,13 +312,28 @@ class Consumer:
 
     # -- worker side ----------------------------------------------------------------------------
     def _work(self, msg: Message) -> None:
-        decision: Decision | None
         try:
             decision = self.handler(msg)
-            if decision.before:
-                self.ledger_write(decision.before)
         except Exception as exc:  # noqa: BLE001 - a poison message must not kill the worker
-            decision = self._crashed(msg, exc)
+            self._crash_path(msg, exc)
+            return
+        if not decision.before:
+            self._threadsafe(lambda: self._execute(msg, decision))
+            return
+
+        def recorded(err: BaseException | None) -> None:  # on the ledger writer thread
+            if err is None:
+                self._threadsafe(lambda: self._execute(msg, decision))
+            else:  # as before group commit: a failed `before` write is handled as a crash
+                self._after_pool.submit(self._crash_path, msg, err)
+
+        try:
+            self._ledger.submit(decision.before, recorded)
+        except RuntimeError:  # writer closed: shutting down, the broker re-delivers
+            self._threadsafe(lambda: self._settle(msg, "requeue"))
+
+    def _crash_path(self, msg: Message, exc: BaseException) -> None:
+        decision = self._crashed(msg, exc)
         if decision is None:
             self._threadsafe(lambda: self._settle(msg, "requeue"))
             return
@@ -328,21 +348,29 @@ class Consumer:
         try:
             decision = self.on_crash(msg, exc)
             if decision is not None and decision.before:
-                self.ledger_write(decision.before)
+                self._ledger.write(decision.before)
             return decision
         except Exception as inner:  # noqa: BLE001
             log.error("crash handler failed", consumer=self.name, error=repr(inner))
             return None
 
     def _after_confirms(self, msg: Message, decision: Decision) -> None:
-        try:
-            if decision.after:
-                self.ledger_write(decision.after)
-        except Exception as exc:  # noqa: BLE001 - ledger down: requeue, the stage is idempotent
-            log.error("ledger write failed", consumer=self.name, error=repr(exc))
-            self._threadsafe(lambda: self._settle(msg, "requeue"))
+        """I/O thread: every publish confirmed; record `after`, then settle."""
+        if not decision.after:
+            self._settle(msg, decision.settle, decision.reply)
             return
-        self._threadsafe(lambda: self._settle(msg, decision.settle, decision.reply))
+
+        def recorded(err: BaseException | None) -> None:  # on the ledger writer thread
+            if err is None:
+                self._threadsafe(lambda: self._settle(msg, decision.settle, decision.reply))
+            else:  # ledger down: requeue, the stage is idempotent
+                log.error("ledger write failed", consumer=self.name, error=repr(err))
+                self._threadsafe(lambda: self._settle(msg, "requeue"))
+
+        try:
+            self._ledger.submit(decision.after, recorded)
+        except RuntimeError:  # writer closed: shutting down, the broker re-delivers
+            self._settle(msg, "requeue")
 
     def _threadsafe(self, fn: Callable[[], None]) -> None:
         conn = self._conn
@@ -358,7 +386,7 @@ class Consumer:
         if msg.generation != self._generation or self._channel is None or not self._channel.is_open:
             return
         if not decision.publishes:
-            self._pool_after(msg, decision)
+            self._after_confirms(msg, decision)
             return
         tracker = _Tracker(msg, decision, len(decision.publishes))
         for pub in decision.publishes:
@@ -401,10 +429,7 @@ class Consumer:
                     log.error("publish failed", consumer=self.name, error=tracker.failed)
                     self._settle(tracker.message, "requeue")
                 else:
-                    self._pool_after(tracker.message, tracker.decision)
-
-    def _pool_after(self, msg: Message, decision: Decision) -> None:
-        self._after_pool.submit(self._after_confirms, msg, decision)
+                    self._after_confirms(tracker.message, tracker.decision)
 
     def _settle(self, msg: Message, how: str, reply: Mapping[str, Any] | None = None) -> None:
         ch = self._channel

@@ -6,6 +6,7 @@ act on it without parsing prose: `[UNKNOWN_RECIPIENT] Nơi nhận … / recipien
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from schemas.codes import StatusCode
@@ -14,6 +15,9 @@ from schemas.models import Organization, ResponseFor, StaffInfo, StatusHeader, S
 from schemas.render import render_status
 
 VIETNAM = timedelta(hours=7)
+
+#: Signs a rendered status package (XML-DSig, the hub's key); None when no key is configured.
+StatusSigner = Callable[[bytes], bytes]
 
 
 def rejection_status(
@@ -28,6 +32,7 @@ def rejection_status(
     message: str,
     at: datetime,
     hub_name: str,
+    sign: StatusSigner | None = None,
 ) -> tuple[StatusPackage, bytes]:
     """A status 02 (từ chối tiếp nhận) from `reporter` to the sender `about_organ`.
 
@@ -51,4 +56,5 @@ def rejection_status(
             timestamp=local,
         )
     )
-    return pkg, render_status(pkg)
+    body = render_status(pkg)
+    return pkg, sign(body) if sign is not None else body

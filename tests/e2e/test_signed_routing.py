@@ -28,9 +28,12 @@ def hub(amqp_url: str, corpus: Corpus, tmp_path_factory: pytest.TempPathFactory)
     prefix = unique_prefix("sig")
     tmp = tmp_path_factory.mktemp("signed")
     try:
+        key, cert = corpus.ident("org-nghe-an")
+        (tmp / "hub.key").write_bytes(key)
+        (tmp / "hub.crt").write_bytes(cert)
         with running_hub(
             amqp_url, prefix, tmp, signature_policy={"default": "require"}, trust_dir=corpus.trust_dir,
-            verify_workers=2,
+            verify_workers=2, hub_key=tmp / "hub.key", hub_cert=tmp / "hub.crt",
         ) as h:
             yield h
     finally:
@@ -85,3 +88,16 @@ def test_verdicts_are_in_the_ledger(hub: RunningHub, corpus: Corpus, tmp_path: P
     assert any("PARTIALLY_SIGNED" in w or "chữ ký" in w.lower() for w in res.get("warnings", [])), res
     trace = hub.hub.ledger.trace("000.00.00.H41,2025/03/14,1235/UBND-KGVX")
     assert any(v.verdict == "PARTIALLY_SIGNED" for v in trace.verdicts)
+
+
+def test_statuses_the_hub_emits_are_signed_with_its_key(hub: RunningHub, corpus: Corpus) -> None:
+    from signing.inputs import facts_from_parsed
+    from signing.xmlsig import XmlSignatureVerifier
+
+    statuses = [f for f in hub.inbox("tinh-nghean") if f.name.startswith("status-")]
+    assert statuses, "the rejections above must have produced statuses"
+    body = statuses[0].read_bytes()
+    parsed = parse_package(body)
+    assert parsed.package.signature_present
+    report = XmlSignatureVerifier(corpus.trust).verify(body, facts_from_parsed(parsed))
+    assert report is not None and report.valid, report

@@ -24,8 +24,12 @@ def wait_for(cond: Callable[[], bool], timeout: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_samples_are_routed_and_status_comes_back(amqp_url: str, broker_prefix: str, tmp_path: Path) -> None:
-    with running_hub(amqp_url, broker_prefix, tmp_path) as hub:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_samples_are_routed_and_status_comes_back(
+    amqp_url: str, broker_prefix: str, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    ledger_url = request.getfixturevalue("pg_ledger_url") if backend == "postgresql" else None
+    with running_hub(amqp_url, broker_prefix, tmp_path, ledger_url=ledger_url) as hub:
         r1 = hub.submit("tinh-nghean", sample(EDOC_1))
         assert r1.confirmed
         assert r1.result is not None, "no intake result"
