@@ -17,6 +17,7 @@ import structlog
 
 from adapters.sink import Delivered as SinkDelivered
 from adapters.sink import Handover, PermanentFailure, Sink, TransientFailure
+from ops import metrics
 from router import headers as H
 from router.decisions import Decision, Publish
 from router.directory import Directory
@@ -91,6 +92,7 @@ class DeliveryStage:
         )
         if isinstance(result, SinkDelivered):
             log.info("delivered", system=sid, digest=digest[:16], attempt=attempt)
+            metrics.DELIVERIES.labels(sid, "delivered").inc()
             return Decision(before=tuple(Delivered(digest, r, sid, attempt, at=at) for r in pending))
         if isinstance(result, TransientFailure):
             return self._retry(body, headers, sid, digest, pending, attempt, result.error, at)
@@ -129,6 +131,7 @@ class DeliveryStage:
         new_headers = dict(headers)
         new_headers[H.ATTEMPT] = attempt + 1 if count else attempt
         log.info("retrying", system=sid, digest=digest[:16], attempt=attempt, tier_s=tier, error=error)
+        metrics.DELIVERIES.labels(sid, "retrying").inc()
         return Decision(
             publishes=(Publish("", queue, body, new_headers),),
             before=tuple(Retrying(digest, r, sid, attempt, f"{tier}s", error, at=at) for r in pending),
@@ -148,6 +151,7 @@ class DeliveryStage:
         new_headers[H.PARK_REASON] = reason
         queue = self.names.parked_queue(sid) if sid in self.topology.systems else self.names.unknown_queue
         log.warning("parked", system=sid, digest=digest[:16], reason=reason)
+        metrics.DELIVERIES.labels(sid or "unknown", "parked").inc()
         before: list[LedgerEvent] = [Parked(digest, r, sid, attempt, reason, at=at) for r in recipients if sid]
         publishes = [Publish("", queue, body, new_headers)]
         after: list[LedgerEvent] = []

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from ops import metrics
 from router import headers as H
 from router.decisions import Decision, Publish
 from router.directory import Directory, Resolution, System
@@ -81,7 +82,15 @@ class IntakeStage:
 
     # -- entry ----------------------------------------------------------------------------------
     def process(self, body: bytes, user_id: str | None, at: datetime | None = None) -> Decision:
-        at = at or datetime.now(UTC)
+        with metrics.STAGE_SECONDS.labels("intake").time():
+            decision = self._process(body, user_id, at or datetime.now(UTC))
+        reply = decision.reply
+        metrics.PACKAGES.labels(str(reply.get("kind", "unknown")), str(reply.get("outcome", "unknown"))).inc()
+        if reply.get("code"):
+            metrics.REJECTIONS.labels(str(reply["code"])).inc()
+        return decision
+
+    def _process(self, body: bytes, user_id: str | None, at: datetime) -> Decision:
         digest = hashlib.sha256(body).hexdigest()
         system = self.directory.system_by_user(user_id) if user_id else None
         prior = self.ledger.get_package(digest)

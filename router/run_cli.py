@@ -28,6 +28,8 @@ def run(
     system: list[str] = typer.Option([], "--system", help="deliver only for these systems (repeatable)"),
     apply_topology: bool = typer.Option(True, "--apply-topology/--no-apply-topology",
                                         help="declare the topology before consuming"),
+    metrics_port: int | None = typer.Option(None, "--metrics-port",
+                                            help="serve Prometheus metrics on 127.0.0.1:PORT"),
 ) -> None:
     """Run the hub: the route stage (intake), the delivery workers, or both. Stops on SIGTERM/SIGINT
     after finishing in-flight work (grace period LIENTHONG_GRACE_S)."""
@@ -36,6 +38,10 @@ def run(
     from router.runtime import BrokerAuthError, Consumer
 
     settings = Settings()
+    if metrics_port is not None:
+        from ops.metrics import serve
+
+        serve(metrics_port)
     hub = Hub.from_settings(settings)
     if apply_topology:
         apply_to_url(hub.topology, settings.amqp_url)

@@ -1,0 +1,38 @@
+"""The metrics catalogue: Prometheus names with the lienthong_ prefix, base units, _total.
+
+Defined once here so dashboards and alert rules have one list to follow; the router only
+calls the helpers. A process exposes them with `serve(port)` (`lienthong run --metrics-port`).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+PACKAGES = Counter(
+    "lienthong_packages_total",
+    "Packages decided by the route stage, by kind and outcome (accepted, rejected, duplicate).",
+    ["kind", "outcome"],
+)
+REJECTIONS = Counter(
+    "lienthong_rejections_total", "Rejections by reason code (the closed set of the README).", ["code"]
+)
+DELIVERIES = Counter(
+    "lienthong_deliveries_total",
+    "Delivery attempts by system and result (delivered, retrying, parked).",
+    ["system", "result"],
+)
+STAGE_SECONDS = Histogram(
+    "lienthong_stage_duration_seconds",
+    "Time one message spends in a stage's handler (parse, checks, sink), by stage.",
+    ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+READY = Gauge(
+    "lienthong_consumer_ready", "1 while the consumer is connected and consuming, 0 while reconnecting.",
+    ["consumer"],
+)
+RECONNECTS = Counter("lienthong_reconnects_total", "Connection losses followed by a reconnect.", ["consumer"])
+
+
+def serve(port: int, addr: str = "127.0.0.1") -> None:
+    start_http_server(port, addr=addr)
