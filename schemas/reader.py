@@ -22,8 +22,10 @@ from schemas.findings import Code, Finding, PackageError, finding
 from schemas.limits import ParseLimits
 from schemas.payload import AttachmentSink, Base64Stream, Payload, PayloadProblem, SpoolSink
 
+# A prefix is any XML name (UTF-8 bytes ≥ 0x80 included) up to 64 bytes; a longer one is not
+# diverted, and the element/payload count check below refuses the package.
 _TOKEN = re.compile(
-    rb"<!--|<!\[CDATA\[|<\?|<!|<(?:[A-Za-z_][\w.\-]{0,63}:)?ContentTransferEncoded(?=[\s/>])"
+    rb"<!--|<!\[CDATA\[|<\?|<!|<(?:[A-Za-z_\x80-\xff][\w.\-\x80-\xff]{0,63}:)?ContentTransferEncoded(?=[\s/>])"
 )
 _TAG_END = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*?(/?)>""")
 _CLOSERS = {b"<!--": b"-->", b"<![CDATA[": b"]]>", b"<?": b"?>"}
@@ -355,7 +357,7 @@ def read_document(
             f"XML nesting deeper than {limits.max_depth} levels",
         )
     elements = list(root.iter("{*}ContentTransferEncoded"))
-    if len(elements) != len(diverter.payloads):  # pragma: no cover - the lexer and libxml2 disagree
+    if len(elements) != len(diverter.payloads):  # the lexer and libxml2 disagree (a 65-byte prefix)
         raise _fail(
             Code.XML_MALFORMED,
             "Không xác định được vị trí dữ liệu đính kèm",

@@ -227,6 +227,9 @@ CASES = [
     C("envelope-in-other-namespace",
       lambda u: SAMPLE.replace(b'xmlns:edXML="' + NS + b'"', b'xmlns:edXML="urn:other"', 1), Code.NOT_EDXML),
     C("not-edxml-root", lambda u: DECL + b"<html><body>edXML</body></html>", Code.NOT_EDXML),
+    C("attachment-prefix-too-long-to-divert",
+      lambda u: SAMPLE.replace(b"<ContentTransferEncoded>", b"<%s:ContentTransferEncoded xmlns:%s='%s'>" % (b"p" * 70, b"p" * 70, NS))
+      .replace(b"</ContentTransferEncoded>", b"</%s:ContentTransferEncoded>" % (b"p" * 70)), Code.XML_MALFORMED),
     C("second-root-element", lambda u: SAMPLE + b"<edXML/>", Code.XML_MALFORMED),
     C("empty-file", lambda u: b"", Code.XML_MALFORMED),
     # truncated at several cut points
@@ -294,6 +297,16 @@ def test_xinclude_and_schema_location_are_never_fetched(tmp_path: Path, listener
         b' xsi:schemaLocation="' + NS + b" " + listener.url.encode() + b'/edxml.xsd"',
         1,
     )
+    out = probe_package(tmp_path, data)
+    assert out.result["valid"] is True, out.result["messages"]
+    assert_bounded(out)
+
+
+def test_attachment_with_a_vietnamese_prefix_is_diverted_and_valid(tmp_path: Path) -> None:
+    """Any XML name may prefix ContentTransferEncoded, including non-ASCII ones."""
+    data = SAMPLE.replace(
+        b"<ContentTransferEncoded>", f"<đ:ContentTransferEncoded xmlns:đ='{NS.decode()}'>".encode()
+    ).replace(b"</ContentTransferEncoded>", "</đ:ContentTransferEncoded>".encode())
     out = probe_package(tmp_path, data)
     assert out.result["valid"] is True, out.result["messages"]
     assert_bounded(out)
