@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import structlog
 
@@ -36,12 +37,31 @@ class _Request:
 
 
 class GroupCommit:
+    _shared: ClassVar[dict[tuple[int, str], tuple[GroupCommit, int]]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def shared(cls, write: LedgerWriter, *, name: str = "ledger") -> GroupCommit:
+        """The writer for this ledger in this process, created on first use. Consumers of one
+        process (intake and deliver) then commit together instead of queueing for SQLite's
+        write lock against each other. `close()` stops it when its last user closes it."""
+        owner = getattr(write, "__self__", write)
+        key = (id(owner), getattr(write, "__name__", ""))
+        with cls._shared_lock:
+            writer, users = cls._shared.get(key, (None, 0))
+            if writer is None or writer._closed:
+                writer, users = cls(write, name=name), 0
+                writer._key = key
+            cls._shared[key] = (writer, users + 1)
+            return writer
+
     def __init__(self, write: LedgerWriter, *, name: str = "ledger", max_events: int = 2000) -> None:
         self._write = write
         self._max_events = max_events
         self._queue: list[_Request] = []
         self._cv = threading.Condition()
         self._closed = False
+        self._key: tuple[int, str] | None = None
         self.batches = 0
         self.events = 0
         self.submissions = 0
@@ -71,7 +91,15 @@ class GroupCommit:
             raise outcome[0]
 
     def close(self, timeout: float | None = 30.0) -> None:
-        """Commit what is queued, then stop the thread."""
+        """Commit what is queued, then stop the thread (a shared writer: when its last user closes)."""
+        if self._key is not None:
+            with GroupCommit._shared_lock:
+                writer, users = GroupCommit._shared.get(self._key, (None, 0))
+                if writer is self and users > 1:
+                    GroupCommit._shared[self._key] = (self, users - 1)
+                    return
+                if writer is self:
+                    del GroupCommit._shared[self._key]
         with self._cv:
             self._closed = True
             self._cv.notify_all()

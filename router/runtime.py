@@ -183,7 +183,7 @@ class Consumer:
         self._pool = _Pool(workers, self._work, name)
         # One writer thread commits the ledger events of many messages at once (group commit);
         # workers and the I/O thread hand it events with a continuation instead of waiting.
-        self._ledger = GroupCommit(ledger_write, name=name)
+        self._ledger = GroupCommit.shared(ledger_write, name=name)
         # The rare crash path blocks on the ledger: never on the I/O or the writer thread.
         self._after_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{name}-after")
         self.processed = 0

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import pika
 import yaml
@@ -42,6 +43,7 @@ from router.topology import TopologyOptions, build_topology
 from tests.support.services import ROOT, answers, delete_broker_objects
 
 JOURNAL_ENV = "LIENTHONG_TEST_SINK_JOURNAL"
+PROFILE_ENV = "LIENTHONG_TEST_PROFILE"
 PASSWORD = "lienthong-proc-pw"
 LIENTHONG = ROOT / ".venv" / "bin" / "lienthong"
 
@@ -339,10 +341,46 @@ def queue_depth(amqp_url: str, queue: str) -> int:
         conn.close()
 
 
+def install_sampler(path: str, interval_s: float = 0.005) -> None:
+    """A sampling profiler over every thread (py-spy cannot attach to this interpreter build):
+    every `interval_s` the stacks of all threads, written as collapsed stacks at exit."""
+    import atexit
+
+    stacks: Counter[str] = Counter()
+    me = threading.get_ident()
+    names = {t.ident: t.name for t in threading.enumerate()}
+
+    def sample() -> None:
+        while True:
+            time.sleep(interval_s)
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                parts = []
+                f: FrameType | None = frame
+                while f is not None:
+                    parts.append(f"{f.f_code.co_name} ({Path(f.f_code.co_filename).name}:{f.f_code.co_firstlineno})")
+                    f = f.f_back
+                if ident not in names:
+                    names.update({t.ident: t.name for t in threading.enumerate()})
+                stacks[";".join([names.get(ident, "?"), *reversed(parts)])] += 1
+
+    def dump() -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            for stack, n in stacks.most_common():
+                fh.write(f"{stack} {n}\n")
+
+    threading.Thread(target=sample, name="sampler", daemon=True).start()
+    atexit.register(dump)
+
+
 def main() -> None:
     path = os.environ.get(JOURNAL_ENV)
     if path:
         install_journal(path)
+    profile = os.environ.get(PROFILE_ENV)
+    if profile:
+        install_sampler(profile)
     from router.cli import app
 
     app(prog_name="lienthong")

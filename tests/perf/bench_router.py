@@ -1,0 +1,232 @@
+"""Routing throughput and end-to-end latency of the hub against the raw broker, in one run.
+
+Run: .venv/bin/python -m tests.perf.bench_router [--packages N] [--window W] [--profile DIR]
+
+Raw: the best pika does here — N persistent messages of exactly the packages' size published to
+a quorum queue with asynchronous confirms (a window of W unconfirmed publishes on a
+SelectConnection) while a consumer with prefetch 100 acks them. Rate = N / (last receipt −
+first publish); latency = receipt − publish.
+
+Hub: the same N packages (unsigned, one recipient each) published the same way to the intake
+exchange with `user_id`, routed by `lienthong run --role all` in its own process (journaled
+folder sinks: the real delivery path, fsync and rename included), measured until the last file
+is written. Latency = the sink's write − publish.
+
+Both use tests/support/flood.py, so the two figures differ only in what is behind the exchange.
+The machine's load average is printed with the figures: on a shared 2-core machine they move.
+`--profile DIR` samples every thread of the hub process (tests/support/procs.py; py-spy cannot
+attach to this interpreter build) into DIR/hub.stacks, collapsed stacks for flame graphs; and
+`python -m tests.perf.bench_router --top DIR/hub.stacks` summarises them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pika
+import psutil
+from pika.adapters.select_connection import SelectConnection
+from pika.channel import Channel
+from pika.spec import Basic, BasicProperties
+
+from router.names import Names
+from tests.support.flood import Flood
+from tests.support.packages import make_edoc
+from tests.support.procs import PROFILE_ENV, HubEnv, HubProcess, hub_environment, read_journal
+from tests.support.services import AMQP_URL, delete_broker_objects, unique_prefix
+
+SENDER, RECIPIENT, SYSTEM = "000.00.00.H41", "000.00.13.H41", "tinh-nghean"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    n: int
+    seconds: float
+    latencies: list[float]
+    cpu_s: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.seconds
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(q * len(data)))] * 1000
+
+    def row(self, raw: Result | None) -> str:
+        share = f"{100 * self.rate / raw.rate:.0f} %" if raw else "100 %"
+        cpu = f"{1000 * self.cpu_s / self.n:.2f}" if self.cpu_s else "–"
+        return (f"| {self.name} | {self.n} | {self.rate:,.0f} | {share} | {self.pct(0.5):,.0f} | "
+                f"{self.pct(0.99):,.0f} | {cpu} |")
+
+
+def packages(n: int, tag: str) -> list[bytes]:
+    return [make_edoc(SENDER, [RECIPIENT], i + 1, notation=tag) for i in range(n)]
+
+
+# -- raw broker ---------------------------------------------------------------------------------
+class RawConsumer:
+    """Prefetch 100, one ack per message, receipt time per message_id."""
+
+    def __init__(self, url: str, queue: str, expected: int) -> None:
+        self.url, self.queue, self.expected = url, queue, expected
+        self.received: dict[int, float] = {}
+        self.ready = threading.Event()
+        self._conn: SelectConnection | None = None
+
+    def run(self) -> None:
+        self._conn = SelectConnection(
+            pika.URLParameters(self.url),
+            on_open_callback=lambda c: c.channel(on_open_callback=self._on_channel),
+            on_close_callback=lambda c, r: c.ioloop.stop(),
+        )
+        self._conn.ioloop.start()
+
+    def _on_channel(self, ch: Channel) -> None:
+        def consume(_frame: object) -> None:
+            ch.basic_consume(self.queue, self._on_message)
+            self.ready.set()
+
+        ch.basic_qos(prefetch_count=100, callback=consume)
+
+    def _on_message(self, ch: Channel, method: Basic.Deliver, props: BasicProperties, body: bytes) -> None:
+        self.received[int(props.message_id or -1)] = time.time()
+        ch.basic_ack(method.delivery_tag)
+        if len(self.received) >= self.expected and self._conn is not None:
+            self._conn.close()
+
+
+def bench_raw(bodies: list[bytes], window: int) -> Result:
+    prefix = unique_prefix("bench")
+    queue = f"{prefix}.raw"
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    conn.channel().queue_declare(queue, durable=True, arguments={
+        "x-queue-type": "quorum", "x-delivery-limit": 5, "x-overflow": "reject-publish",
+    })
+    conn.close()
+    try:
+        consumer = RawConsumer(AMQP_URL, queue, len(bodies))
+        thread = threading.Thread(target=consumer.run, daemon=True)
+        thread.start()
+        consumer.ready.wait(30)
+        sent = Flood(AMQP_URL, "", bodies, routing_key=queue, window=window).run()
+        thread.join(600)
+        assert len(consumer.received) == len(bodies), f"raw: received {len(consumer.received)} of {len(bodies)}"
+        first = min(sent.sent_at.values())
+        lat = [consumer.received[i] - sent.sent_at[i] for i in range(len(bodies))]
+        return Result("raw broker (quorum queue, async confirms, prefetch 100)", len(bodies),
+                      max(consumer.received.values()) - first, lat)
+    finally:
+        delete_broker_objects(prefix)
+
+
+# -- the hub ------------------------------------------------------------------------------------
+def bench_hub(bodies: list[bytes], window: int, root: Path, profile: Path | None, env_extra: dict[str, str]) -> Result:
+    import hashlib
+
+    digests = [hashlib.sha256(b).hexdigest() for b in bodies]
+    with hub_environment(AMQP_URL, unique_prefix("bench"), root, **env_extra) as env:
+        if profile is not None:
+            profile.mkdir(parents=True, exist_ok=True)
+        hub = env.spawn(extra_env={PROFILE_ENV: str(profile / "hub.stacks")} if profile else None)
+        hub.wait_ready()
+        proc = psutil.Process(hub.popen.pid)
+        cpu0 = _cpu(proc)
+        sent = Flood(env.user_url(SYSTEM), Names(env.prefix).intake_exchange, bodies, window=window).run()
+        written = _wait_written(env, len(bodies), hub)
+        cpu = _cpu(proc) - cpu0
+        hub.terminate()
+    first = min(sent.sent_at.values())
+    lat = [written[(SYSTEM, d)] - sent.sent_at[i] for i, d in enumerate(digests)]
+    return Result("hub (intake → route → deliver → folder sink)", len(bodies), max(written.values()) - first, lat, cpu)
+
+
+def _cpu(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
+def _wait_written(env: HubEnv, n: int, hub: HubProcess, timeout: float = 900) -> dict[tuple[str, str], float]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tally = env.tally()
+        if len(tally.first_write_at) >= n:
+            return tally.first_write_at
+        if not hub.alive:
+            raise RuntimeError(f"hub died: {hub.tail()}")
+        time.sleep(0.25)
+    raise TimeoutError(f"only {len(read_journal(env.journal))} journal lines after {timeout}s")
+
+
+IDLE = ("wait (threading.py", "select (", "poll (", "sleep", "_worker (thread.py", "get (queue.py")
+
+
+def summarise(path: Path, top: int = 25) -> None:
+    """Busy samples per thread, then functions by inclusive share of the busy samples."""
+    busy: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    leaf: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if any(frames[-1].startswith(i) or i in frames[-1] for i in IDLE):
+            continue
+        n = int(count)
+        total += n
+        thread = frames[0].rstrip("0123456789")
+        busy[thread] = busy.get(thread, 0) + n
+        leaf[frames[-1]] = leaf.get(frames[-1], 0) + n
+        for f in set(frames[1:]):
+            inclusive[f] = inclusive.get(f, 0) + n
+    print(f"busy samples: {total}; by thread: " + ", ".join(f"{k} {v}" for k, v in sorted(busy.items(), key=lambda x: -x[1])))
+    print("\ninclusive %  function")
+    for f, n in sorted(inclusive.items(), key=lambda x: -x[1])[:top]:
+        print(f"{100 * n / total:10.1f}  {f}")
+    print("\nself %  function")
+    for f, n in sorted(leaf.items(), key=lambda x: -x[1])[:top]:
+        print(f"{100 * n / total:6.1f}  {f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--packages", type=int, default=2000)
+    parser.add_argument("--window", type=int, default=256, help="unconfirmed publishes in flight")
+    parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None, help="sample the hub's threads into this folder")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="hub setting, e.g. --set workers=4 --set prefetch=128")
+    parser.add_argument("--top", type=Path, default=None, help="summarise a hub.stacks file and exit")
+    args = parser.parse_args()
+    if args.top:
+        summarise(args.top)
+        return
+    extra = dict(kv.split("=", 1) for kv in args.set)
+
+    load0 = os.getloadavg()
+    raw_bodies = packages(args.packages, "RAW")
+    hub_bodies = packages(args.packages, "HUB")
+    size = statistics.mean(len(b) for b in hub_bodies)
+    raw = None if args.skip_raw else bench_raw(raw_bodies, args.window)
+    with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
+        hub = bench_hub(hub_bodies, args.window, Path(tmp), args.profile, extra)
+    load1 = os.getloadavg()
+    print(f"\n{args.packages} packages of {size / 1024:.1f} KiB, window {args.window}, "
+          f"{os.cpu_count()} CPUs, load average before {load0[0]:.2f} / after {load1[0]:.2f}, hub settings {extra}")
+    print("| path | packages | packages/s | of raw | p50 ms | p99 ms | hub CPU ms/package |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    if raw:
+        print(raw.row(None))
+    print(hub.row(raw))
+
+
+if __name__ == "__main__":
+    main()
