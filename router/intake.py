@@ -39,7 +39,7 @@ from schemas.codes import BussinessDocType
 from schemas.findings import Code
 from schemas.models import EdocPackage, StatusPackage
 from schemas.organ import OrganId
-from schemas.parse import ParsedPackage, validate_package
+from schemas.parse import ParsedPackage, ValidationReport, validate_package
 from schemas.policy import ValidationOptions
 
 log = structlog.get_logger("lienthong.intake")
@@ -91,13 +91,20 @@ class IntakeStage:
         return decision
 
     def _process(self, body: bytes, user_id: str | None, at: datetime) -> Decision:
+        report = validate_package(body, self.options)
+        try:
+            return self._decide(body, user_id, at, report)
+        finally:
+            if report.parsed is not None:
+                report.parsed.close()
+
+    def _decide(self, body: bytes, user_id: str | None, at: datetime, report: ValidationReport) -> Decision:
         digest = hashlib.sha256(body).hexdigest()
         system = self.directory.system_by_user(user_id) if user_id else None
         prior = self.ledger.get_package(digest)
         if prior is not None and prior.outcome is Outcome.REJECTED:
-            return self._resend_rejection(digest, body, system, prior.reason_code, prior.message, prior.received_at)
+            return self._resend_rejection(digest, report, system, prior.reason_code, prior.message, prior.received_at)
 
-        report = validate_package(body, self.options)
         if report.parsed is None:
             first = report.errors[0] if report.errors else None
             code = first.code if first else Code.XML_MALFORMED
@@ -320,7 +327,7 @@ class IntakeStage:
         return Decision(tuple(publishes), tuple(before + status_before), tuple(after), "ack", reply)
 
     def _resend_rejection(
-        self, digest: str, body: bytes, system: System | None, code: str | None, message: str | None,
+        self, digest: str, report: ValidationReport, system: System | None, code: str | None, message: str | None,
         first_at: datetime,
     ) -> Decision:
         """Same bytes as a rejected package: absorb, and send the same rejection again."""
@@ -329,7 +336,6 @@ class IntakeStage:
         except ValueError:
             rcode = Code.XML_MALFORMED
         vi, _, en = (message or "").partition(" / ")
-        report = validate_package(body, self.options)
         pkg = report.parsed.package if report.parsed else None
         decision = self._reject(digest, pkg, system, Rejection(rcode, vi, en or vi), first_at,
                                 document_id=report.document_id)

@@ -64,6 +64,16 @@ class ParsedPackage:
     def size(self) -> int:
         return self.document.size
 
+    def close(self) -> None:
+        """Release the attachment spools (temporary files for big attachments)."""
+        self.close_payloads(self.document)
+
+    @staticmethod
+    def close_payloads(document: RawDocument) -> None:
+        for payload in document.payloads:
+            if payload.handle is not None:
+                payload.handle.close()
+
     @property
     def attachments(self) -> list[AttachmentView]:
         if not isinstance(self.package, EdocPackage):
@@ -137,6 +147,7 @@ def validate_package(
         return ValidationReport(False, None, None, list(exc.findings))
     findings = validate_tree(doc.root, kind)
     if findings:
+        ParsedPackage.close_payloads(doc)
         return ValidationReport(False, kind, _raw_document_id(doc.root, kind), findings)
     builder = Builder(doc, tolerant_organ_ids=options.tolerant_organ_ids)
     builder.limits_unzipped = options.limits.max_unzipped_bytes
@@ -149,8 +160,10 @@ def validate_package(
         else:
             findings += check_status(package, builder.lines, options)
     valid = not any(f.is_error for f in findings)
-    parsed = ParsedPackage(package, doc, tuple(f for f in findings if not f.is_error)) if valid else None
-    return ValidationReport(valid, kind, package.document_id or None, findings, parsed)
+    parsed = ParsedPackage(package, doc, tuple(f for f in findings if not f.is_error))
+    if not valid:
+        parsed.close()
+    return ValidationReport(valid, kind, package.document_id or None, findings, parsed if valid else None)
 
 
 def parse_package(

@@ -9,6 +9,7 @@ declared on `edXMLEnvelope` and used inside it, unprefixed `AttachmentEncoded`, 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from xml.sax.saxutils import escape
@@ -25,6 +26,15 @@ from schemas.models import (
 )
 
 P = "edXML:"
+# Characters XML 1.0 cannot carry at all (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    """Escape for element content. CR becomes &#13; (parsers turn a raw CR into LF); characters
+    XML forbids become U+FFFD: the hub's own packages must stay well-formed whatever a message
+    quoted (an lxml error text, a clerk's paste), and the replacement stays visible."""
+    return escape(_FORBIDDEN.sub("\ufffd", value)).replace("\r", "&#13;")
 
 
 class _W:
@@ -40,7 +50,7 @@ class _W:
     def leaf(self, tag: str, value: object, depth: int) -> None:
         if value is None:
             return
-        text = escape(_fmt(value))
+        text = _text(_fmt(value))
         self.parts.append(f"{'  ' * depth}<{tag}>{text}</{tag}>\n")
 
     def raw(self, xml: str, depth: int) -> None:
