@@ -31,6 +31,7 @@ from pika.exceptions import AMQPConnectionError, ProbableAccessDeniedError, Prob
 from pika.spec import Basic, BasicProperties
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 
+from ops import metrics
 from router.decisions import Decision, Publish
 from router.group_commit import GroupCommit
 from router.ledger.events import LedgerEvent
@@ -195,10 +196,7 @@ class Consumer:
             retry=retry_if_exception_type((ConnectionLost, AMQPConnectionError)),
             wait=wait_random_exponential(multiplier=0.5, max=self.max_reconnect_wait_s),
             reraise=True,
-            before_sleep=lambda rs: log.warning(
-                "reconnecting", consumer=self.name, attempt=rs.attempt_number,
-                error=str(rs.outcome.exception()) if rs.outcome else None,
-            ),
+            before_sleep=self._before_reconnect,
         )
         try:
             for attempt in retrying:
@@ -208,8 +206,21 @@ class Consumer:
             self._pool.close()
             self._after_pool.shutdown(wait=False)
             self._ledger.close()
-            self.ready.clear()
+            self._set_ready(False)
             self.stopped.set()
+
+    def _before_reconnect(self, rs: Any) -> None:
+        metrics.RECONNECTS.labels(self.name).inc()
+        log.warning("reconnecting", consumer=self.name, attempt=rs.attempt_number,
+                    error=str(rs.outcome.exception()) if rs.outcome else None)
+
+    def _set_ready(self, ready: bool) -> None:
+        """Readiness is false from a connection loss until consuming again (probes, metrics)."""
+        if ready:
+            self.ready.set()
+        else:
+            self.ready.clear()
+        metrics.READY.labels(self.name).set(1 if ready else 0)
 
     def stop(self) -> None:
         """Thread-safe and signal-safe: stop intake, finish in-flight work, give the rest back."""
@@ -243,7 +254,7 @@ class Consumer:
         self._conn.ioloop.start()
         self._conn = None
         self._channel = None
-        self.ready.clear()
+        self._set_ready(False)
         if self._fatal is not None:
             raise self._fatal
         if self._lost and not self._stopping:
@@ -263,7 +274,7 @@ class Consumer:
         conn.ioloop.stop()
 
     def _on_closed(self, conn: SelectConnection, reason: BaseException) -> None:
-        self.ready.clear()
+        self._set_ready(False)
         if not self._stopping:
             log.warning("connection closed", consumer=self.name, reason=str(reason))
             self._lost = True
@@ -289,7 +300,7 @@ class Consumer:
         self._consumer_tags = [
             self._channel.basic_consume(q, self._on_message, auto_ack=False) for q in self.queues
         ]
-        self.ready.set()
+        self._set_ready(True)
         log.info("consuming", consumer=self.name, queues=self.queues)
 
     def _on_message(self, ch: Channel, method: Basic.Deliver, props: BasicProperties, body: bytes) -> None:
@@ -452,7 +463,7 @@ class Consumer:
     # -- shutdown -------------------------------------------------------------------------------
     def _begin_shutdown(self) -> None:
         ch = self._channel
-        self.ready.clear()
+        self._set_ready(False)
         if ch is not None and ch.is_open:
             for tag in self._consumer_tags:
                 ch.basic_cancel(tag)
