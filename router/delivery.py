@@ -21,21 +21,16 @@ from ops import metrics
 from router import headers as H
 from router.decisions import Decision, Publish
 from router.directory import Directory
-from router.intake import HUB_SUBMITTER
 from router.ledger.events import (
     Delivered,
     LedgerEvent,
     Outcome,
-    PackageKind,
-    PackageReceived,
     Parked,
     Retrying,
-    Routed,
-    StatusRecorded,
     TransportState,
 )
 from router.ledger.store import Ledger
-from router.statuses import StatusSigner, rejection_status
+from router.statuses import StatusSigner, hub_status
 from router.topology import Topology
 from schemas.findings import Code
 from schemas.organ import OrganId
@@ -173,26 +168,13 @@ class DeliveryStage:
             return [], [], []
         vi = f"Không chuyển được văn bản tới {recipient}: {reason}"
         en = f"could not deliver to {recipient}: {reason}"
-        status, body = rejection_status(
-            reporter=recipient if OrganId.is_valid(recipient) else sender, reporter_name=recipient,
-            about_organ=sender, about_document_id=doc_id or "-", about_code=_code_of(doc_id),
-            about_date=None, code=code, message=f"{vi} / {en}", at=at, hub_name=self.hub_name,
-            sign=self.sign_status,
+        st = hub_status(
+            self.names, dest_system=dest.id, reporter=recipient if OrganId.is_valid(recipient) else sender,
+            reporter_name=recipient, about_organ=sender, about_document_id=doc_id or "-",
+            about_code=_code_of(doc_id), about_date=None, code=code, message=f"{vi} / {en}", at=at,
+            hub_name=self.hub_name, sign=self.sign_status,
         )
-        sdigest = hashlib.sha256(body).hexdigest()
-        hdrs = {
-            H.LANE: "normal", H.DIGEST: sdigest, H.KIND: "status", H.DOCUMENT_ID: doc_id, H.SENDER: recipient,
-            H.RECIPIENTS: sender, H.SYSTEM: dest.id, H.ATTEMPT: 1, H.SUBMITTED_BY: HUB_SUBMITTER,
-        }
-        before: list[LedgerEvent] = [
-            PackageReceived(digest=sdigest, kind=PackageKind.STATUS, from_organ=recipient, submitted_by=HUB_SUBMITTER,
-                            document_id=doc_id or None, recipients=(sender,), at=at),
-            StatusRecorded(document_id=doc_id, reporter_organ=recipient, about_organ=sender, status_code="02",
-                           description=status.header.description, staff="lienthong",
-                           reported_at=status.header.timestamp.replace(tzinfo=_VN), digest=sdigest, at=at),
-        ]
-        publish = Publish(self.names.system_exchange(dest.id), "", body, hdrs)
-        return [publish], before, [Routed(sdigest, sender, dest.id, at=at)]
+        return [st.publish], list(st.before), list(st.after)
 
 
 def _code_of(document_id: str) -> str:

@@ -33,7 +33,7 @@ from router.ledger.events import (
 from router.ledger.store import Ledger
 from router.names import Names, lane_for_priority
 from router.signature_check import NoSignatureCheck, SignatureCheck
-from router.statuses import StatusSigner, rejection_status
+from router.statuses import HUB_SUBMITTER, StatusSigner, hub_status
 from router.topology import route_for
 from schemas.codes import BussinessDocType
 from schemas.findings import Code
@@ -44,7 +44,6 @@ from schemas.policy import ValidationOptions
 
 log = structlog.get_logger("lienthong.intake")
 _VN = timezone(timedelta(hours=7), "ICT")  # edXML timestamps are Vietnam local time
-HUB_SUBMITTER = "lienthong"
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,31 +371,13 @@ class IntakeStage:
             doc_id, code, day = rf.document_id, rf.code, rf.promulgation_date
         else:
             doc_id, code, day = document_id or "-", "-", None
-        status, body = rejection_status(
-            reporter=reporter, reporter_name=self.hub_name if reporter == self.hub_organ else reporter,
-            about_organ=about, about_document_id=doc_id, about_code=code,
-            about_date=datetime(day.year, day.month, day.day) if day else None,
+        st = hub_status(
+            self.names, dest_system=dest.id, reporter=reporter,
+            reporter_name=self.hub_name if reporter == self.hub_organ else reporter,
+            about_organ=about, about_document_id=doc_id, about_code=code, about_date=day,
             code=rej.code, message=rej.message, at=at, hub_name=self.hub_name, sign=self.sign_status,
         )
-        sdigest = hashlib.sha256(body).hexdigest()
-        hdrs = {
-            H.LANE: "normal", H.DIGEST: sdigest, H.KIND: "status", H.DOCUMENT_ID: doc_id,
-            H.SENDER: reporter, H.RECIPIENTS: about, H.SYSTEM: dest.id, H.ATTEMPT: 1,
-            H.SUBMITTED_BY: HUB_SUBMITTER,
-        }
-        before: list[LedgerEvent] = [
-            PackageReceived(
-                digest=sdigest, kind=PackageKind.STATUS, from_organ=reporter, submitted_by=HUB_SUBMITTER,
-                document_id=doc_id, recipients=(about,), at=at,
-            ),
-            StatusRecorded(
-                document_id=doc_id, reporter_organ=reporter, about_organ=about, status_code="02",
-                description=status.header.description, staff="lienthong",
-                reported_at=status.header.timestamp.replace(tzinfo=_VN), digest=sdigest, at=at,
-            ),
-        ]
-        after: list[LedgerEvent] = [Routed(sdigest, about, dest.id, at=at)]
-        return [Publish(self.names.system_exchange(dest.id), "", body, hdrs)], before, after
+        return [st.publish], list(st.before), list(st.after)
 
     @staticmethod
     def _reply(

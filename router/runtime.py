@@ -12,6 +12,7 @@ recorded it: publish downstream, wait for the confirm, then ack upstream.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import json
@@ -60,6 +61,8 @@ class Message:
     redelivered: bool
     generation: int
     priority: int = 1
+    #: copies with the same key are never worked on at once (see `Consumer._on_message`)
+    key: str = ""
 
     @property
     def delivery_count(self) -> int:
@@ -178,6 +181,8 @@ class Consumer:
         self._seq = 0
         self._pending: dict[int, _Tracker | None] = {}
         self._by_message_id: dict[str, _Tracker] = {}
+        # key -> copies waiting for the one in progress to settle (I/O thread only)
+        self._in_progress: dict[str, list[Message]] = {}
         self._open_messages = 0
         self._fatal: BaseException | None = None
         self._lost = False
@@ -238,6 +243,7 @@ class Consumer:
         self._generation += 1
         self._pending.clear()
         self._by_message_id.clear()
+        self._in_progress.clear()
         self._seq = 0
         self._lost = False
         self._fatal = None
@@ -312,8 +318,27 @@ class Consumer:
             generation=self._generation,
         )
         msg.priority = self.queue_priority.get(msg.queue, 1)
+        msg.key = f"{msg.headers.get('lt-system', '')}:{hashlib.sha256(body).hexdigest()}"
         self._open_messages += 1
+        # Two copies of one package (a re-sent submission, a copy routed again after a crash)
+        # worked on at once would both pass the ledger's "already done?" check and both reach
+        # the sink. The second waits until the first is settled — its ledger events committed —
+        # and then finds it done.
+        waiting = self._in_progress.get(msg.key)
+        if waiting is not None:
+            waiting.append(msg)
+            return
+        self._in_progress[msg.key] = []
         self._pool.submit(msg)
+
+    def _release(self, msg: Message) -> None:
+        waiting = self._in_progress.get(msg.key)
+        if waiting is None:
+            return
+        if waiting:
+            self._pool.submit(waiting.pop(0))
+        else:
+            del self._in_progress[msg.key]
 
     def _queue_of(self, consumer_tag: str) -> str:
         for tag, q in zip(self._consumer_tags, self.queues, strict=False):
@@ -459,6 +484,7 @@ class Consumer:
             ch.basic_reject(msg.delivery_tag, requeue=True)
         self._open_messages -= 1
         self.processed += 1
+        self._release(msg)
 
     # -- shutdown -------------------------------------------------------------------------------
     def _begin_shutdown(self) -> None:
@@ -468,6 +494,9 @@ class Consumer:
             for tag in self._consumer_tags:
                 ch.basic_cancel(tag)
         dropped = self._pool.drop_queued()
+        for waiting in self._in_progress.values():
+            dropped += len(waiting)
+            waiting.clear()
         self._open_messages -= dropped
         deadline = time.monotonic() + self.grace_s
         log.info("draining", consumer=self.name, returned_to_broker=dropped, in_flight=self._open_messages)
