@@ -52,6 +52,7 @@ class Result:
     seconds: float
     latencies: list[float]
     cpu_s: float | None = None
+    broker_cpu_s: float | None = None
 
     @property
     def rate(self) -> float:
@@ -62,10 +63,27 @@ class Result:
         return data[min(len(data) - 1, int(q * len(data)))] * 1000
 
     def row(self, raw: Result | None) -> str:
-        share = f"{100 * self.rate / raw.rate:.0f} %" if raw else "100 %"
+        share = f"{100 * self.rate / raw.rate:.0f} %" if raw else "–"
         cpu = f"{1000 * self.cpu_s / self.n:.2f}" if self.cpu_s else "–"
+        broker = f"{1000 * self.broker_cpu_s / self.n:.2f}" if self.broker_cpu_s else "–"
         return (f"| {self.name} | {self.n} | {self.rate:,.0f} | {share} | {self.pct(0.5):,.0f} | "
-                f"{self.pct(0.99):,.0f} | {cpu} |")
+                f"{self.pct(0.99):,.0f} | {cpu} | {broker} |")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One measurement: a flood (max_rate None) for throughput, or a paced one for latency."""
+
+    label: str
+    bodies: list[bytes]
+    max_rate: float | None = None
+
+
+def broker_process() -> psutil.Process | None:
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] == "beam.smp":
+            return p
+    return None
 
 
 def packages(n: int, tag: str) -> list[bytes]:
@@ -104,7 +122,7 @@ class RawConsumer:
             self._conn.close()
 
 
-def bench_raw(bodies: list[bytes], window: int) -> Result:
+def bench_raw(runs: list[Run], window: int) -> list[Result]:
     prefix = unique_prefix("bench")
     queue = f"{prefix}.raw"
     conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
@@ -112,41 +130,61 @@ def bench_raw(bodies: list[bytes], window: int) -> Result:
         "x-queue-type": "quorum", "x-delivery-limit": 5, "x-overflow": "reject-publish",
     })
     conn.close()
+    broker = broker_process()
+    results = []
     try:
-        consumer = RawConsumer(AMQP_URL, queue, len(bodies))
-        thread = threading.Thread(target=consumer.run, daemon=True)
-        thread.start()
-        consumer.ready.wait(30)
-        sent = Flood(AMQP_URL, "", bodies, routing_key=queue, window=window).run()
-        thread.join(600)
-        assert len(consumer.received) == len(bodies), f"raw: received {len(consumer.received)} of {len(bodies)}"
-        first = min(sent.sent_at.values())
-        lat = [consumer.received[i] - sent.sent_at[i] for i in range(len(bodies))]
-        return Result("raw broker (quorum queue, async confirms, prefetch 100)", len(bodies),
-                      max(consumer.received.values()) - first, lat)
+        for run in runs:
+            consumer = RawConsumer(AMQP_URL, queue, len(run.bodies))
+            thread = threading.Thread(target=consumer.run, daemon=True)
+            thread.start()
+            consumer.ready.wait(30)
+            b0 = _cpu(broker) if broker else 0.0
+            sent = Flood(AMQP_URL, "", run.bodies, routing_key=queue, window=window, max_rate=run.max_rate).run()
+            thread.join(600)
+            assert len(consumer.received) == len(run.bodies), f"raw: got {len(consumer.received)} of {len(run.bodies)}"
+            first = min(sent.sent_at.values())
+            lat = [consumer.received[i] - sent.sent_at[i] for i in range(len(run.bodies))]
+            results.append(Result(f"raw broker{run.label}", len(run.bodies), max(consumer.received.values()) - first,
+                                  lat, broker_cpu_s=(_cpu(broker) - b0) if broker else None))
+        return results
     finally:
         delete_broker_objects(prefix)
 
 
 # -- the hub ------------------------------------------------------------------------------------
-def bench_hub(bodies: list[bytes], window: int, root: Path, profile: Path | None, env_extra: dict[str, str]) -> Result:
+def bench_hub(
+    runs: list[Run], window: int, root: Path, profile: Path | None, env_extra: dict[str, str], *, split: bool
+) -> list[Result]:
     import hashlib
 
-    digests = [hashlib.sha256(b).hexdigest() for b in bodies]
+    results = []
+    name = "hub, 2 processes (intake | deliver)" if split else "hub, 1 process"
     with hub_environment(AMQP_URL, unique_prefix("bench"), root, **env_extra) as env:
         if profile is not None:
             profile.mkdir(parents=True, exist_ok=True)
-        hub = env.spawn(extra_env={PROFILE_ENV: str(profile / "hub.stacks")} if profile else None)
-        hub.wait_ready()
-        proc = psutil.Process(hub.popen.pid)
-        cpu0 = _cpu(proc)
-        sent = Flood(env.user_url(SYSTEM), Names(env.prefix).intake_exchange, bodies, window=window).run()
-        written = _wait_written(env, len(bodies), hub)
-        cpu = _cpu(proc) - cpu0
-        hub.terminate()
-    first = min(sent.sent_at.values())
-    lat = [written[(SYSTEM, d)] - sent.sent_at[i] for i, d in enumerate(digests)]
-    return Result("hub (intake → route → deliver → folder sink)", len(bodies), max(written.values()) - first, lat, cpu)
+        hubs = [
+            env.spawn(role, extra_env={PROFILE_ENV: str(profile / f"{role}.stacks")} if profile else None)
+            for role in (("intake", "deliver") if split else ("all",))
+        ]
+        for hub in hubs:
+            hub.wait_ready()
+        procs = [psutil.Process(hub.popen.pid) for hub in hubs]
+        broker = broker_process()
+        for run in runs:
+            digests = [hashlib.sha256(b).hexdigest() for b in run.bodies]
+            cpu0 = sum(_cpu(p) for p in procs)
+            b0 = _cpu(broker) if broker else 0.0
+            sent = Flood(env.user_url(SYSTEM), Names(env.prefix).intake_exchange, run.bodies, window=window,
+                         max_rate=run.max_rate).run()
+            written = _wait_written(env, digests, hubs)
+            cpu = sum(_cpu(p) for p in procs) - cpu0
+            first = min(sent.sent_at.values())
+            lat = [written[i] - sent.sent_at[i] for i in range(len(digests))]
+            results.append(Result(f"{name}{run.label}", len(digests), max(written) - first, lat, cpu,
+                                  (_cpu(broker) - b0) if broker else None))
+        for hub in hubs:
+            hub.terminate()
+    return results
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -154,14 +192,16 @@ def _cpu(proc: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-def _wait_written(env: HubEnv, n: int, hub: HubProcess, timeout: float = 900) -> dict[tuple[str, str], float]:
+def _wait_written(env: HubEnv, digests: list[str], hubs: list[HubProcess], timeout: float = 900) -> list[float]:
+    """Until the sink wrote every package; the write time of each, in order."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        tally = env.tally()
-        if len(tally.first_write_at) >= n:
-            return tally.first_write_at
-        if not hub.alive:
-            raise RuntimeError(f"hub died: {hub.tail()}")
+        at = env.tally().first_write_at
+        if all((SYSTEM, d) in at for d in digests):
+            return [at[(SYSTEM, d)] for d in digests]
+        for hub in hubs:
+            if not hub.alive:
+                raise RuntimeError(f"hub died: {hub.tail()}")
         time.sleep(0.25)
     raise TimeoutError(f"only {len(read_journal(env.journal))} journal lines after {timeout}s")
 
@@ -200,7 +240,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--packages", type=int, default=2000)
     parser.add_argument("--window", type=int, default=256, help="unconfirmed publishes in flight")
+    parser.add_argument("--latency-rate", type=float, default=50.0, help="packages/s of the paced latency run")
+    parser.add_argument("--latency-packages", type=int, default=500)
     parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument("--split", action="store_true", help="run intake and deliver as two processes")
     parser.add_argument("--profile", type=Path, default=None, help="sample the hub's threads into this folder")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="hub setting, e.g. --set workers=4 --set prefetch=128")
@@ -212,20 +255,24 @@ def main() -> None:
     extra = dict(kv.split("=", 1) for kv in args.set)
 
     load0 = os.getloadavg()
-    raw_bodies = packages(args.packages, "RAW")
-    hub_bodies = packages(args.packages, "HUB")
-    size = statistics.mean(len(b) for b in hub_bodies)
-    raw = None if args.skip_raw else bench_raw(raw_bodies, args.window)
+    n, paced = args.packages, args.latency_packages
+    hub_runs = [Run(" — flood", packages(n, "HUB")), Run(f" — paced {args.latency_rate:g}/s", packages(paced, "HUBP"),
+                                                          args.latency_rate)]
+    raw_runs = [Run(" — flood", packages(n, "RAW")), Run(f" — paced {args.latency_rate:g}/s", packages(paced, "RAWP"),
+                                                         args.latency_rate)]
+    size = statistics.mean(len(b) for b in hub_runs[0].bodies)
+    raw = [] if args.skip_raw else bench_raw(raw_runs, args.window)
     with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
-        hub = bench_hub(hub_bodies, args.window, Path(tmp), args.profile, extra)
+        hub = bench_hub(hub_runs, args.window, Path(tmp), args.profile, extra, split=args.split)
     load1 = os.getloadavg()
-    print(f"\n{args.packages} packages of {size / 1024:.1f} KiB, window {args.window}, "
+    print(f"\n{n} packages of {size / 1024:.1f} KiB (one recipient each), window {args.window}, "
           f"{os.cpu_count()} CPUs, load average before {load0[0]:.2f} / after {load1[0]:.2f}, hub settings {extra}")
-    print("| path | packages | packages/s | of raw | p50 ms | p99 ms | hub CPU ms/package |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    if raw:
-        print(raw.row(None))
-    print(hub.row(raw))
+    print("| path | packages | packages/s | of raw | p50 ms | p99 ms | hub CPU ms/pkg | broker CPU ms/pkg |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for result in raw:
+        print(result.row(None))
+    for k, result in enumerate(hub):
+        print(result.row(raw[k] if raw else None))
 
 
 if __name__ == "__main__":
