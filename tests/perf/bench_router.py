@@ -27,8 +27,10 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pika
 import psutil
@@ -206,6 +208,59 @@ def _wait_written(env: HubEnv, digests: list[str], hubs: list[HubProcess], timeo
     raise TimeoutError(f"only {len(read_journal(env.journal))} journal lines after {timeout}s")
 
 
+def breakdown(n: int = 300) -> None:
+    """CPU per package of each stage, in-process (no broker): where the hub's time goes."""
+    import tempfile as tf
+    from datetime import UTC, datetime
+
+    from adapters.folder import FolderSink
+    from router.decisions import Decision
+    from router.delivery import DeliveryStage
+    from router.intake import IntakeStage
+    from router.ledger.store import Ledger
+    from router.topology import TopologyOptions, build_topology
+    from schemas.parse import validate_package
+    from schemas.policy import ValidationOptions
+    from tests.support.hub import test_directory
+
+    bodies = packages(n, "CPU")
+    directory = test_directory("lt-cpu")
+    topology = build_topology(directory, TopologyOptions(prefix="lt-cpu"))
+    user = directory.systems[SYSTEM].broker_user
+
+    def cpu_ms(fn: Callable[[Any], object], items: list[Any]) -> tuple[float, float]:
+        c, w = time.process_time(), time.perf_counter()
+        for it in items:
+            fn(it)
+        return 1000 * (time.process_time() - c) / len(items), 1000 * (time.perf_counter() - w) / len(items)
+
+    with tf.TemporaryDirectory(prefix="lt-cpu-") as tmp, Ledger.open(f"sqlite:///{tmp}/ledger.db") as ledger:
+        intake = IntakeStage(directory, ledger, topology.names)
+        delivery = DeliveryStage(directory, ledger, topology, {sid: FolderSink(Path(tmp) / sid) for sid in directory.systems})
+        options = ValidationOptions()
+        decisions: list[Decision] = []
+        rows = [
+            ("validate_package (parse + XSD + rules)", cpu_ms(lambda b: validate_package(b, options), list(bodies))),
+            ("IntakeStage.process (validate + ledger reads + decide)",
+             cpu_ms(lambda b: decisions.append(intake.process(b, user, datetime.now(UTC))), list(bodies))),
+        ]
+        half = n // 2
+        rows.append(("ledger.append, one package's intake events per transaction",
+                     cpu_ms(lambda d: ledger.append(d.before + d.after), list(decisions[:half]))))
+        groups = [decisions[i:i + 50] for i in range(half, n, 50)]
+        c, w = time.process_time(), time.perf_counter()
+        for g in groups:
+            ledger.append([e for d in g for e in d.before + d.after])
+        rows.append(("ledger.append, 50 packages per transaction (group commit)",
+                     (1000 * (time.process_time() - c) / (n - half), 1000 * (time.perf_counter() - w) / (n - half))))
+        rows.append(("DeliveryStage.process (ledger read + FolderSink write, 2 fsyncs)",
+                     cpu_ms(lambda d: delivery.process(d.publishes[0].body, d.publishes[0].headers), list(decisions))))
+    print("| stage | CPU ms/package | wall ms/package |")
+    print("|---|---:|---:|")
+    for name, (c_ms, w_ms) in rows:
+        print(f"| {name} | {c_ms:.2f} | {w_ms:.2f} |")
+
+
 IDLE = ("wait (threading.py", "select (", "poll (", "sleep", "_worker (thread.py", "get (queue.py")
 
 
@@ -248,9 +303,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="hub setting, e.g. --set workers=4 --set prefetch=128")
     parser.add_argument("--top", type=Path, default=None, help="summarise a hub.stacks file and exit")
+    parser.add_argument("--breakdown", action="store_true", help="CPU per stage in-process, then exit")
     args = parser.parse_args()
     if args.top:
         summarise(args.top)
+        return
+    if args.breakdown:
+        breakdown()
         return
     extra = dict(kv.split("=", 1) for kv in args.set)
 
