@@ -155,7 +155,8 @@ def bench_raw(runs: list[Run], window: int) -> list[Result]:
 
 # -- the hub ------------------------------------------------------------------------------------
 def bench_hub(
-    runs: list[Run], window: int, root: Path, profile: Path | None, env_extra: dict[str, str], *, split: bool
+    runs: list[Run], window: int, root: Path, profile: Path | None, env_extra: dict[str, str], *, split: bool,
+    cpu_profile: bool = False,
 ) -> list[Result]:
     import hashlib
 
@@ -165,7 +166,8 @@ def bench_hub(
         if profile is not None:
             profile.mkdir(parents=True, exist_ok=True)
         hubs = [
-            env.spawn(role, extra_env={PROFILE_ENV: str(profile / f"{role}.stacks")} if profile else None)
+            env.spawn(role, extra_env={PROFILE_ENV: str(profile / f"{role}.{'cpu' if cpu_profile else 'stacks'}")}
+                      if profile else None)
             for role in (("intake", "deliver") if split else ("all",))
         ]
         for hub in hubs:
@@ -300,6 +302,8 @@ def main() -> None:
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--split", action="store_true", help="run intake and deliver as two processes")
     parser.add_argument("--profile", type=Path, default=None, help="sample the hub's threads into this folder")
+    parser.add_argument("--cpu-profile", action="store_true",
+                        help="with --profile: CPU time per function (pip install yappi) instead of samples")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="hub setting, e.g. --set workers=4 --set prefetch=128")
     parser.add_argument("--top", type=Path, default=None, help="summarise a hub.stacks file and exit")
@@ -322,7 +326,8 @@ def main() -> None:
     size = statistics.mean(len(b) for b in hub_runs[0].bodies)
     raw = [] if args.skip_raw else bench_raw(raw_runs, args.window)
     with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
-        hub = bench_hub(hub_runs, args.window, Path(tmp), args.profile, extra, split=args.split)
+        hub = bench_hub(hub_runs, args.window, Path(tmp), args.profile, extra, split=args.split,
+                        cpu_profile=args.cpu_profile)
     load1 = os.getloadavg()
     print(f"\n{n} packages of {size / 1024:.1f} KiB (one recipient each), window {args.window}, "
           f"{os.cpu_count()} CPUs, load average before {load0[0]:.2f} / after {load1[0]:.2f}, hub settings {extra}")
