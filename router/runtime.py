@@ -240,10 +240,13 @@ class Consumer:
     def _run_once(self) -> None:
         if self._stopping:
             return
+        if self._generation > 0:
+            self._let_old_handlers_finish()
         self._generation += 1
         self._pending.clear()
         self._by_message_id.clear()
         self._in_progress.clear()
+        self._open_messages = 0  # the old channel's messages are the broker's again
         self._seq = 0
         self._lost = False
         self._fatal = None
@@ -265,6 +268,16 @@ class Consumer:
             raise self._fatal
         if self._lost and not self._stopping:
             raise ConnectionLost(f"{self.name}: connection to the broker lost")
+
+    def _let_old_handlers_finish(self) -> None:
+        """Before consuming on a new connection: the old channel's messages can no longer be
+        settled (the broker re-delivers them), so drop those not started, and let the handlers
+        already running finish — a re-delivered copy must not meet its predecessor still inside
+        the sink (the copy rule of `_on_message` only spans one connection)."""
+        self._pool.drop_queued()
+        deadline = time.monotonic() + self.grace_s
+        while not self._pool.idle() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     # -- connection callbacks (I/O thread) -----------------------------------------------------
     def _on_open(self, conn: SelectConnection) -> None:
