@@ -40,6 +40,8 @@ def configure_logging(fmt: LogFormat | None = None, level: str | None = None) ->
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level_name)
+    # pika narrates every frame at INFO; its warnings and errors are what an operator needs.
+    logging.getLogger("pika").setLevel(max(logging.WARNING, logging.getLevelName(level_name)))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pika
+from pika.exceptions import ChannelClosedByBroker
 
 from router import headers as H
 from router.topology import Topology
@@ -20,6 +22,20 @@ class ParkedItem:
     reason: str
     attempt: int
     size: int
+
+
+class ParkedQueueMissing(RuntimeError):
+    pass
+
+
+def _get(ch: Any, queue: str) -> tuple[Any, Any, bytes]:
+    try:
+        return ch.basic_get(queue, auto_ack=False)  # type: ignore[no-any-return]
+    except ChannelClosedByBroker as exc:
+        raise ParkedQueueMissing(
+            f"queue {queue} does not exist ({exc.reply_text}): is LIENTHONG_PREFIX right, "
+            "and was `lienthong topology apply` run?"
+        ) from None
 
 
 def _systems(topology: Topology, system: str | None) -> list[str]:
@@ -40,7 +56,7 @@ def list_parked(topology: Topology, amqp_url: str, system: str | None = None) ->
             queue = names.parked_queue(sid)
             ch = conn.channel()
             while True:
-                method, props, body = ch.basic_get(queue, auto_ack=False)
+                method, props, body = _get(ch, queue)
                 if method is None:
                     break
                 hd = props.headers or {}
@@ -64,7 +80,7 @@ def replay_parked(topology: Topology, amqp_url: str, system: str | None = None, 
             ch = conn.channel()
             ch.confirm_delivery()
             while True:
-                method, props, body = ch.basic_get(queue, auto_ack=False)
+                method, props, body = _get(ch, queue)
                 if method is None:
                     break
                 if dry_run:

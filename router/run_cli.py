@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import threading
@@ -122,15 +123,19 @@ def parked_list(
 ) -> None:
     """List parked packages with the reason they were parked (nothing is removed)."""
     from router.directory import load_directory
-    from router.parked import list_parked
+    from router.parked import ParkedQueueMissing, list_parked
     from router.topology import build_topology
 
     settings = Settings()
     topology = build_topology(load_directory(settings.directory), settings.topology_options())
-    items = list_parked(topology, settings.amqp_url, system)
+    try:
+        items = list_parked(topology, settings.amqp_url, system)
+    except (ParkedQueueMissing, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     if fmt == "json":
         for it in items:
-            typer.echo(json.dumps(it.__dict__, ensure_ascii=False))
+            typer.echo(json.dumps(dataclasses.asdict(it), ensure_ascii=False))
         return
     if not items:
         typer.echo("Không có gói tin nào bị giữ lại / nothing parked")
@@ -146,12 +151,16 @@ def parked_replay(
 ) -> None:
     """Send parked packages to their system again, attempt count reset (after fixing the cause)."""
     from router.directory import load_directory
-    from router.parked import replay_parked
+    from router.parked import ParkedQueueMissing, replay_parked
     from router.topology import build_topology
 
     settings = Settings()
     topology = build_topology(load_directory(settings.directory), settings.topology_options())
-    n = replay_parked(topology, settings.amqp_url, system, dry_run=dry_run)
+    try:
+        n = replay_parked(topology, settings.amqp_url, system, dry_run=dry_run)
+    except (ParkedQueueMissing, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     verb = "sẽ gửi lại / would replay" if dry_run else "đã gửi lại / replayed"
     typer.echo(f"{verb}: {n}")
 
