@@ -4,4 +4,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-exec .venv/bin/lienthong demo "$@"
+exec .venv/bin/lienthong --log-level WARNING demo "$@"
