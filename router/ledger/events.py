@@ -7,6 +7,7 @@ tz-aware datetime, enums, tuples) and the canonical form must never depend on th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -249,6 +250,11 @@ def event_payload(event: LedgerEvent) -> dict[str, object]:
     for f in fields(event):
         body[f.name] = plain_value(getattr(event, f.name))
     return body
+
+
+def event_key(event: LedgerEvent) -> str:
+    """The identity of an event: the same fact recorded twice has the same key."""
+    return hashlib.sha256(canonical_json(event_payload(event)).encode("utf-8")).hexdigest()
 
 
 def canonical_json(payload: dict[str, object]) -> str:

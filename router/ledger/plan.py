@@ -28,6 +28,7 @@ from router.ledger.events import (
     TransportState,
     VerdictRecorded,
     canonical_json,
+    event_key,
     event_payload,
 )
 from router.ledger.transitions import Current, Step, step
@@ -69,6 +70,8 @@ class Plan:
     deliveries: dict[DeliveryKey, Row]
     status_digests: set[str]
     verdict_keys: set[tuple[str, str]]
+    seen: set[str] = field(default_factory=set)
+    new_seen: list[str] = field(default_factory=list)
     evidence: list[Row] = field(default_factory=list)
     new_packages: set[str] = field(default_factory=set)
     changed_packages: set[str] = field(default_factory=set)
@@ -84,6 +87,11 @@ class Plan:
         return self
 
     def add(self, e: LedgerEvent) -> None:
+        key = event_key(e)
+        if key in self.seen:
+            return  # the exact same event again: at-least-once delivery, not news
+        self.seen.add(key)
+        self.new_seen.append(key)
         match e:
             case PackageReceived():
                 self._received(e)

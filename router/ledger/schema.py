@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 ORGAN = 32  # organ codes are 13 characters; tolerant shapes and system ids stay far below
@@ -80,6 +81,19 @@ packages = Table(
     Index("ix_ledger_packages_from_doc", "from_organ", "document_id"),
     Index("ix_ledger_packages_doc", "document_id"),
     Index("ix_ledger_packages_target", "target_document_id"),
+    # One accepted new document per (From, DocumentId): the router's de-duplication is a read,
+    # so two workers racing with the same DocumentId and different bytes could both pass it;
+    # this index makes the second commit fail, the message is requeued, and on redelivery the
+    # read sees the holder and rejects DUPLICATE_CONFLICT. Rejected packages and statuses do
+    # not hold a DocumentId, nor do revoke/update/replace packages.
+    Index(
+        "ux_ledger_packages_accepted_document",
+        "from_organ",
+        "document_id",
+        unique=True,
+        sqlite_where=text("kind = 'edoc' AND outcome = 'accepted' AND bussiness_doc_type = 0"),
+        postgresql_where=text("kind = 'edoc' AND outcome = 'accepted' AND bussiness_doc_type = 0"),
+    ),
 )
 
 deliveries = Table(
@@ -140,6 +154,15 @@ verdicts = Table(
     Column("reason", Text),
     Column("report_json", Text, nullable=False),
     Column("at", UTCDateTime, nullable=False),
+)
+
+# Every event the ledger has taken in, effective or not: a replay of the exact same event (the
+# router is at-least-once) is recognised by identity before any state rule runs, so replaying
+# any history, in any order of distinct timestamps, adds nothing.
+seen = Table(
+    "ledger_seen",
+    metadata,
+    Column("event_key", String(DIGEST), primary_key=True),
 )
 
 evidence = Table(

@@ -17,7 +17,7 @@ from router.ledger import schema as t
 from router.ledger.audit import compare_tables, empty_plan, replayer
 from router.ledger.chain import GENESIS, ChainVerdict, EvidenceEntry, check_chain
 from router.ledger.engine import make_engine, reading, writing
-from router.ledger.events import LedgerEvent, Outcome, PackageKind, TransportState
+from router.ledger.events import LedgerEvent, Outcome, PackageKind, TransportState, event_key
 from router.ledger.plan import Plan, Row, touched
 from router.ledger.rows import (
     DeliveryRow,
@@ -95,6 +95,8 @@ class Ledger:
             status_digests = set(
                 conn.scalars(select(t.statuses.c.digest).where(t.statuses.c.digest.in_(keys.status_digests)))
             )
+        wanted = [event_key(e) for e in events]
+        seen = set(conn.scalars(select(t.seen.c.event_key).where(t.seen.c.event_key.in_(wanted)))) if wanted else set()
         verdict_keys: set[tuple[str, str]] = set()
         if keys.verdict_keys:
             rows = conn.execute(
@@ -110,6 +112,7 @@ class Ledger:
             deliveries=deliveries,
             status_digests=status_digests,
             verdict_keys=verdict_keys,
+            seen=seen,
         )
 
     # -- reading --------------------------------------------------------------------------
@@ -233,6 +236,8 @@ def _evidence(conn: Connection) -> Iterator[EvidenceEntry]:
 
 
 def _write(conn: Connection, plan: Plan) -> None:
+    if plan.new_seen:
+        conn.execute(insert(t.seen), [{"event_key": k} for k in plan.new_seen])
     if plan.evidence:
         conn.execute(insert(t.evidence), plan.evidence)
     _upsert(conn, t.packages, key=("digest",), mutable=_PACKAGE_MUTABLE, rows=plan.packages,
