@@ -108,9 +108,7 @@ def run_demo(samples: Path, workdir: Path, amqp_url: str, console: Console, keep
         amqp_url=amqp_url, prefix="lienthong-demo", ledger_url=f"sqlite:///{workdir / 'ledger.sqlite3'}",
         deliver_root=workdir, retry_delays_s=(2, 5, 10), prefetch=32, workers=3, grace_s=10,
     )
-    hub = Hub.from_settings(settings)
-    sinks = {sid: FolderSink(workdir / "deliver" / sid) for sid in hub.directory.systems}
-    hub.sinks = sinks
+    hub = Hub.from_settings(settings)  # folder sinks under workdir, as the directory says
     console.print(f"[bold]lienthong demo[/bold] — danh bạ/directory: {len(hub.directory)} cơ quan/organs, "
                   f"{len(hub.directory.systems)} hệ thống/systems; RabbitMQ {amqp_url.rsplit('@', maxsplit=1)[-1]}")
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
@@ -189,12 +187,12 @@ def run_demo(samples: Path, workdir: Path, amqp_url: str, console: Console, keep
     inbox.add_column("Hệ thống / system")
     inbox.add_column("edoc")
     inbox.add_column("status")
-    for sid, sink in sinks.items():
-        files = sink.delivered()
+    for sid, sink in hub.sinks.items():
+        files = sink.delivered() if isinstance(sink, FolderSink) else []
         inbox.add_row(sid, str(sum(f.name.startswith("edoc-") for f in files)),
                       str(sum(f.name.startswith("status-") for f in files)))
     console.print(inbox)
-    console.print(f"Tệp nhận / files: {workdir / 'deliver'}")
+    console.print(f"Tệp nhận / files: {workdir / 'var' / 'deliver'}")
     console.print("\n[bold]trace[/bold] " + cross_id)
     console.print(render_trace_text(hub.ledger.trace(cross_id)), markup=False, highlight=False, soft_wrap=True)
     verdict = hub.ledger.verify_chain()
@@ -208,14 +206,12 @@ def run_demo(samples: Path, workdir: Path, amqp_url: str, console: Console, keep
     for user in users.values():
         revoke_user(user)
     if not keep:
-        from router.names import Names
-
-        _delete_prefix(amqp_url, Names(settings.prefix), hub)
+        _delete_topology(amqp_url, hub)
     failed = [s for s in sends if s.result is None]
     return 1 if failed else 0
 
 
-def _delete_prefix(amqp_url: str, names: object, hub: Hub) -> None:
+def _delete_topology(amqp_url: str, hub: Hub) -> None:
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         ch = conn.channel()

@@ -100,7 +100,12 @@ class IntakeStage:
     def _decide(self, body: bytes, user_id: str | None, at: datetime, report: ValidationReport) -> Decision:
         digest = hashlib.sha256(body).hexdigest()
         system = self.directory.system_by_user(user_id) if user_id else None
-        prior = self.ledger.get_package(digest)
+        parsed_pkg = report.parsed.package if report.parsed is not None else None
+        holder = None
+        if isinstance(parsed_pkg, EdocPackage) and parsed_pkg.doc_type is BussinessDocType.NEW:
+            prior, holder = self.ledger.dedup_lookup(digest, parsed_pkg.sender, parsed_pkg.document_id)
+        else:
+            prior = self.ledger.get_package(digest)
         if prior is not None and prior.outcome is Outcome.REJECTED:
             return self._resend_rejection(digest, report, system, prior.reason_code, prior.message, prior.received_at)
 
@@ -135,19 +140,17 @@ class IntakeStage:
             decision = self._reject(digest, pkg, system, rej, at)
             return Decision(decision.publishes, decision.before + sig.events, decision.after, "ack", decision.reply)
 
-        if isinstance(pkg, EdocPackage) and pkg.doc_type is BussinessDocType.NEW:
-            holder = self.ledger.find_package(pkg.sender, pkg.document_id)
-            if holder is not None and holder.outcome is Outcome.ACCEPTED and holder.digest != digest:
-                return self._reject(
-                    digest, pkg, system,
-                    Rejection(
-                        Code.DUPLICATE_CONFLICT,
-                        f"DocumentId {pkg.document_id} đã được gửi với nội dung khác (gói {holder.digest[:12]})",
-                        f"DocumentId {pkg.document_id} was already sent with other content "
-                        f"(package {holder.digest[:12]})",
-                    ),
-                    at,
-                )
+        if holder is not None and holder.outcome is Outcome.ACCEPTED and holder.digest != digest:
+            return self._reject(
+                digest, pkg, system,
+                Rejection(
+                    Code.DUPLICATE_CONFLICT,
+                    f"DocumentId {pkg.document_id} đã được gửi với nội dung khác (gói {holder.digest[:12]})",
+                    f"DocumentId {pkg.document_id} was already sent with other content "
+                    f"(package {holder.digest[:12]})",
+                ),
+                at,
+            )
         return self._route(digest, body, parsed, system, at, verdict=sig.header, extra=sig.events, warning=sig.warning)
 
     # -- checks ---------------------------------------------------------------------------------

@@ -254,7 +254,14 @@ def event_payload(event: LedgerEvent) -> dict[str, object]:
 
 def event_key(event: LedgerEvent) -> str:
     """The identity of an event: the same fact recorded twice has the same key."""
-    return hashlib.sha256(canonical_json(event_payload(event)).encode("utf-8")).hexdigest()
+    return prepared(event)[1]
+
+
+def prepared(event: LedgerEvent) -> tuple[str, str]:
+    """(canonical JSON, identity key) of an event, computed once and shared by the replay check
+    and the evidence chain (both are on the ledger's hot path)."""
+    payload = canonical_json(event_payload(event))
+    return payload, hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def canonical_json(payload: dict[str, object]) -> str:

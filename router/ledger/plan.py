@@ -27,9 +27,7 @@ from router.ledger.events import (
     StatusRecorded,
     TransportState,
     VerdictRecorded,
-    canonical_json,
-    event_key,
-    event_payload,
+    prepared,
 )
 from router.ledger.transitions import Current, Step, step
 
@@ -72,6 +70,8 @@ class Plan:
     verdict_keys: set[tuple[str, str]]
     seen: set[str] = field(default_factory=set)
     new_seen: list[str] = field(default_factory=list)
+    #: id(event) → (event, canonical JSON, identity key); holding the event keeps its id unique
+    prepared: dict[int, tuple[LedgerEvent, str, str]] = field(default_factory=dict)
     evidence: list[Row] = field(default_factory=list)
     new_packages: set[str] = field(default_factory=set)
     changed_packages: set[str] = field(default_factory=set)
@@ -86,8 +86,15 @@ class Plan:
             self.add(e)
         return self
 
+    def _prepared(self, e: LedgerEvent) -> tuple[str, str]:
+        cached = self.prepared.get(id(e))
+        if cached is None or cached[0] is not e:
+            payload, key = prepared(e)
+            cached = self.prepared[id(e)] = (e, payload, key)
+        return cached[1], cached[2]
+
     def add(self, e: LedgerEvent) -> None:
-        key = event_key(e)
+        key = self._prepared(e)[1]
         if key in self.seen:
             return  # the exact same event again: at-least-once delivery, not news
         self.seen.add(key)
@@ -119,7 +126,7 @@ class Plan:
     # -- evidence -------------------------------------------------------------------------
 
     def _chain(self, e: LedgerEvent) -> int:
-        payload = canonical_json(event_payload(e))
+        payload = self._prepared(e)[0]
         seq, digest = self.head_seq + 1, link(self.head_hash, payload)
         self.evidence.append(
             {"seq": seq, "event_type": type(e).__name__, "at": e.at, "payload": payload,

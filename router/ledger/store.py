@@ -11,13 +11,13 @@ from types import TracebackType
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, RowMapping, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, RowMapping, Table, and_, bindparam, func, insert, or_, select, update
 
 from router.ledger import schema as t
 from router.ledger.audit import compare_tables, empty_plan, replayer
 from router.ledger.chain import GENESIS, ChainVerdict, EvidenceEntry, check_chain
 from router.ledger.engine import make_engine, reading, writing
-from router.ledger.events import LedgerEvent, Outcome, PackageKind, TransportState, event_key
+from router.ledger.events import LedgerEvent, Outcome, PackageKind, TransportState, prepared
 from router.ledger.plan import Plan, Row, touched
 from router.ledger.rows import (
     DeliveryRow,
@@ -95,7 +95,8 @@ class Ledger:
             status_digests = set(
                 conn.scalars(select(t.statuses.c.digest).where(t.statuses.c.digest.in_(keys.status_digests)))
             )
-        wanted = [event_key(e) for e in events]
+        ready = {id(e): (e, *prepared(e)) for e in events}
+        wanted = [key for _, _, key in ready.values()]
         seen = set(conn.scalars(select(t.seen.c.event_key).where(t.seen.c.event_key.in_(wanted)))) if wanted else set()
         verdict_keys: set[tuple[str, str]] = set()
         if keys.verdict_keys:
@@ -113,6 +114,7 @@ class Ledger:
             status_digests=status_digests,
             verdict_keys=verdict_keys,
             seen=seen,
+            prepared=ready,
         )
 
     # -- reading --------------------------------------------------------------------------
@@ -126,24 +128,32 @@ class Ledger:
         """The edoc package holding (From, DocumentId): the first accepted one. A rejected package
         does not hold its DocumentId (the sender may correct and resend), so without an accepted
         one this returns the latest rejected, for the router to see, or None."""
+        return self.dedup_lookup(None, from_organ, document_id)[1]
+
+    def dedup_lookup(
+        self, digest: str | None, from_organ: str, document_id: str
+    ) -> tuple[PackageRow | None, PackageRow | None]:
+        """(`get_package(digest)`, `find_package(from_organ, document_id)`) in one query: the
+        route stage asks both for every new document, on its hot path."""
+        same_document = and_(
+            t.packages.c.from_organ == from_organ,
+            t.packages.c.document_id == document_id,
+            # a status carries the id of the document it is about, not its own
+            t.packages.c.kind == PackageKind.EDOC.value,
+        )
+        where = same_document if digest is None else or_(t.packages.c.digest == digest, same_document)
         with reading(self._engine) as conn:
             rows = [
                 _package(r)
                 for r in conn.execute(
-                    select(t.packages)
-                    .where(
-                        t.packages.c.from_organ == from_organ,
-                        t.packages.c.document_id == document_id,
-                        # a status carries the id of the document it is about, not its own
-                        t.packages.c.kind == PackageKind.EDOC.value,
-                    )
-                    .order_by(t.packages.c.received_at, t.packages.c.seq)
+                    select(t.packages).where(where).order_by(t.packages.c.received_at, t.packages.c.seq)
                 ).mappings()
             ]
-        accepted = [p for p in rows if p.outcome is Outcome.ACCEPTED]
-        if accepted:
-            return accepted[0]
-        return rows[-1] if rows else None
+        by_digest = next((p for p in rows if p.digest == digest), None)
+        holders = [p for p in rows if p.kind is PackageKind.EDOC and p.from_organ == from_organ
+                   and p.document_id == document_id]
+        accepted = [p for p in holders if p.outcome is Outcome.ACCEPTED]
+        return by_digest, accepted[0] if accepted else (holders[-1] if holders else None)
 
     def delivery_state(self, digest: str, recipient_organ: str) -> DeliveryRow | None:
         with reading(self._engine) as conn:
