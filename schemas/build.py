@@ -278,19 +278,7 @@ class Builder:
             parsed, legacy = _mkdate(int(m[3]), int(m[2]), int(m[1])), True
         elif m := _DATE_DASH.match(raw):
             parsed, legacy = _mkdate(int(m[1]), int(m[2]), int(m[3])), True
-        if parsed is None:
-            self.add(
-                Code.DATE_INVALID, path,
-                f"Ngày '{raw}' của {name} không hợp lệ (định dạng yyyy/MM/dd)",
-                f"{name} '{raw}' is not a valid date (format yyyy/MM/dd)",
-            )
-        elif legacy:
-            self.add(
-                Code.DATE_LEGACY_FORMAT, path,
-                f"Ngày '{raw}' của {name} theo định dạng cũ; nên dùng yyyy/MM/dd",
-                f"{name} '{raw}' uses a legacy format; use yyyy/MM/dd",
-                severity=Severity.WARNING,
-            )
+        self._report_time(path, name, raw, parsed is not None, legacy, ("Ngày", "date"), "yyyy/MM/dd")
         return parsed
 
     def timestamp(self, k: Kids, name: str) -> datetime | None:
@@ -304,20 +292,27 @@ class Builder:
             value, legacy = _mkts(int(m[3]), int(m[2]), int(m[1]), int(m[4]), int(m[5]), int(m[6])), True
         elif m := _TS_ISO.match(raw):
             value, legacy = _mkts(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6])), True
-        if value is None:
+        self._report_time(path, name, raw, value is not None, legacy, ("Thời điểm", "timestamp"),
+                          "yyyy/MM/dd HH:mm:ss")
+        return value
+
+    def _report_time(
+        self, path: str, name: str, raw: str, ok: bool, legacy: bool, noun: tuple[str, str], fmt: str
+    ) -> None:
+        """Dates and timestamps fail or fall back to a legacy format the same way."""
+        if not ok:
             self.add(
                 Code.DATE_INVALID, path,
-                f"Thời điểm '{raw}' của {name} không hợp lệ (yyyy/MM/dd HH:mm:ss)",
-                f"{name} '{raw}' is not a valid timestamp (yyyy/MM/dd HH:mm:ss)",
+                f"{noun[0]} '{raw}' của {name} không hợp lệ (định dạng {fmt})",
+                f"{name} '{raw}' is not a valid {noun[1]} (format {fmt})",
             )
         elif legacy:
             self.add(
                 Code.DATE_LEGACY_FORMAT, path,
-                f"Thời điểm '{raw}' của {name} theo định dạng cũ",
-                f"{name} '{raw}' uses a legacy format; use yyyy/MM/dd HH:mm:ss",
+                f"{noun[0]} '{raw}' của {name} theo định dạng cũ; nên dùng {fmt}",
+                f"{name} '{raw}' uses a legacy format; use {fmt}",
                 severity=Severity.WARNING,
             )
-        return value
 
     # -- models ---------------------------------------------------------------------------
     def organization(self, k: Kids) -> Organization:
