@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -36,7 +36,6 @@ from schemas.findings import Code
 from schemas.organ import OrganId
 
 log = structlog.get_logger("lienthong.delivery")
-_VN = timezone(timedelta(hours=7), "ICT")
 WAITING_FOR_ORIGINAL = "waiting for the original document"
 _ON_ITS_WAY = (TransportState.ACCEPTED, TransportState.ROUTED, TransportState.RETRYING)
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, ValuesView
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -49,6 +49,7 @@ from typing import Any, Literal
 import yaml
 
 from schemas.organ import OrganId, OrganIdError
+from schemas.policy import vietnam_today
 
 Outcome = Literal["local", "external", "unknown_local", "invalid"]
 
@@ -239,7 +240,7 @@ class Directory:
 
         Dissolved organs forward to their successor (chain followed, validated acyclic at load).
         """
-        day = on or vietnam_today()
+        day = on or vietnam_today()  # mergers take effect on Vietnamese calendar days
         organ = self._organs.get(code)
         if organ is None:
             if not OrganId.is_valid(code):
@@ -276,15 +277,6 @@ def load_directory(path: str | Path) -> Directory:
 
 
 SAMPLE_DIRECTORY = Path(__file__).parent / "data" / "nghe_an.yaml"
-
-#: Mergers take effect on Vietnamese calendar days (UTC+7, no daylight saving); a server on
-#: UTC would otherwise forward seven hours late.
-VIETNAM = timezone(timedelta(hours=7), "ICT")
-
-
-def vietnam_today() -> date:
-    return datetime.now(VIETNAM).date()
-
 
 # -- validation ------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -40,10 +40,9 @@ from schemas.findings import Code
 from schemas.models import EdocPackage, StatusPackage
 from schemas.organ import OrganId
 from schemas.parse import ParsedPackage, ValidationReport, validate_package
-from schemas.policy import ValidationOptions
+from schemas.policy import VIETNAM, ValidationOptions
 
 log = structlog.get_logger("lienthong.intake")
-_VN = timezone(timedelta(hours=7), "ICT")  # edXML timestamps are Vietnam local time
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +80,7 @@ class IntakeStage:
 
     # -- entry ----------------------------------------------------------------------------------
     def process(self, body: bytes, user_id: str | None, at: datetime | None = None) -> Decision:
-        with metrics.STAGE_SECONDS.labels("intake").time():
-            decision = self._process(body, user_id, at or datetime.now(UTC))
+        decision = self._process(body, user_id, at or datetime.now(UTC))
         reply = decision.reply
         metrics.PACKAGES.labels(str(reply.get("kind", "unknown")), str(reply.get("outcome", "unknown"))).inc()
         if reply.get("code"):
@@ -221,7 +219,7 @@ class IntakeStage:
                         status_code=h.status_code.value,
                         description=h.description or None,
                         staff=h.staff_info.staff if h.staff_info else None,
-                        reported_at=h.timestamp.replace(tzinfo=_VN),
+                        reported_at=h.timestamp.replace(tzinfo=VIETNAM),
                         digest=digest,
                         at=at,
                     )

@@ -362,7 +362,8 @@ class Consumer:
     # -- worker side ----------------------------------------------------------------------------
     def _work(self, msg: Message) -> None:
         try:
-            decision = self.handler(msg)
+            with metrics.STAGE_SECONDS.labels(self.name).time():
+                decision = self.handler(msg)
         except Exception as exc:  # noqa: BLE001 - a poison message must not kill the worker
             self._crash_path(msg, exc)
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from router import headers as H
 from router.decisions import Publish
@@ -20,10 +20,9 @@ from router.names import Names
 from schemas.codes import StatusCode
 from schemas.findings import Code
 from schemas.models import Organization, ResponseFor, StaffInfo, StatusHeader, StatusPackage
+from schemas.policy import VIETNAM, VIETNAM_OFFSET
 from schemas.render import render_status
 
-VIETNAM = timedelta(hours=7)
-_VN = timezone(VIETNAM, "ICT")
 HUB_SUBMITTER = "lienthong"
 
 #: Signs a rendered status package (XML-DSig, the hub's key); None when no key is configured.
@@ -50,7 +49,7 @@ def rejection_status(
     standard's zone-less timestamps do. Deterministic for the same inputs, so re-sending the
     outcome of an exact duplicate yields the same bytes (and the sink recognises them).
     """
-    local = (at + VIETNAM).replace(tzinfo=None, microsecond=0)
+    local = (at + VIETNAM_OFFSET).replace(tzinfo=None, microsecond=0)
     pkg = StatusPackage(
         header=StatusHeader(
             from_=Organization(organ_id=reporter, organ_name=reporter_name),
@@ -116,7 +115,7 @@ def hub_status(
         StatusRecorded(
             document_id=doc_id, reporter_organ=reporter, about_organ=about_organ, status_code="02",
             description=status.header.description, staff=HUB_SUBMITTER,
-            reported_at=status.header.timestamp.replace(tzinfo=_VN), digest=digest, at=at,
+            reported_at=status.header.timestamp.replace(tzinfo=VIETNAM), digest=digest, at=at,
         ),
     )
     return HubStatus(

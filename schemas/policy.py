@@ -7,7 +7,7 @@ marker differs between systems, so the fields and patterns are configuration, no
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,11 +32,14 @@ class SecretPolicy(BaseModel):
     )
 
 
-VIETNAM = timedelta(hours=7)
+#: edXML dates and timestamps are Vietnam local time (UTC+7, no daylight saving), zone-less
+#: on the wire. One definition for the whole hub: validation, statuses, mergers, traces.
+VIETNAM_OFFSET = timedelta(hours=7)
+VIETNAM = timezone(VIETNAM_OFFSET, "ICT")
 
 
 def vietnam_today() -> date:
-    return (datetime.now(UTC) + VIETNAM).date()
+    return datetime.now(VIETNAM).date()
 
 
 class ValidationOptions(BaseModel):

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from router.ledger.events import PackageKind, TransportState
 from router.ledger.rows import PackageRow, StatusEntry, TransitionRow, VerdictRow
 from router.ledger.trace import OrganTrace, Trace
 from schemas.codes import StatusCode
-
-VIETNAM = timezone(timedelta(hours=7), "ICT")
+from schemas.policy import VIETNAM
 
 STATE_VI: dict[TransportState, str] = {
     TransportState.ACCEPTED: "Hub đã nhận",
