@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from router.topology import DEFAULT_RETRY_DELAYS_S, TopologyOptions
+from router.topology.build import DEFAULT_RETRY_DELAYS_S, TopologyOptions
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import typer
 
 from schemas.parse import validate_package
-from signing import testpki
 from signing.inputs import PackageFacts, facts_for_file, facts_from_parsed
-from signing.pdfsign import sign_person_then_org
 from signing.policy import describe
+from signing.testing import pki as testpki
+from signing.testing.pdfsign import sign_person_then_org
 from signing.trust import TrustConfig, TrustConfigError
 from signing.unwrap import ZIP_MAGIC, is_pdf
 from signing.verdict import PackageVerdict, SignatureReport, Verdict

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from router.intake import IntakeStage
 from router.ledger.store import Ledger
-from router.names import Names
+from router.pipeline.intake import IntakeStage
+from router.topology.names import Names
 from schemas.codes import BussinessDocType
 from tests.support.hub import test_directory as directory_for
 from tests.support.packages import make_edoc

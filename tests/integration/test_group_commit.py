@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from router.group_commit import GroupCommit
+from router.amqp.group_commit import GroupCommit
 from router.ledger import Delivered, Ledger, LedgerEvent, PackageKind, PackageReceived, Routed, TransportState
 
 pytestmark = pytest.mark.integration

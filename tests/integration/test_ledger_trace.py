@@ -15,6 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from router.cli.trace import register
 from router.ledger import (
     Delivered,
     Ledger,
@@ -28,7 +29,6 @@ from router.ledger import (
     VerdictRecorded,
     render_trace_text,
 )
-from router.trace_cli import register
 from schemas.codes import BussinessDocType
 from tests.integration.test_ledger_backends import (  # noqa: F401  (fixtures)
     at,
@@ -169,4 +169,4 @@ def test_cli_ledger_verify(traced: tuple[Ledger, str]) -> None:
 def test_cli_is_mounted_on_lienthong() -> None:
     from router.cli import COMMAND_MODULES
 
-    assert "router.trace_cli" in COMMAND_MODULES
+    assert "router.cli.trace" in COMMAND_MODULES

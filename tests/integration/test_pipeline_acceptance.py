@@ -13,8 +13,8 @@ import pytest
 
 from adapters.folder import FolderSink
 from adapters.sink import Handover, PermanentFailure, SinkResult, TransientFailure
+from router.amqp.parked import list_parked, replay_parked
 from router.ledger.events import TransportState
-from router.parked import list_parked, replay_parked
 from schemas.codes import BussinessDocType, StatusCode
 from schemas.parse import parse_package
 from tests.integration.test_pipeline_basic import wait_for

@@ -9,8 +9,8 @@ import pika
 import pytest
 from prometheus_client import REGISTRY
 
-from router.decisions import Decision
-from router.runtime import BrokerAuthError, Consumer, Message
+from router.amqp.consumer import BrokerAuthError, Consumer, Message
+from router.pipeline.decisions import Decision
 
 pytestmark = pytest.mark.integration
 

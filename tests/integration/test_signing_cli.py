@@ -11,7 +11,7 @@ import structlog
 from typer.testing import CliRunner
 
 from router.cli import app
-from signing import testpki
+from signing.testing import pki as testpki
 from tests.support import pki as S
 
 pytestmark = pytest.mark.integration

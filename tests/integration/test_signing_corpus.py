@@ -34,7 +34,7 @@ def _pdf(build: Callable[[Corpus], bytes], content_type: str = "application/pdf"
 def _between_signatures(c: Corpus) -> bytes:
     """Person signs, text is slipped in, then the organization signs over the changed file:
     only the earlier signature can tell."""
-    from signing.pdfsign import sign_pdf
+    from signing.testing.pdfsign import sign_pdf
 
     person = c.signed(org=None)
     changed = S.append_text_update(person)

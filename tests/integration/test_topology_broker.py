@@ -2,7 +2,7 @@
 system queue the directory names, fall-through paths, lanes, retry tiers, parking, idempotent
 apply, clear mismatch reports, and definitions the broker accepts and lists back unchanged.
 
-These runs are also the contract test of router/topology_model.py (the in-memory double):
+These runs are also the contract test of router/topology/simulate.py (the in-memory double):
 every placement the broker makes is compared with the model's answer.
 """
 
@@ -21,12 +21,12 @@ import pika
 import pika.exceptions
 import pytest
 
-from router.declare import TopologyMismatchError, apply_topology
-from router.definitions import export_definitions, write_definitions
-from router.directory import SAMPLE_DIRECTORY, Directory, load_directory
-from router.names import LANE_HEADER, LANES
-from router.topology import Topology, TopologyOptions, build_topology
-from router.topology_model import route
+from router.directory.model import SAMPLE_DIRECTORY, Directory, load_directory
+from router.topology.build import Topology, TopologyOptions, build_topology
+from router.topology.declare import TopologyMismatchError, apply_topology
+from router.topology.definitions import export_definitions, write_definitions
+from router.topology.names import LANE_HEADER, LANES
+from router.topology.simulate import route
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from router import topology_cli
+from router.cli import topology as topology_cli
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,10 @@ import pika
 import pytest
 import yaml
 
-from router.declare import apply_to_url, apply_topology, list_bindings_rabbitmqctl, stale_bindings
-from router.directory import SAMPLE_DIRECTORY, Directory
-from router.names import LANE_HEADER
-from router.topology import TopologyOptions, build_topology
+from router.directory.model import SAMPLE_DIRECTORY, Directory
+from router.topology.build import TopologyOptions, build_topology
+from router.topology.declare import apply_to_url, apply_topology, list_bindings_rabbitmqctl, stale_bindings
+from router.topology.names import LANE_HEADER
 from tests.integration.test_topology_broker import _require_rabbitmqctl, drain
 
 pytestmark = pytest.mark.integration

@@ -38,7 +38,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.spec import Basic, BasicProperties
 
-from router.names import Names
+from router.topology.names import Names
 from tests.support.flood import Flood
 from tests.support.packages import make_edoc
 from tests.support.procs import PROFILE_ENV, HubEnv, HubProcess, hub_environment, read_journal
@@ -216,11 +216,11 @@ def breakdown(n: int = 300) -> None:
     from datetime import UTC, datetime
 
     from adapters.folder import FolderSink
-    from router.decisions import Decision
-    from router.delivery import DeliveryStage
-    from router.intake import IntakeStage
     from router.ledger.store import Ledger
-    from router.topology import TopologyOptions, build_topology
+    from router.pipeline.decisions import Decision
+    from router.pipeline.delivery import DeliveryStage
+    from router.pipeline.intake import IntakeStage
+    from router.topology.build import TopologyOptions, build_topology
     from schemas.parse import validate_package
     from schemas.policy import ValidationOptions
     from tests.support.hub import test_directory

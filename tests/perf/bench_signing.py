@@ -26,11 +26,11 @@ import psutil
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 
-from signing import testpki
 from signing.inputs import PackageFacts
 from signing.pades import quiet_library_logs
-from signing.pdfsign import sign_person_then_org
 from signing.stage import VerificationStage
+from signing.testing import pki as testpki
+from signing.testing.pdfsign import sign_person_then_org
 from signing.trust import SIGNING_KEY_USAGE, TrustConfig
 from signing.verdict import Verdict
 from signing.verifier import PackageVerifier

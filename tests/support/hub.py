@@ -17,11 +17,11 @@ from adapters.amqp import SubmitResult, Submitter
 from adapters.folder import FolderSink
 from adapters.sink import Sink
 from ops.provision import ensure_user, revoke_user, system_grant
-from router.app import Hub
-from router.declare import apply_topology
-from router.directory import Directory
-from router.runtime import Consumer
+from router.amqp.consumer import Consumer
+from router.directory.model import Directory
+from router.hub import Hub
 from router.settings import PACKAGE_DATA, Settings
+from router.topology.declare import apply_topology
 
 PASSWORD = "lienthong-test-pw"
 

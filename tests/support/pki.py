@@ -2,7 +2,7 @@
 """Test-PKI helpers for every suite: a generated PKI on disk, signed PDFs, edXML packages around
 them, and the tampered variants of the acceptance corpus.
 
-Everything is produced at test time with real keys (signing.testpki); nothing is a fixture file.
+Everything is produced at test time with real keys (signing.testing.pki); nothing is a fixture file.
 Other suites (router e2e) use `Corpus.package(...)` to get a signed or tampered edXML package.
 """
 
@@ -24,9 +24,9 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
 
-from signing import testpki
 from signing.inputs import AttachmentBlob, PackageFacts
-from signing.pdfsign import sign_person_then_org
+from signing.testing import pki as testpki
+from signing.testing.pdfsign import sign_person_then_org
 from signing.trust import TrustConfig
 from signing.xmlsig import DS, EDXML, hardened_parser, sign_package
 from tests.support.services import ROOT

@@ -35,11 +35,11 @@ import yaml
 from adapters.folder import FolderSink
 from adapters.sink import Delivered, Handover, Sink, SinkResult
 from ops.provision import ensure_user, revoke_user, system_grant
-from router.declare import apply_to_url
-from router.directory import Directory
-from router.names import Names
+from router.directory.model import Directory
 from router.settings import PACKAGE_DATA
-from router.topology import TopologyOptions, build_topology
+from router.topology.build import TopologyOptions, build_topology
+from router.topology.declare import apply_to_url
+from router.topology.names import Names
 from tests.support.services import ROOT, answers, delete_broker_objects
 
 JOURNAL_ENV = "LIENTHONG_TEST_SINK_JOURNAL"
@@ -75,15 +75,15 @@ class JournalSink:
 
 def install_journal(path: str) -> None:
     """Wrap the sinks `lienthong run` builds, before it builds them."""
-    import router.app
+    import router.hub
 
-    original = router.app.build_sinks
+    original = router.hub.build_sinks
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def build(directory: Directory, root: Path) -> dict[str, Sink]:
         return {sid: JournalSink(s, sid, fd) for sid, s in original(directory, root).items()}
 
-    router.app.build_sinks = build
+    router.hub.build_sinks = build
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from router.directory import SAMPLE_DIRECTORY, Directory, load_directory
+from router.directory.model import SAMPLE_DIRECTORY, Directory, load_directory
 
 pytestmark = pytest.mark.unit
 
@@ -173,6 +173,6 @@ def test_organs_can_be_iterated_more_than_once(directory: Directory) -> None:
 def test_default_day_is_the_vietnamese_calendar_day() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from router.directory import vietnam_today
+    from router.directory.model import vietnam_today
 
     assert vietnam_today() == (datetime.now(UTC) + timedelta(hours=7)).date()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from router.directory import SAMPLE_DIRECTORY, Directory, DirectoryError, load_directory
+from router.directory.model import SAMPLE_DIRECTORY, Directory, DirectoryError, load_directory
 
 pytestmark = pytest.mark.unit
 

@@ -22,9 +22,9 @@ def test_every_lienthong_metric_is_prefixed_and_counters_end_in_total() -> None:
 
 
 def test_intake_counts_rejections_by_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from router.intake import IntakeStage
     from router.ledger.store import Ledger
-    from router.names import Names
+    from router.pipeline.intake import IntakeStage
+    from router.topology.names import Names
     from tests.support.hub import test_directory
 
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite3'}")

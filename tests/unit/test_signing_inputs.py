@@ -12,9 +12,9 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from signing import testpki
 from signing.classify import classify_signer, date_reason, key_usage_ok, normalize, organ_code
 from signing.inputs import PackageFacts
+from signing.testing import pki as testpki
 from signing.trust import TrustConfig, TrustConfigError
 from signing.unwrap import ZipLimits, is_pdf, unwrap
 from signing.verdict import Reason, SignerKind

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from router.definitions import export_definitions
-from router.directory import SAMPLE_DIRECTORY, Directory, load_directory
-from router.names import LANE_HEADER, LANES, Names, lane_for_priority
-from router.topology import Topology, TopologyOptions, build_topology, cover, patterns_by_system
-from router.topology_model import headers_match, route, topic_matches
+from router.directory.model import SAMPLE_DIRECTORY, Directory, load_directory
+from router.topology.build import Topology, TopologyOptions, build_topology, cover, patterns_by_system
+from router.topology.definitions import export_definitions
+from router.topology.names import LANE_HEADER, LANES, Names, lane_for_priority
+from router.topology.simulate import headers_match, route, topic_matches
 from schemas.organ import OrganId
 
 pytestmark = pytest.mark.unit

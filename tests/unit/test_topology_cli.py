@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from router import topology_cli
-from router.definitions import export_definitions
-from router.directory import SAMPLE_DIRECTORY, load_directory
-from router.topology import TopologyOptions, build_topology
+from router.cli import topology as topology_cli
+from router.directory.model import SAMPLE_DIRECTORY, load_directory
+from router.topology.build import TopologyOptions, build_topology
+from router.topology.definitions import export_definitions
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,7 @@
 """The broker topology as data: a pure function from the directory to exchanges, queues and
-bindings. Declaring (router/declare.py), exporting (router/definitions.py), drawing
+bindings. Declaring (router/topology/declare.py), exporting (router/topology/definitions.py), drawing
 (`lienthong topology show`) and the routing model the tests hold against the real broker
-(router/topology_model.py) all read the same value, so they cannot drift apart.
+(router/topology/simulate.py) all read the same value, so they cannot drift apart.
 
 Shape (P = prefix; the why of each choice is in router/TOPOLOGY.md):
 
@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from router.directory import Directory, Organ, Resolution
-from router.names import LANE_HEADER, LANES, LEVELS, Names
+from router.directory.model import Directory, Organ, Resolution
+from router.topology.names import LANE_HEADER, LANES, LEVELS, Names
 from schemas.organ import OrganId
 
 ExchangeType = Literal["topic", "direct", "fanout", "headers"]

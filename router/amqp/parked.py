@@ -8,8 +8,8 @@ from typing import Any
 import pika
 from pika.exceptions import ChannelClosedByBroker
 
-from router import headers as H
-from router.topology import Topology
+from router.pipeline import envelope as H
+from router.topology.build import Topology
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ from typing import Annotated
 
 import typer
 
-from router.declare import TopologyMismatchError, apply_to_url, list_bindings_rabbitmqctl
-from router.definitions import export_definitions
-from router.directory import SAMPLE_DIRECTORY, Directory, DirectoryError, load_directory
-from router.names import LANE_HEADER, LANES, LEVELS
-from router.topology import DEFAULT_RETRY_DELAYS_S, Topology, TopologyOptions, build_topology
-from router.topology_model import route
+from router.directory.model import SAMPLE_DIRECTORY, Directory, DirectoryError, load_directory
+from router.topology.build import DEFAULT_RETRY_DELAYS_S, Topology, TopologyOptions, build_topology
+from router.topology.declare import TopologyMismatchError, apply_to_url, list_bindings_rabbitmqctl
+from router.topology.definitions import export_definitions
+from router.topology.names import LANE_HEADER, LANES, LEVELS
+from router.topology.simulate import route
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 

@@ -34,9 +34,9 @@ def run(
 ) -> None:
     """Run the hub: the route stage (intake), the delivery workers, or both. Stops on SIGTERM/SIGINT
     after finishing in-flight work (grace period LIENTHONG_GRACE_S)."""
-    from router.app import Hub
-    from router.declare import apply_to_url
-    from router.runtime import BrokerAuthError, Consumer
+    from router.amqp.consumer import BrokerAuthError, Consumer
+    from router.hub import Hub
+    from router.topology.declare import apply_to_url
 
     settings = Settings()
     if metrics_port is not None:
@@ -94,8 +94,8 @@ def send(
     import pika
 
     from adapters.amqp import Submitter
-    from router.directory import load_directory
-    from router.names import Names
+    from router.directory.model import load_directory
+    from router.topology.names import Names
 
     settings = Settings()
     directory = load_directory(settings.directory)
@@ -122,9 +122,9 @@ def parked_list(
     fmt: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """List parked packages with the reason they were parked (nothing is removed)."""
-    from router.directory import load_directory
-    from router.parked import ParkedQueueMissing, list_parked
-    from router.topology import build_topology
+    from router.amqp.parked import ParkedQueueMissing, list_parked
+    from router.directory.model import load_directory
+    from router.topology.build import build_topology
 
     settings = Settings()
     topology = build_topology(load_directory(settings.directory), settings.topology_options())
@@ -150,9 +150,9 @@ def parked_replay(
     dry_run: bool = typer.Option(False, "--dry-run", help="count what would be replayed, change nothing"),
 ) -> None:
     """Send parked packages to their system again, attempt count reset (after fixing the cause)."""
-    from router.directory import load_directory
-    from router.parked import ParkedQueueMissing, replay_parked
-    from router.topology import build_topology
+    from router.amqp.parked import ParkedQueueMissing, replay_parked
+    from router.directory.model import load_directory
+    from router.topology.build import build_topology
 
     settings = Settings()
     topology = build_topology(load_directory(settings.directory), settings.topology_options())
@@ -167,7 +167,7 @@ def parked_replay(
 
 def demo(
     samples: Path = typer.Option(
-        Path(__file__).resolve().parents[2] / "shared" / "domain" / "samples", "--samples",
+        Path(__file__).resolve().parents[3] / "shared" / "domain" / "samples", "--samples",
         help="folder of sample edXML packages"),
     workdir: Path = typer.Option(Path("var/demo"), "--workdir", help="ledger and delivered files go here"),
     keep: bool = typer.Option(False, "--keep", help="keep the demo's queues and exchanges on the broker"),
@@ -176,7 +176,7 @@ def demo(
     included) and print where each package went and what came back."""
     from rich.console import Console
 
-    from router.demo import run_demo
+    from router.cli.demo import run_demo
 
     settings = Settings()
     raise typer.Exit(run_demo(samples, workdir.resolve(), settings.amqp_url, Console(), keep=keep))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from router.ledger.events import VerdictRecorded
-from router.signature_check import SignatureOutcome
+from router.pipeline.signatures import SignatureOutcome
 from schemas.findings import Code
 from schemas.parse import ParsedPackage
 from signing.inputs import facts_from_parsed

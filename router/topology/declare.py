@@ -30,7 +30,7 @@ import pika
 import pika.exceptions
 import structlog
 
-from router.topology import Binding, Exchange, Queue, Topology
+from router.topology.build import Binding, Exchange, Queue, Topology
 
 log = structlog.get_logger()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from router.names import LANE_HEADER
+from router.topology.names import LANE_HEADER
 
 LANE = LANE_HEADER
 DIGEST = "lt-digest"

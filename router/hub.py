@@ -8,17 +8,17 @@ from pathlib import Path
 
 from adapters.folder import FolderSink
 from adapters.sink import Sink
-from router.decisions import Decision, Publish
-from router.delivery import DeliveryStage
-from router.directory import Directory, load_directory
-from router.headers import PARK_REASON
-from router.intake import IntakeStage
+from router.amqp.consumer import Consumer, Message
+from router.directory.model import Directory, load_directory
 from router.ledger.store import Ledger
-from router.runtime import Consumer, Message
+from router.pipeline.decisions import Decision, Publish
+from router.pipeline.delivery import DeliveryStage
+from router.pipeline.envelope import PARK_REASON
+from router.pipeline.intake import IntakeStage
+from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
+from router.pipeline.statuses import StatusSigner
 from router.settings import Settings
-from router.signature_check import NoSignatureCheck, SignatureCheck
-from router.statuses import StatusSigner
-from router.topology import Topology, build_topology
+from router.topology.build import Topology, build_topology
 
 
 def signature_check(settings: Settings) -> SignatureCheck:
@@ -27,7 +27,7 @@ def signature_check(settings: Settings) -> SignatureCheck:
         return NoSignatureCheck()
     if settings.trust_dir is None:
         raise ValueError("LIENTHONG_SIGNATURE_POLICY asks for verification but LIENTHONG_TRUST_DIR is not set")
-    from router.verify import SigningCheck
+    from router.pipeline.verification import SigningCheck
     from signing.stage import VerificationStage
     from signing.trust import TrustConfig
 

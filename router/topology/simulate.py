@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from router.topology import Binding, Topology
+from router.topology.build import Binding, Topology
 
 
 @lru_cache(maxsize=4096)

@@ -276,7 +276,7 @@ def load_directory(path: str | Path) -> Directory:
     return Directory.from_dict(data)
 
 
-SAMPLE_DIRECTORY = Path(__file__).parent / "data" / "nghe_an.yaml"
+SAMPLE_DIRECTORY = Path(__file__).resolve().parents[1] / "data" / "nghe_an.yaml"
 
 # -- validation ------------------------------------------------------------------------------
 

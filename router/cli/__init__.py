@@ -24,9 +24,9 @@ app = typer.Typer(
 # module is a clear import error rather than a silently absent command.
 COMMAND_MODULES: tuple[str, ...] = (
     "schemas.cli",
-    "router.run_cli",
-    "router.trace_cli",
-    "router.topology_cli",
+    "router.cli.run",
+    "router.cli.trace",
+    "router.cli.topology",
     "signing.cli",
 )
 

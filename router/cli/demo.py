@@ -22,11 +22,11 @@ from rich.table import Table
 from adapters.amqp import Submitter
 from adapters.folder import FolderSink
 from ops.provision import ensure_user, revoke_user, system_grant
-from router.app import Hub
-from router.declare import apply_topology
+from router.hub import Hub
 from router.ledger.events import TransportState
 from router.ledger.render import render_trace_text
 from router.settings import Settings
+from router.topology.declare import apply_topology
 from schemas.codes import StatusCode
 from schemas.models import EdocPackage, Organization, ResponseFor, StaffInfo, StatusHeader, StatusPackage
 from schemas.parse import parse_package

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from router import headers as H
-from router.decisions import Publish
 from router.ledger.events import LedgerEvent, PackageKind, PackageReceived, Routed, StatusRecorded
-from router.names import Names
+from router.pipeline import envelope as H
+from router.pipeline.decisions import Publish
+from router.topology.names import Names
 from schemas.codes import StatusCode
 from schemas.findings import Code
 from schemas.models import Organization, ResponseFor, StaffInfo, StatusHeader, StatusPackage

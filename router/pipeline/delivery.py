@@ -18,9 +18,7 @@ import structlog
 from adapters.sink import Delivered as SinkDelivered
 from adapters.sink import Handover, PermanentFailure, Sink, TransientFailure
 from ops import metrics
-from router import headers as H
-from router.decisions import Decision, Publish
-from router.directory import Directory
+from router.directory.model import Directory
 from router.ledger.events import (
     Delivered,
     LedgerEvent,
@@ -30,8 +28,10 @@ from router.ledger.events import (
     TransportState,
 )
 from router.ledger.store import Ledger
-from router.statuses import StatusSigner, hub_status
-from router.topology import Topology
+from router.pipeline import envelope as H
+from router.pipeline.decisions import Decision, Publish
+from router.pipeline.statuses import StatusSigner, hub_status
+from router.topology.build import Topology
 from schemas.findings import Code
 from schemas.organ import OrganId
 

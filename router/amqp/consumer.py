@@ -33,9 +33,9 @@ from pika.spec import Basic, BasicProperties
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 
 from ops import metrics
-from router.decisions import Decision, Publish
-from router.group_commit import GroupCommit
+from router.amqp.group_commit import GroupCommit
 from router.ledger.events import LedgerEvent
+from router.pipeline.decisions import Decision, Publish
 
 log = structlog.get_logger("lienthong.runtime")
 

@@ -16,9 +16,7 @@ from typing import Any
 import structlog
 
 from ops import metrics
-from router import headers as H
-from router.decisions import Decision, Publish
-from router.directory import Directory, Resolution, System
+from router.directory.model import Directory, Resolution, System
 from router.ledger.events import (
     DuplicateAbsorbed,
     LedgerEvent,
@@ -31,10 +29,12 @@ from router.ledger.events import (
     TransportState,
 )
 from router.ledger.store import Ledger
-from router.names import Names, lane_for_priority
-from router.signature_check import NoSignatureCheck, SignatureCheck
-from router.statuses import HUB_SUBMITTER, StatusSigner, hub_status
-from router.topology import route_for
+from router.pipeline import envelope as H
+from router.pipeline.decisions import Decision, Publish
+from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
+from router.pipeline.statuses import HUB_SUBMITTER, StatusSigner, hub_status
+from router.topology.build import route_for
+from router.topology.names import Names, lane_for_priority
 from schemas.codes import BussinessDocType
 from schemas.findings import Code
 from schemas.models import EdocPackage, StatusPackage

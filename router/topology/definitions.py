@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from router.topology import Topology
+from router.topology.build import Topology
 
 VHOST = "/"
 

@@ -1,0 +1,1 @@
+"""The broker topology as data: names, the pure builder, declaring, exporting, the routing model."""
