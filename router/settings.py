@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     #: Root for file sinks whose `dir` option is relative.
     deliver_root: Path = Path(".")
     retry_delays_s: tuple[int, ...] = DEFAULT_RETRY_DELAYS_S
+    #: Intake's own delay tiers (P.intake.retry.N); empty = the same as `retry_delays_s`.
+    intake_retry_delays_s: tuple[int, ...] = ()
+    #: How long a revoke/update/replace waits for its original to reach the recipient before
+    #: it is parked (ORIGINAL_NOT_DELIVERED).
+    original_wait_s: float = Field(86400.0, gt=0)
     delivery_limit: int = Field(5, ge=1)
     prefetch: int = Field(64, ge=1)
     workers: int = Field(4, ge=1)
@@ -40,5 +45,6 @@ class Settings(BaseSettings):
 
     def topology_options(self) -> TopologyOptions:
         return TopologyOptions(
-            prefix=self.prefix, delivery_limit=self.delivery_limit, retry_delays_s=tuple(self.retry_delays_s)
+            prefix=self.prefix, delivery_limit=self.delivery_limit, retry_delays_s=tuple(self.retry_delays_s),
+            intake_retry_delays_s=tuple(self.intake_retry_delays_s),
         )

@@ -39,6 +39,9 @@ class Outcome(StrEnum):
 
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    #: held at intake for an operator (the hub could not finish it); a later acceptance or
+    #: rejection of the same bytes replaces it (`parked replay`)
+    PARKED = "parked"
 
 
 class TransportState(StrEnum):
@@ -94,6 +97,25 @@ class PackageRejected:
     reason_code: str
     message: str
     recipient_organ: str | None = None
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PackageParked:
+    """Intake could not finish the package (its parts failed through every retry tier, or the
+    hub crashed on it): held in the intake parked queue for an operator. Records who submitted
+    it and, when the bytes parse, its DocumentId and From, so `trace` and the sender find it.
+    A package already accepted or rejected keeps that outcome (the fact is still chained)."""
+
+    digest: str
+    submitted_by: str
+    reason_code: str
+    message: str
+    document_id: str | None = None
+    from_organ: str | None = None
     at: datetime = field(default_factory=utc_now)
 
     def __post_init__(self) -> None:
@@ -209,6 +231,7 @@ class VerdictRecorded:
 LedgerEvent: TypeAlias = (
     PackageReceived
     | PackageRejected
+    | PackageParked
     | DuplicateAbsorbed
     | Routed
     | Delivered
@@ -221,7 +244,7 @@ LedgerEvent: TypeAlias = (
 EVENT_TYPES: dict[str, type[LedgerEvent]] = {
     cls.__name__: cls
     for cls in (
-        PackageReceived, PackageRejected, DuplicateAbsorbed, Routed, Delivered,
+        PackageReceived, PackageRejected, PackageParked, DuplicateAbsorbed, Routed, Delivered,
         Retrying, Parked, StatusRecorded, VerdictRecorded,
     )
 }

@@ -202,7 +202,7 @@ def test_counts_cover_every_outcome_and_state(ledger: Ledger) -> None:
     ledger.append([edoc("a", 1), *route_and_deliver(),  # type: ignore[list-item]
                    PackageRejected(digest("x"), "SCHEMA_VIOLATION", "thiếu From", at=at(3))])
     counts = ledger.counts()
-    assert counts.packages == {"accepted": 1, "rejected": 1}
+    assert counts.packages == {"accepted": 1, "rejected": 1, "parked": 0}
     assert counts.deliveries == {"accepted": 0, "routed": 1, "delivered": 1, "retrying": 0,
                                  "parked": 0, "rejected": 0}
     assert counts.evidence == 5
