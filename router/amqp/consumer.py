@@ -373,7 +373,6 @@ class Consumer:
         msg.priority = self.queue_priority.get(msg.queue, 1)
         msg.digest = hashlib.sha256(body).hexdigest()
         msg.key = f"{msg.headers.get(SYSTEM, '')}:{msg.digest}"
-        msg.inbound = Executor.inbound(body, msg.headers, msg.user_id, msg.digest, msg.queue)
         self._open_messages += 1
         # Two copies of one package (a re-sent submission, a copy routed again after a crash)
         # worked on at once would both pass the ledger's "already done?" check and both reach
@@ -447,8 +446,12 @@ class Consumer:
         self._carry(msg, step.decision, step)
 
     def _fail_later(self, msg: Message, failure: Failure) -> None:
+        self._later(self._fail, msg, failure)
+
+    def _later(self, fn: Callable[..., None], *args: Any) -> None:
+        """Off the I/O and ledger writer threads (building a failure decision may parse)."""
         try:
-            self._after_pool.submit(self._fail, msg, failure)
+            self._after_pool.submit(fn, *args)
         except RuntimeError:  # shutting down: the broker re-delivers
             log.debug("after pool closed", consumer=self.name)
 
@@ -464,7 +467,7 @@ class Consumer:
             elif step is None:
                 self._fail_later(msg, Failure(FailureKind.LEDGER_BEFORE, repr(err)[:500]))
             else:  # the park record could not be written: hold the copy and park later
-                self._after_pool.submit(self._park_later, msg, step)
+                self._later(self._park_later, msg, step)
 
         try:
             self._ledger.submit(decision.before, recorded)

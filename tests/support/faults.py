@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
-from adapters.sink import Handover, Sink, SinkResult
+from adapters.sink import Delivered, Handover, Sink, SinkResult
 
 Step = Callable[[Handover], SinkResult | None]
 
@@ -21,6 +21,8 @@ class ScriptedSink:
         self.calls: list[tuple[str, int]] = []
         self.order: list[str] = []
         self.always: dict[str, Step] = {}
+        #: (system, digest) → how many times the package was really written (not "already there")
+        self.written: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
     def script(self, digest: str, *steps: Step) -> None:
@@ -40,4 +42,6 @@ class ScriptedSink:
         result = self.inner.deliver(handover)
         with self._lock:
             self.order.append(handover.digest)
+            if isinstance(result, Delivered) and result.detail != "already in the inbox":
+                self.written[(handover.system_id, handover.digest)] += 1
         return result
