@@ -190,6 +190,9 @@ class Consumer:
         self.healthy_after_s = healthy_after_s
         self._consuming_since: float | None = None
         self._settled_on_connection = 0
+        self._lost_at: float | None = None
+        #: seconds from each connection loss to consuming again (probes, tests, the log)
+        self.recoveries: list[float] = []
         self.queue_priority = dict(queue_priority or {})
         self.max_reconnect_wait_s = max_reconnect_wait_s
         self.ready = threading.Event()
@@ -333,6 +336,8 @@ class Consumer:
 
     def _on_closed(self, conn: SelectConnection, reason: BaseException) -> None:
         self._set_ready(False)
+        if not self._stopping and self._lost_at is None:
+            self._lost_at = time.monotonic()
         if not self._stopping:
             log.warning("connection closed", consumer=self.name, reason=str(reason))
             self._lost = True
@@ -359,6 +364,10 @@ class Consumer:
             self._channel.basic_consume(q, self._on_message, auto_ack=False) for q in self.queues
         ]
         self._consuming_since = time.monotonic()
+        if self._lost_at is not None:
+            self.recoveries.append(self._consuming_since - self._lost_at)
+            log.info("recovered", consumer=self.name, after_s=round(self.recoveries[-1], 3))
+            self._lost_at = None
         self._set_ready(True)
         log.info("consuming", consumer=self.name, queues=self.queues)
 

@@ -11,8 +11,6 @@ limit was spent in milliseconds and the broker parked it with no record: these f
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,13 +19,12 @@ import pytest
 from sqlalchemy import make_url
 
 from adapters.folder import FolderSink
-from router.ledger import engine as ledger_engine
 from tests.support.fault_run import Figures, settle
 from tests.support.faults import ScriptedSink
 from tests.support.flood import Flood
 from tests.support.hub import RunningHub, running_hub
 from tests.support.packages import make_edoc
-from tests.support.services import unique_prefix
+from tests.support.services import pg_schema, unique_prefix
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -37,12 +34,6 @@ RECIPIENTS = {"000.00.13.H41": "tinh-nghean", "000.31.25.H41": "huyen-thanhchuon
 #: 1+2+4+8 = 15 s of tiers: a 10 s outage is waited out, not spent
 TIERS = (1, 2, 4, 8)
 BIG = int(os.environ.get("LIENTHONG_FAULT_PACKAGES", "1000"))
-
-
-@pytest.fixture
-def proxy() -> Iterator[TcpProxy]:
-    with TcpProxy("127.0.0.1", 5432) as p:
-        yield p
 
 
 def through(proxy: TcpProxy, url: str) -> str:
@@ -64,6 +55,11 @@ def flood(hub: RunningHub, bodies: list[bytes]) -> int:
     return report.confirmed
 
 
+def failures(caplog: pytest.LogCaptureFixture, stage: str) -> int:
+    """Failure decisions the executor logged for `stage` (proof that the fault hit)."""
+    return sum(1 for r in caplog.records if r.name == "lienthong.executor" and stage in r.getMessage())
+
+
 def check(fig: Figures, hub: RunningHub) -> None:
     assert fig.silent == 0, fig
     assert fig.duplicated == 0, fig
@@ -71,88 +67,92 @@ def check(fig: Figures, hub: RunningHub) -> None:
     assert hub.hub.ledger.verify_chain().ok
 
 
-def during_intake(amqp_url: str, url: str, proxy: TcpProxy, tmp_path: Path, n: int, outage_s: float) -> Figures:
-    the_sinks = sinks(tmp_path)
-    with running_hub(amqp_url, unique_prefix("pgin"), tmp_path, ledger_url=url, retry_delays_s=TIERS,
-                     sinks=the_sinks) as hub:
-        bodies = batch("PGIN", n)
+def during_intake(hub: RunningHub, proxy: TcpProxy, sinks: dict[str, ScriptedSink], n: int,
+                  outage_s: float) -> Figures:
+    hub.start(intake=True, deliver=True)
+    try:
+        bodies = batch(f"PGIN{n}", n)
         started = time.monotonic()
         outage = proxy.outage_in_thread(outage_s, after=0.2)
         assert flood(hub, bodies) == n
         outage.join()
-        fig = settle(hub, "postgresql-outage-during-intake", bodies, RECIPIENTS, SENDER_SYSTEM, the_sinks,
+        fig = settle(hub, "postgresql-outage-during-intake", bodies, RECIPIENTS, SENDER_SYSTEM, sinks,
                      timeout=120 + n / 10, started=started)
         check(fig, hub)
         return fig
+    finally:
+        hub.stop()
 
 
-def during_delivery(amqp_url: str, url: str, proxy: TcpProxy, tmp_path: Path, n: int, outage_s: float) -> Figures:
-    the_sinks = sinks(tmp_path)
-    with running_hub(amqp_url, unique_prefix("pgdl"), tmp_path, ledger_url=url, retry_delays_s=TIERS,
-                     sinks=the_sinks, start=False) as hub:
+def during_delivery(hub: RunningHub, proxy: TcpProxy, sinks: dict[str, ScriptedSink], n: int,
+                    outage_s: float) -> Figures:
+    try:
         hub.start(intake=True, deliver=False)
-        bodies = batch("PGDL", n)
+        bodies = batch(f"PGDL{n}", n)
+        routed_before = hub.hub.ledger.counts().deliveries["routed"]
         assert flood(hub, bodies) == n
         deadline = time.monotonic() + 120 + n / 10
-        while hub.hub.ledger.counts().deliveries["routed"] < len(RECIPIENTS) * n:  # a backlog waits
+        while hub.hub.ledger.counts().deliveries["routed"] < routed_before + len(RECIPIENTS) * n:  # a backlog
             assert time.monotonic() < deadline, "intake did not route the batch"
             time.sleep(0.3)
         started = time.monotonic()
         hub.start(intake=False, deliver=True)
-        outage = proxy.outage_in_thread(outage_s, after=0.3)
-        outage.join()
-        fig = settle(hub, "postgresql-outage-during-delivery", bodies, RECIPIENTS, SENDER_SYSTEM, the_sinks,
+        proxy.outage_in_thread(outage_s, after=0.3).join()
+        fig = settle(hub, "postgresql-outage-during-delivery", bodies, RECIPIENTS, SENDER_SYSTEM, sinks,
                      timeout=120 + n / 10, started=started)
         check(fig, hub)
         return fig
+    finally:
+        hub.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[TcpProxy]:
+    with TcpProxy("127.0.0.1", 5432) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def pg_sinks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScriptedSink]:
+    return sinks(tmp_path_factory.mktemp("pg-sinks"))
+
+
+@pytest.fixture(scope="module")
+def pg_hub(amqp_url: str, pg_url: str, proxy: TcpProxy, pg_sinks: dict[str, ScriptedSink],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """One hub for the module (setting one up on the shared broker takes ~20 s): its ledger is
+    PostgreSQL through the proxy; each test starts the consumers it needs and stops them."""
+    tmp = tmp_path_factory.mktemp("pg-hub")
+    with pg_schema(pg_url) as url, running_hub(
+        amqp_url, unique_prefix("pgf"), tmp, ledger_url=through(proxy, url), retry_delays_s=TIERS, sinks=pg_sinks,
+        start=False,
+    ) as hub:
+        yield hub
 
 
 def test_postgresql_refusing_connections_during_intake(
-    amqp_url: str, pg_ledger_url: str, proxy: TcpProxy, tmp_path: Path
+    pg_hub: RunningHub, proxy: TcpProxy, pg_sinks: dict[str, ScriptedSink], caplog: pytest.LogCaptureFixture
 ) -> None:
-    fig = during_intake(amqp_url, through(proxy, pg_ledger_url), proxy, tmp_path, n=40, outage_s=6)
-    assert proxy.outages == 1
+    during_intake(pg_hub, proxy, pg_sinks, n=30, outage_s=5)
+    assert failures(caplog, "intake") > 0, "the outage never touched the hub: nothing proven"
 
 
 def test_postgresql_refusing_connections_during_delivery(
-    amqp_url: str, pg_ledger_url: str, proxy: TcpProxy, tmp_path: Path
+    pg_hub: RunningHub, proxy: TcpProxy, pg_sinks: dict[str, ScriptedSink], caplog: pytest.LogCaptureFixture
 ) -> None:
-    during_delivery(amqp_url, through(proxy, pg_ledger_url), proxy, tmp_path, n=40, outage_s=6)
+    during_delivery(pg_hub, proxy, pg_sinks, n=30, outage_s=5)
+    assert failures(caplog, "deliver") > 0, "the outage never touched the hub: nothing proven"
 
 
 @pytest.mark.slow
 def test_postgresql_down_10s_during_intake_of_1000(
-    amqp_url: str, pg_ledger_url: str, proxy: TcpProxy, tmp_path: Path
+    pg_hub: RunningHub, proxy: TcpProxy, pg_sinks: dict[str, ScriptedSink]
 ) -> None:
-    during_intake(amqp_url, through(proxy, pg_ledger_url), proxy, tmp_path, n=BIG, outage_s=10)
+    during_intake(pg_hub, proxy, pg_sinks, n=BIG, outage_s=10)
 
 
 @pytest.mark.slow
 def test_postgresql_down_10s_during_delivery_of_1000(
-    amqp_url: str, pg_ledger_url: str, proxy: TcpProxy, tmp_path: Path
+    pg_hub: RunningHub, proxy: TcpProxy, pg_sinks: dict[str, ScriptedSink]
 ) -> None:
-    during_delivery(amqp_url, through(proxy, pg_ledger_url), proxy, tmp_path, n=BIG, outage_s=10)
-
-
-def test_sqlite_locked_by_another_connection(
-    amqp_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Another process holds the write lock longer than the hub's busy timeout (shortened here
-    so the lock need not last 30 s): writes fail with "database is locked" and are waited out."""
-    monkeypatch.setattr(ledger_engine, "SQLITE_BUSY_TIMEOUT_MS", 300)
-    db = tmp_path / "ledger.sqlite3"
-    the_sinks = sinks(tmp_path)
-    with running_hub(amqp_url, unique_prefix("lock"), tmp_path, ledger_url=f"sqlite:///{db}", retry_delays_s=TIERS,
-                     sinks=the_sinks) as hub:
-        locker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-        locker.execute("BEGIN EXCLUSIVE")
-        release = threading.Timer(5.0, lambda: locker.execute("COMMIT"))
-        release.start()
-        bodies = batch("LOCK", 30)
-        started = time.monotonic()
-        assert flood(hub, bodies) == 30
-        release.join()
-        locker.close()
-        fig = settle(hub, "sqlite-locked", bodies, RECIPIENTS, SENDER_SYSTEM, the_sinks, timeout=90,
-                     started=started)
-        check(fig, hub)
+    during_delivery(pg_hub, proxy, pg_sinks, n=BIG, outage_s=10)

@@ -11,6 +11,8 @@ import os
 import socket
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,22 @@ def _list_with_rabbitmqctl(prefix: str) -> tuple[list[str], list[str], list[str]
         return [row["name"] for row in json.loads(out.stdout) if str(row.get("name", "")).startswith(prefix)]
 
     return names("list_queues", "name"), names("list_exchanges", "name"), names("list_policies")
+
+
+@contextmanager
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A PostgreSQL ledger URL in a schema of its own, dropped afterwards."""
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"lt_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -7,6 +7,7 @@ in between are passed through untouched, so the client talks to the real server.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -113,8 +114,6 @@ class TcpProxy:
 
 
 def _close(s: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     s.close()
