@@ -218,3 +218,22 @@ def test_verdicts_are_kept_per_attachment_and_first_one_stands(ledger: Ledger) -
     assert sorted((v.attachment, v.verdict) for v in trace.verdicts if v.attachment) == [
         ("quyet-dinh.pdf", "valid")]
     assert [v.verdict for v in trace.verdicts if v.attachment is None] == ["unsigned"]
+
+
+def test_a_package_parked_at_intake_is_traced_and_replaying_it_makes_it_the_accepted_one(ledger: Ledger) -> None:
+    from router.ledger.events import PackageParked
+
+    ledger.append([PackageParked(A, "sys-province", "HUB_FAILURE", "ledger unavailable", doc_id(1), H41, at=at(0))])
+    row = ledger.get_package(A)
+    assert row is not None and (row.outcome, row.reason_code, row.submitted_by) == (
+        Outcome.PARKED, "HUB_FAILURE", "sys-province")
+    assert ledger.trace(doc_id(1)).found
+    assert ledger.find_package(H41, doc_id(1)) is None  # a parked package holds no DocumentId
+    ledger.append([PackageParked(A, "sys-province", "HUB_FAILURE", "again", doc_id(1), H41, at=at(1))])  # a repeat
+    ledger.append([edoc("a", 1), *route_and_deliver()])  # `parked replay`, then accepted after all
+    row = ledger.get_package(A)
+    assert row is not None and (row.outcome, row.reason_code, row.subject) == (
+        Outcome.ACCEPTED, None, "Về việc triển khai chuyển đổi số năm 2025")
+    assert ledger.delivery_state(A, DISTRICT).state is TransportState.DELIVERED  # type: ignore[union-attr]
+    assert ledger.counts().packages["parked"] == 0
+    assert ledger.verify_chain().ok
