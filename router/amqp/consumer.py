@@ -38,7 +38,7 @@ from router.amqp.group_commit import GroupCommit
 from router.ledger.events import LedgerEvent
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import SYSTEM
-from router.pipeline.failure import Failure, FailureKind
+from router.pipeline.failure import Failure, FailureKind, Park
 from router.pipeline.recovery import Inbound
 
 log = structlog.get_logger("lienthong.runtime")
@@ -452,7 +452,14 @@ class Consumer:
             log.error("failure decision could not be built", consumer=self.name, error=repr(exc))
             self._threadsafe(lambda: self._requeue_later(msg))
             return
+        self._count(step)
         self._carry(msg, step.decision, step)
+
+    def _count(self, step: Step) -> None:
+        parked = isinstance(step.action, Park) and step.kind == "park"
+        action = f"park:{step.action.code.value}" if isinstance(step.action, Park) and parked else step.kind
+        metrics.FAILURE_DECISIONS.labels(self.executor.recovery.stage if self.executor else self.name,
+                                         step.failure.kind.value, action).inc()
 
     def _fail_later(self, msg: Message, failure: Failure) -> None:
         self._later(self._fail, msg, failure)
@@ -488,6 +495,7 @@ class Consumer:
         if later is None:
             self._threadsafe(lambda: self._requeue_later(msg))
         else:
+            self._count(later)
             self._carry(msg, later.decision, later)
 
     def _after_confirms(self, msg: Message, decision: Decision, step: Step | None) -> None:
