@@ -76,7 +76,7 @@ FIELD_BOUNDS: Mapping[Bounded, FieldBound] = MappingProxyType({
     Bounded.STAFF: FieldBound(500, "StaffInfo/Staff (status)", "ledger staff (text)"),
     Bounded.ATTACHMENT_NAME: FieldBound(
         500, "Attachment/AttachmentName", "header lt-verdict (percent-encoded); ledger verdict attachment"),
-    Bounded.RECIPIENTS: FieldBound(500, "MessageHeader/To (count)", "header lt-recipients (one copy may carry all)"),
+    Bounded.RECIPIENTS: FieldBound(300, "MessageHeader/To (count)", "header lt-recipients (one copy may carry all)"),
 })
 
 
