@@ -90,7 +90,7 @@ class IntakeStage:
         return decision
 
     def _process(self, body: bytes, user_id: str | None, at: datetime, digest: str) -> Decision:
-        report = validate_package(body, self.options)
+        report = validate_package(body, self.options, digest=digest)
         try:
             return self._decide(body, digest, user_id, at, report)
         finally:
