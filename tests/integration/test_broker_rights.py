@@ -90,7 +90,8 @@ def test_each_system_reads_only_its_own_queues(hub: RunningHub) -> None:
                     wrong.append(f"{sid}: may purge {q.name}")
                 if not _refused(conn, lambda ch, q=q: ch.queue_delete(q.name)):
                     wrong.append(f"{sid}: may delete {q.name}")
-            if not _refused(conn, lambda ch: ch.queue_declare(f"{names.prefix}.sys.{sid}.mine", durable=True)):
+            mine = f"{names.prefix}.sys.{sid}.mine"
+            if not _refused(conn, lambda ch, mine=mine: ch.queue_declare(mine, durable=True)):
                 wrong.append(f"{sid}: may declare a queue")
         finally:
             conn.close()
