@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 
 class Severity(StrEnum):
@@ -96,7 +96,15 @@ class Finding(BaseModel):
     severity: Severity
     path: str
     line: int | None
-    message: str
+    #: Vietnamese (for the clerk) and English (for the integrator), kept apart: a reader that
+    #: needs one never has to split a joined text again.
+    vi: str
+    en: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def message(self) -> str:
+        return f"{self.vi} / {self.en}"
 
     @property
     def is_error(self) -> bool:
@@ -113,8 +121,8 @@ def finding(
     severity: Severity = Severity.ERROR,
 ) -> Finding:
     """Messages carry Vietnamese first (for the clerk) and English (for the integrator). Each
-    half is clipped: a message quoting a hostile value must not outgrow a status or the log."""
-    return Finding(code=code, severity=severity, path=path, line=line, message=f"{_clip(vi)} / {_clip(en)}")
+    is clipped: a message quoting a hostile value must not outgrow a status or the log."""
+    return Finding(code=code, severity=severity, path=path, line=line, vi=_clip(vi), en=_clip(en))
 
 
 MESSAGE_CHARS = 600  # per language
