@@ -101,10 +101,9 @@ class IntakeRecovery:
         document_id, sender, code, day = None, None, "-", None
         if failure.kind not in _NO_PARSE and park.code is not Code.CRASH_LOOP:
             report = validate_package(inbound.body)
-            document_id = report.document_id
-            if report.parsed is not None:
+            if report.parsed is not None:  # only what validation bounded goes to the ledger
                 pkg = report.parsed.package
-                sender = pkg.sender
+                document_id, sender = pkg.document_id or None, pkg.sender
                 if isinstance(pkg, EdocPackage):
                     code, day = str(pkg.header.code), pkg.header.promulgation_info.promulgation_date
                 report.parsed.close()

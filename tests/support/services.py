@@ -48,6 +48,26 @@ def require(port: int, what: str) -> None:
     pytest.skip(f"{what} not available on 127.0.0.1:{port}")
 
 
+@contextmanager
+def pg_schema(pg_url: str, label: str = "lt_test") -> Iterator[str]:
+    """A PostgreSQL URL whose `search_path` is a schema of its own, dropped after: the ledger
+    code sees one URL and nothing else, exactly as in production."""
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"{label}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def unique_prefix(label: str = "t") -> str:
     """Every test's broker objects start with this, so parallel runs never collide."""
     return f"lt-{label}-{uuid.uuid4().hex[:8]}"
@@ -85,21 +105,3 @@ def _list_with_rabbitmqctl(prefix: str) -> tuple[list[str], list[str], list[str]
 
     return names("list_queues", "name"), names("list_exchanges", "name"), names("list_policies")
 
-
-@contextmanager
-def pg_schema(pg_url: str) -> Iterator[str]:
-    """A PostgreSQL ledger URL in a schema of its own, dropped afterwards."""
-    from sqlalchemy import create_engine, make_url, text
-
-    schema = f"lt_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
