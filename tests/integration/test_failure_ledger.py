@@ -156,3 +156,14 @@ def test_postgresql_down_10s_during_delivery_of_1000(
     pg_hub: RunningHub, proxy: TcpProxy, pg_sinks: dict[str, ScriptedSink]
 ) -> None:
     during_delivery(pg_hub, proxy, pg_sinks, n=BIG, outage_s=10)
+
+
+@pytest.mark.slow
+def test_postgresql_down_longer_than_every_tier_parks_with_a_record(
+    pg_hub: RunningHub, proxy: TcpProxy, pg_sinks: dict[str, ScriptedSink]
+) -> None:
+    """An outage longer than the tiers (25 s > 15 s): packages are parked — with a record, once
+    the ledger is back (the park waits in the last tier meanwhile) — and their sender is told."""
+    fig = during_intake(pg_hub, proxy, pg_sinks, n=int(os.environ.get("LIENTHONG_FAULT_LONG_PACKAGES", "200")),
+                        outage_s=25)
+    assert fig.parked_with_record > 0, fig
