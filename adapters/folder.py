@@ -10,8 +10,9 @@ The sink remembers what it handed over on its own, in a journal folder inside th
 after a crash (the router is at-least-once) would write them again. One hand-over is:
 
 1. write the body to `.tmp-<id>-*.part` in the inbox and fsync it;
-2. commit: create the journal marker `.handed-over/<id>` naming that temp file (atomic `link`,
-   which fails when the marker exists — of several racing writers exactly one commits), fsync;
+2. commit: create the journal marker `.handed-over/<id>`, a symlink naming that temp file
+   (atomic, and it fails when the marker exists — of several racing writers exactly one
+   commits), fsync the journal folder;
 3. publish the sidecar, then `rename` the committed temp file to `<id>.edxml`, fsync the inbox.
 
 Whoever comes next (a racing writer, the process restarted after a SIGKILL) reads the marker: its
@@ -24,6 +25,7 @@ for this sink, as long as the journal is kept (it holds one small file per packa
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -37,6 +39,8 @@ from adapters.sink import Delivered, Handover, PermanentFailure, SinkResult, Tra
 log = structlog.get_logger("lienthong.sink.folder")
 
 JOURNAL = ".handed-over"
+#: marker target for a package published before its temp file could be known (or pre-journal)
+PUBLISHED = ".published"
 SUFFIX = ".edxml"
 #: errors that no retry cures: the package itself cannot be stored as a file here
 _PERMANENT = frozenset({errno.EFBIG, errno.ENAMETOOLONG})
@@ -72,7 +76,8 @@ class FolderSink:
         if committed is None:
             if (self.directory / inbox_name(h)).exists():  # written before the journal existed
                 self.journal.mkdir(parents=True, exist_ok=True)
-                _publish(marker, b"", replace=False, prefix=f".tmp-{h.handover_id}-")
+                with contextlib.suppress(FileExistsError):
+                    os.symlink(PUBLISHED, marker)
                 return Delivered("already in the inbox")
             committed = self._commit(h, marker)
         return self._finish(h, committed)
@@ -82,16 +87,18 @@ class FolderSink:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.journal.mkdir(parents=True, exist_ok=True)
         tmp = _write_temp(self.directory, h.body, prefix=f".tmp-{h.handover_id}-", suffix=".part")
-        if _publish(marker, tmp.name.encode(), replace=False, prefix=f".tmp-{h.handover_id}-"):
-            _fsync_directory(self.journal)
-            return tmp.name
-        tmp.unlink(missing_ok=True)  # another writer committed first: follow its marker
-        return _read(marker) or ""
+        try:
+            os.symlink(tmp.name, marker)  # atomic, carries its target: no content to write and fsync
+        except FileExistsError:
+            tmp.unlink(missing_ok=True)  # another writer committed first: follow its marker
+            return _read(marker) or PUBLISHED
+        _fsync_directory(self.journal)
+        return tmp.name
 
     def _finish(self, h: Handover, committed: str) -> SinkResult:
         """Step 3, for whoever holds a marker whose temp file has not been published yet."""
-        tmp = self.directory / committed if committed else None
-        if tmp is None or not tmp.exists():
+        tmp = self.directory / committed
+        if committed == PUBLISHED or not tmp.exists():
             return Delivered("already handed over")
         meta = {
             "id": h.handover_id,
@@ -105,7 +112,7 @@ class FolderSink:
         }
         sidecar = json.dumps(meta, ensure_ascii=False, indent=1).encode()
         target = self.directory / inbox_name(h)
-        _publish(target.with_suffix(".json"), sidecar, replace=True)  # not `.tmp-<id>-`: never swept
+        _publish(target.with_suffix(".json"), sidecar)  # temp not named `.tmp-<id>-`: never swept
         try:
             os.rename(tmp, target)
         except FileNotFoundError:
@@ -128,9 +135,10 @@ class FolderSink:
         return {p.name for p in self.journal.iterdir() if not p.name.startswith(".")}
 
 
-def _read(path: Path) -> str | None:
+def _read(marker: Path) -> str | None:
+    """The temp file a marker commits to; None when there is no marker."""
     try:
-        return path.read_text(encoding="utf-8")
+        return os.readlink(marker)
     except FileNotFoundError:
         return None
 
@@ -148,18 +156,11 @@ def _write_temp(folder: Path, data: bytes, *, prefix: str, suffix: str) -> Path:
     return Path(tmp)
 
 
-def _publish(path: Path, data: bytes, *, replace: bool, prefix: str = ".tmp-") -> bool:
-    """Write `data` under `path` atomically; False when `path` already existed (replace=False)."""
-    tmp = _write_temp(path.parent, data, prefix=prefix, suffix=".part")
+def _publish(path: Path, data: bytes) -> None:
+    """Write `data` under `path` atomically (replacing it)."""
+    tmp = _write_temp(path.parent, data, prefix=".tmp-", suffix=".part")
     try:
-        if replace:
-            os.replace(tmp, path)
-            return True
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
+        os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -146,7 +146,7 @@ def render(where: str, error: ErrorDetails, prefix: tuple[str, ...] = ()) -> str
     if kind == "missing":
         return f"{head}{loc} is required"
     if kind.startswith("lt_"):
-        return f"{head}{loc} {error['msg']}".replace("  ", " ")
+        return head + " ".join(p for p in (loc, error["msg"]) if p)
     if kind in ("bool_type", "bool_parsing"):
         return f"{head}{loc} must be true or false"
     if kind in ("model_type", "model_attributes_type", "dict_type") and not error["loc"]:
