@@ -102,7 +102,7 @@ class Hub:
         limit = self.settings.delivery_limit
 
         def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.user_id, m.timestamp)
+            return stage.process(m.body, m.user_id, m.timestamp, m.digest)
 
         def crashed(m: Message, exc: BaseException) -> Decision | None:
             if m.delivery_count + 1 < limit:
@@ -128,7 +128,7 @@ class Hub:
             priority[urgent], priority[normal] = 0, 1
 
         def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.headers, m.timestamp)
+            return stage.process(m.body, m.headers, m.timestamp, m.digest)
 
         def crashed(m: Message, exc: BaseException) -> Decision | None:
             if m.delivery_count + 1 < limit:

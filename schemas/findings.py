@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 
 class Severity(StrEnum):
@@ -95,7 +95,15 @@ class Finding(BaseModel):
     severity: Severity
     path: str
     line: int | None
-    message: str
+    #: Vietnamese (for the clerk) and English (for the integrator), kept apart: a reader that
+    #: needs one never has to split a joined text again.
+    vi: str
+    en: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def message(self) -> str:
+        return f"{self.vi} / {self.en}"
 
     @property
     def is_error(self) -> bool:
@@ -112,7 +120,7 @@ def finding(
     severity: Severity = Severity.ERROR,
 ) -> Finding:
     """Messages carry Vietnamese first (for the clerk) and English (for the integrator)."""
-    return Finding(code=code, severity=severity, path=path, line=line, message=f"{vi} / {en}")
+    return Finding(code=code, severity=severity, path=path, line=line, vi=vi, en=en)
 
 
 class PackageError(Exception):

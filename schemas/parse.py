@@ -137,11 +137,13 @@ def _kind(root: etree._Element) -> Kind:
 
 
 def validate_package(
-    source: Source, options: ValidationOptions | None = None, sink: AttachmentSink | None = None
+    source: Source, options: ValidationOptions | None = None, sink: AttachmentSink | None = None,
+    *, digest: str | None = None,
 ) -> ValidationReport:
+    """`digest`: the body's SHA-256 when the caller has it already (then it is not hashed again)."""
     options = options or ValidationOptions()
     try:
-        doc = read_document(source, options.limits, sink)
+        doc = read_document(source, options.limits, sink, digest)
         kind = _kind(doc.root)
     except PackageError as exc:
         return ValidationReport(False, None, None, list(exc.findings))

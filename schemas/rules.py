@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
 
 from schemas.codes import BussinessDocType
+from schemas.confusables import fold
 from schemas.findings import Code, Finding, Severity, finding
 from schemas.models import EdocPackage, ResponseFor, StatusPackage
 from schemas.organ import STRICT, TOLERANT
@@ -16,8 +16,8 @@ from schemas.policy import ValidationOptions
 
 MH = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader"
 BUSS = "/edXML/edXMLEnvelope/edXMLHeader/TraceHeaderList/Bussiness"
-_DOCID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[^,]+),(?P<code>.+)$")
-_DOCID_DATE = re.compile(r"^(\d{4})[/-](\d{2})[/-](\d{2})$")
+_DOCID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[^,]+),(?P<code>.+)\Z")
+_DOCID_DATE = re.compile(r"^([0-9]{4})[/-]([0-9]{2})[/-]([0-9]{2})\Z")
 
 # domain.md §1.10 (one hub's validator): warnings until the QCVN text is checked.
 LENGTH_LIMITS: dict[str, int] = {
@@ -261,8 +261,7 @@ def _secret(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
         return
     for field, pattern in policy.fields.items():
         for path, value in _field_values(pkg, field):
-            text = unicodedata.normalize("NFC", value)
-            m = re.search(pattern, text)
+            m = re.search(pattern, fold(value))
             if m:
                 ctx.add(
                     Code.SECRET_DOCUMENT, path,

@@ -7,7 +7,6 @@ from router.ledger.events import (
     DuplicateAbsorbed,
     LedgerEvent,
     Outcome,
-    PackageKind,
     PackageReceived,
     PackageRejected,
     Parked,
@@ -28,6 +27,7 @@ from router.ledger.rows import (
 )
 from router.ledger.store import Ledger
 from router.ledger.trace import DeliveryTrace, OrganTrace, Trace
+from schemas.codes import PackageKind
 
 DEFAULT_LEDGER_URL = "sqlite:///lienthong-ledger.db"
 

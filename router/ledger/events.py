@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 from typing import Any, TypeAlias
 
-from schemas.codes import BussinessDocType, Priority, StatusCode
+from schemas.codes import BussinessDocType, PackageKind, Priority, StatusCode
 
 
 def utc_now() -> datetime:
@@ -26,11 +26,6 @@ def as_utc(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
     return value.astimezone(UTC)
-
-
-class PackageKind(StrEnum):
-    EDOC = "edoc"
-    STATUS = "status"
 
 
 class Outcome(StrEnum):

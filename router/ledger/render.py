@@ -10,10 +10,10 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from router.ledger.events import PackageKind, TransportState
+from router.ledger.events import TransportState
 from router.ledger.rows import PackageRow, StatusEntry, TransitionRow, VerdictRow
 from router.ledger.trace import OrganTrace, Trace
-from schemas.codes import StatusCode
+from schemas.codes import PackageKind, StatusCode
 from schemas.policy import VIETNAM
 
 STATE_VI: dict[TransportState, str] = {
