@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters.sink import Delivered, Handover, PermanentFailure, Sink, TransientFailure
+from schemas.codes import PackageKind
 
 #: what a text shown to a sender must never carry: paths, errno, exception reprs, tracebacks
 LEAKS = re.compile(r"/|\\|errno|Errno|Error\(|Exception|Traceback|\[Err")
@@ -23,7 +24,7 @@ LEAKS = re.compile(r"/|\\|errno|Errno|Error\(|Exception|Traceback|\[Err")
 def handover(text: str = "Ủy ban nhân dân tỉnh Nghệ An", system: str = "tinh-nghean") -> Handover:
     body = f"<edXML>{text}</edXML>".encode()
     return Handover(
-        body=body, digest=hashlib.sha256(body).hexdigest(), kind="edoc", system_id=system,
+        body=body, digest=hashlib.sha256(body).hexdigest(), kind=PackageKind.EDOC, system_id=system,
         recipients=("000.00.13.H41",), document_id="000.00.00.H41,2025/03/14,1/UBND", sender="000.00.00.H41",
         headers={"lt-verdict": "SIGNED"},
     )
