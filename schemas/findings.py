@@ -70,7 +70,8 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.TARGET_MISSING: "A revoke/update/replace (BussinessDocType 1-3) names no target DocumentId",
     Code.SECRET_DOCUMENT: "Secret (MẬT) documents must not travel on the axis (Decision 28 Art. 2)",
     Code.RESPONSE_FOR_INCOMPLETE: "ResponseFor lacks OrganId, Code, PromulgationDate or DocumentId",
-    Code.FIELD_TOO_LONG: "Warning: a field is longer than the hub validators' limit (domain §1.10)",
+    Code.FIELD_TOO_LONG: "A value the hub carries in a header or ledger column exceeds its bound (schemas/limits.py), "
+    "or too many recipients; as a warning: longer than a hub validator's limit (domain §1.10)",
     Code.DOCUMENT_ID_OPAQUE: "Warning: DocumentId is not OrganId,yyyy/MM/dd,Number/Notation",
     Code.DATE_LEGACY_FORMAT: "Warning: a legacy dd/MM/yyyy date was accepted",
     Code.ORGAN_ID_NONSTANDARD: "Warning: an OrganId matches only the tolerant shape",
@@ -119,8 +120,16 @@ def finding(
     line: int | None = None,
     severity: Severity = Severity.ERROR,
 ) -> Finding:
-    """Messages carry Vietnamese first (for the clerk) and English (for the integrator)."""
-    return Finding(code=code, severity=severity, path=path, line=line, vi=vi, en=en)
+    """Messages carry Vietnamese first (for the clerk) and English (for the integrator). Each
+    is clipped: a message quoting a hostile value must not outgrow a status or the log."""
+    return Finding(code=code, severity=severity, path=path, line=line, vi=_clip(vi), en=_clip(en))
+
+
+MESSAGE_CHARS = 600  # per language
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 
 
 class PackageError(Exception):

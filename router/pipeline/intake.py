@@ -116,7 +116,8 @@ class IntakeStage:
             where = f" ({first.path}" + (f", dòng/line {first.line})" if first.line else ")") if first else ""
             vi = (first.vi if first else "gói tin không hợp lệ") + where
             en = (first.en if first else "invalid package") + where
-            return self._reject(digest, None, system, Rejection(code, vi, en), at, document_id=report.document_id)
+            return self._reject(digest, None, system, Rejection(code, vi, en), at, document_id=report.document_id,
+                                sender=report.sender, kind=report.kind)
         parsed = report.parsed
         pkg = parsed.package
 
@@ -306,9 +307,18 @@ class IntakeStage:
         at: datetime,
         *,
         document_id: str | None = None,
+        sender: str | None = None,
+        kind: str | None = None,
     ) -> Decision:
+        """Refuse the package; without `pkg`, `document_id`/`sender`/`kind` are what an invalid one
+        claimed (bounded best-effort reads of the report), recorded so trace finds the refusal."""
         log.info("rejected", digest=digest[:16], code=rej.code.value, system=system.id if system else None)
-        before: list[LedgerEvent] = [PackageRejected(digest, rej.code.value, rej.message, at=at)]
+        if pkg is not None:
+            document_id, sender, kind = pkg.document_id, pkg.sender, pkg.kind
+        before: list[LedgerEvent] = [PackageRejected(
+            digest, rej.code.value, rej.message, at=at, submitted_by=system.id if system else None,
+            kind=PackageKind(kind) if kind else None, document_id=document_id, from_organ=sender,
+        )]
         publishes, status_before, after = self._status_to_sender(pkg, system, rej, at, reporter=self.hub_organ,
                                                                  document_id=document_id)
         reply = self._reply("rejected", digest, pkg, code=rej.code.value, message=rej.message)
