@@ -58,7 +58,7 @@ def count(
         inboxes = {sid: {f.name for f in hub.inbox(sid)} for sid in set(recipients.values())}
         delivered = pkg is not None and pkg.outcome is Outcome.ACCEPTED and all(
             (row := rows.get(organ)) is not None and row.state is TransportState.DELIVERED
-            and f"edoc-{d[:32]}.edxml" in inboxes[sid] for organ, sid in recipients.items())
+            and f"edoc-{d[:32]}-{sid}.edxml" in inboxes[sid] for organ, sid in recipients.items())
         parked = pkg is not None and (pkg.outcome is Outcome.PARKED or any(
             r.state is TransportState.PARKED for r in rows.values()))
         document = pkg.document_id if pkg is not None else None
