@@ -11,6 +11,7 @@ from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
 from router.directory.model import Directory, load_directory
 from router.ledger.store import Ledger
+from router.pipeline.clock import Clock, system_clock
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.delivery import DeliveryStage
 from router.pipeline.envelope import PARK_REASON
@@ -55,6 +56,9 @@ class Hub:
     ledger: Ledger
     sinks: Mapping[str, Sink]
     signatures: SignatureCheck = field(default_factory=NoSignatureCheck)
+    #: The one clock: each message is stamped with the hub's receipt time, never the submitter's
+    #: AMQP timestamp (forgeable, skewed). Tests inject `fixed_clock`.
+    clock: Clock = system_clock
 
     @classmethod
     def from_settings(
@@ -64,6 +68,7 @@ class Hub:
         directory: Directory | None = None,
         sinks: Mapping[str, Sink] | None = None,
         signatures: SignatureCheck | None = None,
+        clock: Clock = system_clock,
     ) -> Hub:
         directory = directory or load_directory(settings.directory)
         topology = build_topology(directory, settings.topology_options())
@@ -71,7 +76,7 @@ class Hub:
         return cls(
             settings, directory, topology, ledger,
             sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
-            signatures or signature_check(settings),
+            signatures or signature_check(settings), clock,
         )
 
     def close(self) -> None:
@@ -106,7 +111,7 @@ class Hub:
         limit = self.settings.delivery_limit
 
         def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.user_id, m.timestamp)
+            return stage.process(m.body, m.user_id, self.clock())
 
         def crashed(m: Message, exc: BaseException) -> Decision | None:
             if m.delivery_count + 1 < limit:
@@ -132,12 +137,13 @@ class Hub:
             priority[urgent], priority[normal] = 0, 1
 
         def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.headers, m.timestamp)
+            return stage.process(m.body, m.headers, self.clock())
 
         def crashed(m: Message, exc: BaseException) -> Decision | None:
             if m.delivery_count + 1 < limit:
                 return None
-            return stage.park(m.body, m.headers, f"delivery crashed {m.delivery_count + 1} times: {exc!r}"[:500])
+            return stage.park(m.body, m.headers, f"delivery crashed {m.delivery_count + 1} times: {exc!r}"[:500],
+                              self.clock())
 
         return Consumer(
             self.settings.amqp_url, queues, handle, self.ledger.append, name="deliver",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -29,6 +29,7 @@ from router.ledger.events import (
 )
 from router.ledger.store import Ledger
 from router.pipeline import envelope as H
+from router.pipeline.clock import system_clock
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.statuses import StatusSigner, hub_status
 from router.topology.build import Topology
@@ -60,7 +61,7 @@ class DeliveryStage:
         self.hub_name = hub_name
 
     def process(self, body: bytes, headers: Mapping[str, Any], at: datetime | None = None) -> Decision:
-        at = at or datetime.now(UTC)
+        at = at or system_clock()
         sid = H.text(headers, H.SYSTEM)
         digest = H.text(headers, H.DIGEST)
         recipients = H.recipients(headers)
@@ -136,7 +137,7 @@ class DeliveryStage:
         code: Code = Code.DELIVERY_FAILED, notify: bool = True,
     ) -> Decision:
         """Park for an operator; tell the sender (unless this is a status: no status about a status)."""
-        at = at or datetime.now(UTC)
+        at = at or system_clock()
         sid = H.text(headers, H.SYSTEM)
         digest = H.text(headers, H.DIGEST) or hashlib.sha256(body).hexdigest()
         attempt = max(1, H.integer(headers, H.ATTEMPT, 1))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -30,6 +30,7 @@ from router.ledger.events import (
 )
 from router.ledger.store import Ledger
 from router.pipeline import envelope as H
+from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import HUB_SUBMITTER, StatusSigner, hub_status
@@ -80,7 +81,7 @@ class IntakeStage:
 
     # -- entry ----------------------------------------------------------------------------------
     def process(self, body: bytes, user_id: str | None, at: datetime | None = None) -> Decision:
-        decision = self._process(body, user_id, at or datetime.now(UTC))
+        decision = self._process(body, user_id, at or system_clock())
         reply = decision.reply
         metrics.PACKAGES.labels(str(reply.get("kind", "unknown")), str(reply.get("outcome", "unknown"))).inc()
         if reply.get("code"):
@@ -198,7 +199,7 @@ class IntakeStage:
         for code in requested:
             if only is not None and code not in only:
                 continue
-            res = self.directory.resolve(code, on=at.date())
+            res = self.directory.resolve(code, on=vietnam_day(at))  # a Vietnamese legal day
             if res.deliverable and res.system is not None:
                 groups.setdefault(res.system.id, []).append(res)
             else:

@@ -20,6 +20,7 @@ from ops.provision import ensure_user, revoke_user, system_grant
 from router.amqp.consumer import Consumer
 from router.directory.model import Directory
 from router.hub import Hub
+from router.pipeline.clock import Clock, system_clock
 from router.settings import PACKAGE_DATA, Settings
 from router.topology.declare import apply_topology
 
@@ -97,6 +98,7 @@ def running_hub(
     delivery_limit: int = 3,
     sinks: Mapping[str, Sink] | None = None,
     start: bool = True,
+    clock: Clock = system_clock,
     **settings: Any,
 ) -> Iterator[RunningHub]:
     directory = test_directory(prefix)
@@ -108,7 +110,7 @@ def running_hub(
         retry_delays_s=retry_delays_s, delivery_limit=delivery_limit, prefetch=32, workers=3, grace_s=10,
         **settings,
     )
-    hub = Hub.from_settings(s, directory=directory, sinks=real_sinks)
+    hub = Hub.from_settings(s, directory=directory, sinks=real_sinks, clock=clock)
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         apply_topology(hub.topology, conn.channel())
