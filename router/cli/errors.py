@@ -22,6 +22,7 @@ import pika.exceptions
 import typer
 import typer.core
 import typer.exceptions
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
@@ -132,7 +133,7 @@ def explain_one(exc: BaseException) -> OperatorError | None:
             where, user = _amqp_where()
             return OperatorError(f"RabbitMQ at {where} refused user {user!r} (wrong password or no access to "
                                  "the vhost) — check LIENTHONG_AMQP_URL / --amqp-url")
-        case pika.exceptions.AMQPConnectionError():
+        case pika.exceptions.AMQPConnectionError() | AMQPConnectorException():
             where, _ = _amqp_where()
             return ServiceUnavailable(f"RabbitMQ unreachable at {where} — start it or check "
                                       "LIENTHONG_AMQP_URL / --amqp-url")

@@ -200,17 +200,20 @@ def demo(
     samples: Path = typer.Option(
         Path(__file__).resolve().parents[3] / "shared" / "domain" / "samples", "--samples",
         help="folder of sample edXML packages"),
-    workdir: Path = typer.Option(Path("var/demo"), "--workdir", help="ledger and delivered files go here"),
+    workdir: Path = typer.Option(Path("var/demo"), "--workdir",
+                                 help="each run's ledger and delivered files go to a new folder in here"),
     keep: bool = typer.Option(False, "--keep", help="keep the demo's queues and exchanges on the broker"),
+    amqp_url: AmqpUrlOpt = None,
 ) -> None:
     """Start the hub on the sample directory, route the sample packages end to end (statuses
-    included) and print where each package went and what came back."""
+    included) and print where each package went and what came back. Uses its own broker users,
+    queues and folder (a unique prefix per run) and removes only those."""
     from rich.console import Console
 
     from router.cli.demo import run_demo
 
-    settings = Settings()
-    raise typer.Exit(run_demo(samples, workdir.resolve(), settings.amqp_url, Console(), keep=keep))
+    settings = command_settings(amqp_url=amqp_url)
+    raise typer.Exit(run_demo(samples, workdir, settings, Console(), keep=keep))
 
 
 def register(app: typer.Typer) -> None:
