@@ -7,7 +7,9 @@ retries by itself (the broker's delay tiers own document retries, design.md §4)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
+
+from schemas.codes import PackageKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +18,7 @@ class Handover:
 
     body: bytes
     digest: str
-    kind: Literal["edoc", "status"]
+    kind: PackageKind
     system_id: str
     recipients: tuple[str, ...]
     document_id: str | None
@@ -45,7 +47,7 @@ class PermanentFailure:
 
 
 SinkResult = Delivered | TransientFailure | PermanentFailure
-Kind = Literal["edoc", "status"]
+Kind = PackageKind
 
 
 class Sink(Protocol):

@@ -32,8 +32,9 @@ def system_grant(user: str, prefix: str, system_id: str) -> Grant:
     return Grant(
         user=user,
         configure="^$",
-        # intake to submit; amq.default so a client may answer direct reply-to (send's result)
-        write=f"^({p}\\.intake|amq\\.default)$",
+        # the intake exchange only: no default exchange, through which any queue could be written
+        # (the hub answers on direct reply-to with its own account; the system only consumes it)
+        write=f"^{p}\\.intake$",
         read=f"^({p}\\.sys\\.{s}\\..*|amq\\.rabbitmq\\.reply-to.*)$",
     )
 

@@ -111,7 +111,7 @@ class Hub:
         limit = self.settings.delivery_limit
 
         def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.user_id, self.clock())
+            return stage.process(m.body, m.user_id, self.clock(), m.digest)
 
         def crashed(m: Message, exc: BaseException) -> Decision | None:
             if m.delivery_count + 1 < limit:
@@ -137,7 +137,7 @@ class Hub:
             priority[urgent], priority[normal] = 0, 1
 
         def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.headers, self.clock())
+            return stage.process(m.body, m.headers, self.clock(), m.digest)
 
         def crashed(m: Message, exc: BaseException) -> Decision | None:
             if m.delivery_count + 1 < limit:

@@ -49,12 +49,12 @@ from schemas.reader import RawDocument
 
 T = TypeVar("T")
 
-_DATE = re.compile(r"^(\d{4})/(\d{2})/(\d{2})$")
-_DATE_LEGACY = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
-_DATE_DASH = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_TS = re.compile(r"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})$")
-_TS_LEGACY = re.compile(r"^(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2}):(\d{2})$")
-_TS_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})")
+_DATE = re.compile(r"^([0-9]{4})/([0-9]{2})/([0-9]{2})\Z")
+_DATE_LEGACY = re.compile(r"^([0-9]{2})/([0-9]{2})/([0-9]{4})\Z")
+_DATE_DASH = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
+_TS = re.compile(r"^([0-9]{4})/([0-9]{2})/([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})\Z")
+_TS_LEGACY = re.compile(r"^([0-9]{2})/([0-9]{2})/([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2})\Z")
+_TS_ISO = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})")
 
 
 def line_of(el: etree._Element) -> int | None:
@@ -127,7 +127,7 @@ class Kids:
         return self.by_name.get(name, [])
 
 
-_STEP = re.compile(r"^([^\[\]]+)(?:\[(\d+)\])?$")
+_STEP = re.compile(r"^([^\[\]]+)(?:\[([0-9]+)\])?\Z")
 
 
 class PathLines(dict[str, int]):

@@ -6,6 +6,13 @@ from enum import IntEnum, StrEnum
 from typing import Final
 
 
+class PackageKind(StrEnum):
+    """The two kinds of edXML package (domain.md §1–2): one type for every room that names them."""
+
+    EDOC = "edoc"
+    STATUS = "status"
+
+
 class Priority(IntEnum):
     """OtherInfo/Priority. Drives the AMQP priority (see `amqp_priority`)."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 
 class Severity(StrEnum):
@@ -70,7 +70,8 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.TARGET_MISSING: "A revoke/update/replace (BussinessDocType 1-3) names no target DocumentId",
     Code.SECRET_DOCUMENT: "Secret (MẬT) documents must not travel on the axis (Decision 28 Art. 2)",
     Code.RESPONSE_FOR_INCOMPLETE: "ResponseFor lacks OrganId, Code, PromulgationDate or DocumentId",
-    Code.FIELD_TOO_LONG: "Warning: a field is longer than the hub validators' limit (domain §1.10)",
+    Code.FIELD_TOO_LONG: "A value the hub carries in a header or ledger column exceeds its bound (schemas/limits.py), "
+    "or too many recipients; as a warning: longer than a hub validator's limit (domain §1.10)",
     Code.DOCUMENT_ID_OPAQUE: "Warning: DocumentId is not OrganId,yyyy/MM/dd,Number/Notation",
     Code.DATE_LEGACY_FORMAT: "Warning: a legacy dd/MM/yyyy date was accepted",
     Code.ORGAN_ID_NONSTANDARD: "Warning: an OrganId matches only the tolerant shape",
@@ -95,7 +96,15 @@ class Finding(BaseModel):
     severity: Severity
     path: str
     line: int | None
-    message: str
+    #: Vietnamese (for the clerk) and English (for the integrator), kept apart: a reader that
+    #: needs one never has to split a joined text again.
+    vi: str
+    en: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def message(self) -> str:
+        return f"{self.vi} / {self.en}"
 
     @property
     def is_error(self) -> bool:
@@ -111,8 +120,16 @@ def finding(
     line: int | None = None,
     severity: Severity = Severity.ERROR,
 ) -> Finding:
-    """Messages carry Vietnamese first (for the clerk) and English (for the integrator)."""
-    return Finding(code=code, severity=severity, path=path, line=line, message=f"{vi} / {en}")
+    """Messages carry Vietnamese first (for the clerk) and English (for the integrator). Each
+    is clipped: a message quoting a hostile value must not outgrow a status or the log."""
+    return Finding(code=code, severity=severity, path=path, line=line, vi=_clip(vi), en=_clip(en))
+
+
+MESSAGE_CHARS = 600  # per language
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 
 
 class PackageError(Exception):

@@ -9,8 +9,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-STRICT = re.compile(r"^(?P<l4>\d{3})\.(?P<l3>\d{2})\.(?P<l2>\d{2})\.(?P<l1>[A-Z]\d{2})$")
-TOLERANT = re.compile(r"^(?P<l4>[0-9A-Z]{3})\.(?P<l3>[0-9A-Z]{2})\.(?P<l2>[0-9A-Z]{2})\.(?P<l1>[A-Z][0-9A-Z]{2})$")
+# ASCII digits and capitals only, to the very end (`\Z`, not `$`, which admits a final newline):
+# `\d` would admit full-width and Arabic-Indic digits, look-alikes of a real organ's code.
+STRICT = re.compile(r"^(?P<l4>[0-9]{3})\.(?P<l3>[0-9]{2})\.(?P<l2>[0-9]{2})\.(?P<l1>[A-Z][0-9]{2})\Z")
+TOLERANT = re.compile(r"^(?P<l4>[0-9A-Z]{3})\.(?P<l3>[0-9A-Z]{2})\.(?P<l2>[0-9A-Z]{2})\.(?P<l1>[A-Z][0-9A-Z]{2})\Z")
 
 Shape = Literal["strict", "tolerant"]
 _ZERO = ("000", "00", "00")

@@ -12,6 +12,7 @@ from lxml import etree
 from schemas.build import Builder, line_of, local, namespace
 from schemas.findings import Code, Finding, PackageError, Severity, finding
 from schemas.layout import NS
+from schemas.limits import Bounded, within
 from schemas.models import Attachment, EdocPackage, StatusPackage
 from schemas.payload import AttachmentSink, Payload
 from schemas.policy import ValidationOptions
@@ -83,11 +84,16 @@ class ParsedPackage:
 
 @dataclass
 class ValidationReport:
+    """`document_id` and `sender` (From/OrganId) are what the package claims, read best-effort
+    even when it is invalid (so a refusal can be recorded and traced by them), and only when
+    within their bounds (schemas.limits): an oversized value is never carried further."""
+
     valid: bool
     kind: Kind | None
     document_id: str | None
     findings: list[Finding] = field(default_factory=list)
     parsed: ParsedPackage | None = None
+    sender: str | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -137,18 +143,21 @@ def _kind(root: etree._Element) -> Kind:
 
 
 def validate_package(
-    source: Source, options: ValidationOptions | None = None, sink: AttachmentSink | None = None
+    source: Source, options: ValidationOptions | None = None, sink: AttachmentSink | None = None,
+    *, digest: str | None = None,
 ) -> ValidationReport:
+    """`digest`: the body's SHA-256 when the caller has it already (then it is not hashed again)."""
     options = options or ValidationOptions()
     try:
-        doc = read_document(source, options.limits, sink)
+        doc = read_document(source, options.limits, sink, digest)
         kind = _kind(doc.root)
     except PackageError as exc:
         return ValidationReport(False, None, None, list(exc.findings))
     findings = validate_tree(doc.root, kind)
     if findings:
         ParsedPackage.close_payloads(doc)
-        return ValidationReport(False, kind, _raw_document_id(doc.root, kind), findings)
+        return ValidationReport(False, kind, _raw_document_id(doc.root, kind), findings,
+                                sender=_raw_sender(doc.root))
     builder = Builder(doc, tolerant_organ_ids=options.tolerant_organ_ids)
     builder.limits_unzipped = options.limits.max_unzipped_bytes
     builder.limits_ratio = options.limits.max_zip_ratio
@@ -163,7 +172,8 @@ def validate_package(
     parsed = ParsedPackage(package, doc, tuple(f for f in findings if not f.is_error))
     if not valid:
         parsed.close()
-    return ValidationReport(valid, kind, package.document_id or None, findings, parsed if valid else None)
+    return ValidationReport(valid, kind, within(Bounded.DOCUMENT_ID, package.document_id), findings,
+                            parsed if valid else None, sender=within(Bounded.ORGAN_ID, package.sender))
 
 
 def parse_package(
@@ -177,13 +187,18 @@ def parse_package(
 
 def _raw_document_id(root: etree._Element, kind: Kind) -> str | None:
     """Best effort for reports of packages that failed the XSD."""
-    want = "ResponseFor" if kind == "status" else None
-    for el in root.iter(f"{{{NS}}}DocumentId"):
+    want = "ResponseFor" if kind == "status" else "MessageHeader"
+    return within(Bounded.DOCUMENT_ID, _raw_text(root, "DocumentId", want))
+
+
+def _raw_sender(root: etree._Element) -> str | None:
+    """Best effort: From/OrganId, for the record of a package that failed the XSD."""
+    return within(Bounded.ORGAN_ID, _raw_text(root, "OrganId", "From"))
+
+
+def _raw_text(root: etree._Element, name: str, parent_name: str) -> str | None:
+    for el in root.iter(f"{{{NS}}}{name}"):
         parent = el.getparent()
-        if parent is None:
-            continue
-        if want is None and local(parent) == "MessageHeader":
-            return (el.text or "").strip() or None
-        if want is not None and local(parent) == want:
-            return (el.text or "").strip() or None
+        if parent is not None and local(parent) == parent_name:
+            return (el.text or "").strip()
     return None

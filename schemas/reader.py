@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from lxml import etree
 
@@ -61,7 +61,7 @@ def _fail(code: Code, vi: str, en: str, *, path: str = "/", line: int | None = N
 class _Diverter:
     """Streams bytes to libxml2, diverting ContentTransferEncoded text to base64 decoders."""
 
-    def __init__(self, limits: ParseLimits, sink: AttachmentSink) -> None:
+    def __init__(self, limits: ParseLimits, sink: AttachmentSink, *, hash_body: bool = True) -> None:
         self.limits = limits
         self.sink = sink
         self.parser = etree.XMLParser(
@@ -82,7 +82,8 @@ class _Diverter:
         self.buf = b""
         self.total = 0
         self.markup = 0
-        self.digest = hashlib.sha256()
+        #: None when the caller already knows the body's digest (hashed once, by whoever read it first)
+        self.digest: Any = hashlib.sha256() if hash_body else None
         self.decoder: Base64Stream | None = None
         self.writer: object = None
         self.payloads: list[Payload] = []
@@ -104,7 +105,8 @@ class _Diverter:
                 f"Gói tin vượt quá {self.limits.max_package_bytes} byte",
                 f"package exceeds {self.limits.max_package_bytes} bytes",
             )
-        self.digest.update(chunk)
+        if self.digest is not None:
+            self.digest.update(chunk)
         self.buf += chunk
         self._pump(final=False)
 
@@ -324,10 +326,14 @@ def read_document(
     source: bytes | IO[bytes] | Iterable[bytes],
     limits: ParseLimits | None = None,
     sink: AttachmentSink | None = None,
+    digest: str | None = None,
 ) -> RawDocument:
-    """Read bytes, a binary file or an iterable of chunks. Raises only `PackageError`."""
+    """Read bytes, a binary file or an iterable of chunks. Raises only `PackageError`.
+
+    `digest`: the body's SHA-256 when the caller already computed it (the hub's runtime does,
+    on arrival); the reader then does not hash the body a second time."""
     limits = limits or ParseLimits()
-    diverter = _Diverter(limits, sink or SpoolSink(limits.memory_spool_bytes))
+    diverter = _Diverter(limits, sink or SpoolSink(limits.memory_spool_bytes), hash_body=digest is None)
     try:
         for chunk in _chunks(source):
             diverter.feed(chunk)
@@ -363,7 +369,8 @@ def read_document(
             "Không xác định được vị trí dữ liệu đính kèm",
             "could not align attachment data with ContentTransferEncoded elements",
         )
-    return RawDocument(root, diverter.payloads, elements, diverter.digest.hexdigest(), diverter.total)
+    body_digest = digest if digest is not None else diverter.digest.hexdigest()
+    return RawDocument(root, diverter.payloads, elements, body_digest, diverter.total)
 
 
 def _chunks(source: bytes | IO[bytes] | Iterable[bytes]) -> Iterable[bytes]:

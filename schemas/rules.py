@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
 
 from schemas.codes import BussinessDocType
+from schemas.confusables import fold
 from schemas.findings import Code, Finding, Severity, finding
+from schemas.limits import ADVISORY_LENGTHS, Bounded, bound
 from schemas.models import EdocPackage, ResponseFor, StatusPackage
 from schemas.organ import STRICT, TOLERANT
 from schemas.policy import ValidationOptions
 
 MH = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader"
 BUSS = "/edXML/edXMLEnvelope/edXMLHeader/TraceHeaderList/Bussiness"
-_DOCID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[^,]+),(?P<code>.+)$")
-_DOCID_DATE = re.compile(r"^(\d{4})[/-](\d{2})[/-](\d{2})$")
-
-# domain.md §1.10 (one hub's validator): warnings until the QCVN text is checked.
-LENGTH_LIMITS: dict[str, int] = {
-    "OrganName": 200, "OrganAdd": 500, "OrganizationInCharge": 500, "Email": 100,
-    "Telephone": 20, "Fax": 20, "CodeNumber": 11, "CodeNotation": 30, "Place": 50,
-    "Subject": 500, "Content": 500, "TypeName": 100, "SphereOfPromulgation": 100,
-    "TyperNotation": 10, "AttachmentName": 500,
-}
+_DOCID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[^,]+),(?P<code>.+)\Z")
+_DOCID_DATE = re.compile(r"^([0-9]{4})[/-]([0-9]{2})[/-]([0-9]{2})\Z")
 
 Lines = dict[str, int]
 
@@ -46,6 +39,8 @@ class Ctx:
 
 def check_edoc(pkg: EdocPackage, lines: Lines, options: ValidationOptions) -> list[Finding]:
     ctx = Ctx(lines)
+    if _bounds(ctx, _edoc_bounded(pkg)) | _recipient_count(pkg, ctx):
+        return ctx.out  # the other rules quote values: never quote one past its bound
     for rule in EDOC_RULES:
         rule(pkg, ctx, options)
     return ctx.out
@@ -53,6 +48,8 @@ def check_edoc(pkg: EdocPackage, lines: Lines, options: ValidationOptions) -> li
 
 def check_status(pkg: StatusPackage, lines: Lines, options: ValidationOptions) -> list[Finding]:
     ctx = Ctx(lines)
+    if _bounds(ctx, _status_bounded(pkg)):
+        return ctx.out
     _response_for(pkg.header.response_for, f"{MH}/ResponseFor", ctx)
     ts = pkg.header.timestamp.date()
     if ts > options.current_date():
@@ -61,6 +58,62 @@ def check_status(pkg: StatusPackage, lines: Lines, options: ValidationOptions) -
             f"Timestamp {ts:%Y/%m/%d} ở tương lai", f"Timestamp {ts:%Y/%m/%d} is in the future",
         )
     return ctx.out
+
+
+Bounded_ = tuple[str, Bounded, str | None]
+
+
+def _edoc_bounded(pkg: EdocPackage) -> list[Bounded_]:
+    """(path, bound, value) of every value an edoc carries into a header or a ledger column."""
+    h = pkg.header
+    out: list[Bounded_] = [
+        (f"{MH}/DocumentId", Bounded.DOCUMENT_ID, h.document_id),
+        (f"{BUSS}/DocumentId", Bounded.DOCUMENT_ID, pkg.target_document_id),
+        (f"{MH}/From/OrganId", Bounded.ORGAN_ID, h.from_.organ_id),
+        (f"{MH}/Subject", Bounded.SUBJECT, h.subject),
+    ]
+    out += [(f"{MH}/To[{i}]/OrganId", Bounded.ORGAN_ID, o.organ_id) for i, o in enumerate(h.to, start=1)]
+    out += [(f"/edXML/AttachmentEncoded/Attachment[{i}]/AttachmentName", Bounded.ATTACHMENT_NAME, a.attachment_name)
+            for i, a in enumerate(pkg.attachments, start=1)]
+    return out
+
+
+def _status_bounded(pkg: StatusPackage) -> list[Bounded_]:
+    h = pkg.header
+    return [
+        (f"{MH}/ResponseFor/DocumentId", Bounded.DOCUMENT_ID, h.response_for.document_id),
+        (f"{MH}/ResponseFor/OrganId", Bounded.ORGAN_ID, h.response_for.organ_id),
+        (f"{MH}/From/OrganId", Bounded.ORGAN_ID, h.from_.organ_id),
+        (f"{MH}/Description", Bounded.DESCRIPTION, h.description),
+        (f"{MH}/StaffInfo/Staff", Bounded.STAFF, h.staff_info.staff if h.staff_info else None),
+    ]
+
+
+def _recipient_count(pkg: EdocPackage, ctx: Ctx) -> bool:
+    """Every To of one recipient system travels in one copy's lt-recipients header."""
+    n, limit = len(pkg.header.to), bound(Bounded.RECIPIENTS)
+    if n <= limit:
+        return False
+    ctx.add(
+        Code.FIELD_TOO_LONG, f"{MH}/To",
+        f"Gói tin có {n} nơi nhận, vượt giới hạn {limit} của trục; hãy chia thành nhiều gói",
+        f"the package has {n} recipients, over the hub's bound of {limit}; split it into several packages",
+    )
+    return True
+
+
+def _bounds(ctx: Ctx, values: list[Bounded_]) -> bool:
+    """Hard bounds (schemas.limits.FIELD_BOUNDS): errors, never quoting the value. True if any."""
+    found = False
+    for path, field, value in values:
+        if value is not None and len(value) > bound(field):
+            found = True
+            ctx.add(
+                Code.FIELD_TOO_LONG, path,
+                f"{path.rsplit('/', 1)[-1]} dài {len(value)} ký tự, vượt giới hạn {bound(field)} của trục",
+                f"{path.rsplit('/', 1)[-1]} is {len(value)} characters long, over the hub's bound of {bound(field)}",
+            )
+    return found
 
 
 def _recipients(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
@@ -236,16 +289,11 @@ def _lengths(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
         ):
             values.append((f"{MH}/{label}/{field}", field, value))
     for i, place in enumerate(h.to_places or (), start=1):
-        if len(place) > 150:
-            ctx.add(
-                Code.FIELD_TOO_LONG, f"{MH}/ToPlaces/Place[{i}]",
-                f"Place dài {len(place)} ký tự (giới hạn 150)", f"Place is {len(place)} characters (limit 150)",
-                Severity.WARNING,
-            )
+        values.append((f"{MH}/ToPlaces/Place[{i}]", "ToPlaces/Place", place))
     for i, a in enumerate(pkg.attachments, start=1):
         values.append((f"/edXML/AttachmentEncoded/Attachment[{i}]/AttachmentName", "AttachmentName", a.attachment_name))
     for path, field, value in values:
-        limit = LENGTH_LIMITS[field]
+        limit = ADVISORY_LENGTHS[field]
         if len(value) > limit:
             ctx.add(
                 Code.FIELD_TOO_LONG, path,
@@ -261,8 +309,7 @@ def _secret(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
         return
     for field, pattern in policy.fields.items():
         for path, value in _field_values(pkg, field):
-            text = unicodedata.normalize("NFC", value)
-            m = re.search(pattern, text)
+            m = re.search(pattern, fold(value))
             if m:
                 ctx.add(
                     Code.SECRET_DOCUMENT, path,

@@ -14,6 +14,7 @@ from tests.support.services import (
     PG_URL,
     ROOT,
     delete_broker_objects,
+    pg_schema,
     require,
     unique_prefix,
 )
@@ -65,19 +66,5 @@ def pg_url() -> str:
 @pytest.fixture
 def pg_ledger_url(pg_url: str) -> Iterator[str]:
     """A PostgreSQL ledger URL in a schema of its own, dropped after the test."""
-    import uuid
-
-    from sqlalchemy import create_engine, make_url, text
-
-    schema = f"lt_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema(pg_url) as url:
+        yield url

@@ -36,6 +36,7 @@ from ops import metrics
 from router.amqp.group_commit import GroupCommit
 from router.ledger.events import LedgerEvent
 from router.pipeline.decisions import Decision, Publish
+from router.pipeline.envelope import SYSTEM
 
 log = structlog.get_logger("lienthong.runtime")
 
@@ -61,6 +62,8 @@ class Message:
     redelivered: bool
     generation: int
     priority: int = 1
+    #: SHA-256 of the body, computed once on arrival and carried to the stage
+    digest: str = ""
     #: copies with the same key are never worked on at once (see `Consumer._on_message`)
     key: str = ""
 
@@ -331,7 +334,8 @@ class Consumer:
             generation=self._generation,
         )
         msg.priority = self.queue_priority.get(msg.queue, 1)
-        msg.key = f"{msg.headers.get('lt-system', '')}:{hashlib.sha256(body).hexdigest()}"
+        msg.digest = hashlib.sha256(body).hexdigest()
+        msg.key = f"{msg.headers.get(SYSTEM, '')}:{msg.digest}"
         self._open_messages += 1
         # Two copies of one package (a re-sent submission, a copy routed again after a crash)
         # worked on at once would both pass the ledger's "already done?" check and both reach
@@ -445,7 +449,9 @@ class Consumer:
     def _publish(self, pub: Publish, tracker: _Tracker | None) -> None:
         assert self._channel is not None
         self._seq += 1
-        message_id = f"{self._generation}-{self._seq}"
+        message_id = pub.message_id or f"{self._generation}-{self._seq}"
+        if message_id in self._by_message_id:  # the same copy twice in one window: keep returns apart
+            message_id = f"{message_id}~{self._generation}-{self._seq}"
         props = BasicProperties(
             delivery_mode=2, headers=dict(pub.headers), priority=pub.priority, message_id=message_id,
             content_type="application/xml", timestamp=int(time.time()), correlation_id=pub.correlation_id,

@@ -8,7 +8,7 @@ from typing import Any
 import pika
 from pika.exceptions import ChannelClosedByBroker
 
-from router.pipeline import envelope as H
+from router.pipeline.envelope import Envelope, EnvelopeError
 from router.topology.build import Topology
 
 
@@ -59,10 +59,12 @@ def list_parked(topology: Topology, amqp_url: str, system: str | None = None) ->
                 method, props, body = _get(ch, queue)
                 if method is None:
                     break
-                hd = props.headers or {}
-                out.append(ParkedItem(queue, sid, H.text(hd, H.DIGEST), H.text(hd, H.DOCUMENT_ID),
-                                      H.text(hd, H.RECIPIENTS), H.text(hd, H.PARK_REASON),
-                                      H.integer(hd, H.ATTEMPT, 1), len(body)))
+                env = Envelope.decode(props.headers)
+                if isinstance(env, EnvelopeError):
+                    out.append(ParkedItem(queue, sid, "", "", "", env.reason, 1, len(body)))
+                else:
+                    out.append(ParkedItem(queue, sid, env.digest, env.document_id, ",".join(env.recipients),
+                                          env.park_reason or "", env.attempt, len(body)))
             ch.close()
     finally:
         conn.close()
@@ -86,15 +88,14 @@ def replay_parked(topology: Topology, amqp_url: str, system: str | None = None, 
                 if dry_run:
                     moved += 1
                     continue
-                headers = dict(props.headers or {})
-                headers[H.ATTEMPT] = 1
-                headers.pop(H.PARK_REASON, None)
-                headers.setdefault(H.LANE, "normal")
-                for k in [k for k in headers if k.startswith("x-")]:
-                    headers.pop(k)
+                env = Envelope.decode(props.headers)
+                if isinstance(env, EnvelopeError):  # not the hub's copy: leave it for an operator
+                    continue
+                fresh = env.replayed()
                 ch.basic_publish(
                     names.system_exchange(sid), "", body,
-                    pika.BasicProperties(delivery_mode=2, headers=headers, content_type=props.content_type),
+                    pika.BasicProperties(delivery_mode=2, headers=fresh.to_headers(), message_id=fresh.message_id,
+                                         content_type=props.content_type),
                     mandatory=True,
                 )
                 ch.basic_ack(method.delivery_tag)

@@ -8,7 +8,6 @@ from router.ledger.events import (
     DuplicateAbsorbed,
     LedgerEvent,
     Outcome,
-    PackageKind,
     PackageReceived,
     PackageRejected,
     Parked,
@@ -29,6 +28,7 @@ from router.ledger.rows import (
 )
 from router.ledger.store import Ledger
 from router.ledger.trace import DeliveryTrace, OrganTrace, Trace
+from schemas.codes import PackageKind
 
 __all__ = [
     "ChainVerdict",

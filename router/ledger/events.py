@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from schemas.codes import BussinessDocType, Priority, StatusCode
+from schemas.codes import BussinessDocType, PackageKind, Priority, StatusCode
 
 
 def utc_now() -> datetime:
@@ -26,11 +28,6 @@ def as_utc(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
     return value.astimezone(UTC)
-
-
-class PackageKind(StrEnum):
-    EDOC = "edoc"
-    STATUS = "status"
 
 
 class Outcome(StrEnum):
@@ -89,20 +86,35 @@ class PackageReceived:
             raise ValueError("PackageReceived: an edoc needs its MessageHeader/DocumentId")
 
 
+#: Marks a field added after events of its type were already chained: left out of the canonical
+#: form while None, so an event recorded before the field existed keeps its identity and hash.
+LATER: Mapping[str, bool] = MappingProxyType({"omit_if_none": True})
+
+
 @dataclass(frozen=True, slots=True)
 class PackageRejected:
     """A permanent refusal. Without `recipient_organ` the whole package is rejected (its row is
     created if the package never parsed far enough to be recorded); with it, only that
-    recipient's delivery becomes `rejected` (e.g. an unknown recipient among several)."""
+    recipient's delivery becomes `rejected` (e.g. an unknown recipient among several).
+
+    A refusal is evidence about *someone*: `submitted_by` (the system behind the broker user,
+    when the directory knows it), and, when the package could be read that far, its `kind`,
+    `document_id` and `from_organ` — what it claimed, so `trace` finds it by DocumentId."""
 
     digest: str
     reason_code: str
     message: str
     recipient_organ: str | None = None
     at: datetime = field(default_factory=utc_now)
+    submitted_by: str | None = field(default=None, metadata=LATER)
+    kind: PackageKind | None = field(default=None, metadata=LATER)
+    document_id: str | None = field(default=None, metadata=LATER)
+    from_organ: str | None = field(default=None, metadata=LATER)
 
     def __post_init__(self) -> None:
         _post_init_at(self)
+        if self.kind is not None:
+            object.__setattr__(self, "kind", PackageKind(self.kind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +260,10 @@ def event_payload(event: LedgerEvent) -> dict[str, object]:
     """The event as JSON-ready data with its type name: what the evidence chain hashes."""
     body: dict[str, object] = {"type": type(event).__name__}
     for f in fields(event):
-        body[f.name] = plain_value(getattr(event, f.name))
+        value = getattr(event, f.name)
+        if value is None and f.metadata.get("omit_if_none"):
+            continue
+        body[f.name] = plain_value(value)
     return body
 
 
@@ -278,7 +293,7 @@ def event_key(event: LedgerEvent) -> str:
 
 def identity_key(payload: dict[str, object]) -> str:
     kind = str(payload["type"])
-    facts = {name: payload[name] for name in IDENTITY[kind]}
+    facts = {name: payload.get(name) for name in IDENTITY[kind]}
     return hashlib.sha256(canonical_json({"type": kind, **facts}).encode("utf-8")).hexdigest()
 
 

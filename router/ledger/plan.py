@@ -185,10 +185,14 @@ class Plan:
             return
         seq = self._chain(e)
         values = {"outcome": Outcome.REJECTED.value, "reason_code": e.reason_code, "message": e.message}
+        claimed = {"submitted_by": e.submitted_by, "kind": None if e.kind is None else e.kind.value,
+                   "document_id": e.document_id, "from_organ": e.from_organ}
         if row is None:
-            self._new_package(seq, e.digest, e.at, **values)
-        else:
-            self._touch_package(e.digest).update(values)
+            self._new_package(seq, e.digest, e.at, **values, **claimed)
+        else:  # recorded at intake already: its facts stand, the refusal only fills gaps
+            row = self._touch_package(e.digest)
+            row.update(values)
+            row.update({k: v for k, v in claimed.items() if row[k] is None and v is not None})
 
     def _duplicate(self, e: DuplicateAbsorbed) -> None:
         self._chain(e)  # each absorbed copy is a fact worth proving, even of an unknown digest

@@ -10,10 +10,10 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from router.ledger.events import PackageKind, TransportState
+from router.ledger.events import TransportState
 from router.ledger.rows import PackageRow, StatusEntry, TransitionRow, VerdictRow
 from router.ledger.trace import OrganTrace, Trace
-from schemas.codes import StatusCode
+from schemas.codes import PackageKind, StatusCode
 from schemas.policy import VIETNAM
 
 STATE_VI: dict[TransportState, str] = {
@@ -61,8 +61,8 @@ def _package(p: PackageRow, verdicts: list[VerdictRow], tz: timezone) -> list[st
         facts.append(f"về văn bản {p.target_document_id}")
     out.append(_detail(facts))
     sender = f"Từ {p.from_organ}" if p.from_organ else ""
-    if sender and p.submitted_by:
-        sender += f" qua hệ thống {p.submitted_by}"
+    if p.submitted_by:  # a refused package may have no readable From, but a submitting system
+        sender += f" qua hệ thống {p.submitted_by}" if sender else f"Gửi qua hệ thống {p.submitted_by}"
     facts = [sender, p.priority.vi if p.priority is not None else ""]
     if p.promulgation_date:
         facts.append(f"ban hành {p.promulgation_date.isoformat()}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from router.ledger.events import Outcome, PackageKind, TransportState
-from schemas.codes import BussinessDocType, Priority, StatusCode
+from router.ledger.events import Outcome, TransportState
+from schemas.codes import BussinessDocType, PackageKind, Priority, StatusCode
 
 
 @dataclass(frozen=True, slots=True)

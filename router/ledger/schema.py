@@ -29,8 +29,15 @@ from sqlalchemy import (
     text,
 )
 
-ORGAN = 32  # organ codes are 13 characters; tolerant shapes and system ids stay far below
-DOCID = 255  # "<OrganId>,<yyyy/MM/dd>,<Number>/<Notation>": notation can be long
+from schemas.limits import Bounded, bound
+
+# Widths of the columns that hold package values come from the one table of bounds that
+# validation enforces (schemas.limits.FIELD_BOUNDS), so every admitted value fits on SQLite and
+# PostgreSQL alike; values the standard does not bound but validation does are `Text`.
+ORGAN = bound(Bounded.ORGAN_ID)
+DOCID = bound(Bounded.DOCUMENT_ID)
+ATTACHMENT = bound(Bounded.ATTACHMENT_NAME)
+SYSTEM = 128  # directory system ids (≤ 63, router.directory.model.SYSTEM_ID) and the hub's own
 DIGEST = 64  # sha256 hex
 
 
@@ -65,7 +72,7 @@ packages = Table(
     Column("kind", String(8)),
     Column("document_id", String(DOCID)),
     Column("from_organ", String(ORGAN)),
-    Column("submitted_by", String(128)),
+    Column("submitted_by", String(SYSTEM)),
     Column("bussiness_doc_type", SmallInteger),
     Column("target_document_id", String(DOCID)),
     Column("subject", Text),
@@ -101,7 +108,7 @@ deliveries = Table(
     metadata,
     Column("digest", String(DIGEST), primary_key=True),
     Column("recipient_organ", String(ORGAN), primary_key=True),
-    Column("system_id", String(128)),
+    Column("system_id", String(SYSTEM)),
     Column("forwarded_to", String(ORGAN)),
     Column("state", String(10), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -122,7 +129,7 @@ transitions = Table(
     Column("recipient_organ", String(ORGAN), primary_key=True),
     Column("state", String(10), nullable=False),
     Column("attempt", Integer, nullable=False),
-    Column("system_id", String(128)),
+    Column("system_id", String(SYSTEM)),
     Column("detail", Text),
     Column("at", UTCDateTime, nullable=False),
     Index("ix_ledger_transitions_delivery", "digest", "recipient_organ", "at"),
@@ -148,7 +155,7 @@ verdicts = Table(
     "ledger_verdicts",
     metadata,
     Column("digest", String(DIGEST), primary_key=True),
-    Column("attachment", String(255), primary_key=True),  # "" = the package's own signature
+    Column("attachment", String(ATTACHMENT), primary_key=True),  # "" = the package's own signature
     Column("seq", BigInteger, nullable=False),
     Column("verdict", String(64), nullable=False),
     Column("reason", Text),

@@ -17,7 +17,7 @@ from router.ledger import schema as t
 from router.ledger.audit import compare_tables, empty_plan, replayer
 from router.ledger.chain import GENESIS, ChainVerdict, EvidenceEntry, check_chain
 from router.ledger.engine import make_engine, reading, writing
-from router.ledger.events import LedgerEvent, Outcome, PackageKind, TransportState, prepared
+from router.ledger.events import LedgerEvent, Outcome, TransportState, prepared
 from router.ledger.plan import Plan, Row, touched
 from router.ledger.rows import (
     DeliveryRow,
@@ -28,7 +28,7 @@ from router.ledger.rows import (
     VerdictRow,
 )
 from router.ledger.trace import Trace, assemble
-from schemas.codes import BussinessDocType, Priority
+from schemas.codes import BussinessDocType, PackageKind, Priority
 
 log = structlog.get_logger()
 

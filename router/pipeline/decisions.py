@@ -17,6 +17,9 @@ class Publish:
     headers: Mapping[str, Any]
     priority: int = 0
     correlation_id: str | None = None
+    #: AMQP message_id: meaningful (digest, system, attempt) so a consumer or an operator can
+    #: tell copies apart; the runtime falls back to its own sequence when None.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

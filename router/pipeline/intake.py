@@ -21,7 +21,6 @@ from router.ledger.events import (
     DuplicateAbsorbed,
     LedgerEvent,
     Outcome,
-    PackageKind,
     PackageReceived,
     PackageRejected,
     Routed,
@@ -29,14 +28,14 @@ from router.ledger.events import (
     TransportState,
 )
 from router.ledger.store import Ledger
-from router.pipeline import envelope as H
 from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish
+from router.pipeline.envelope import Envelope
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import HUB_SUBMITTER, StatusSigner, hub_status
 from router.topology.build import route_for
 from router.topology.names import Names, lane_for_priority
-from schemas.codes import BussinessDocType
+from schemas.codes import BussinessDocType, PackageKind
 from schemas.findings import Code
 from schemas.models import EdocPackage, StatusPackage
 from schemas.organ import OrganId
@@ -80,24 +79,28 @@ class IntakeStage:
         self.hub_name = hub_name
 
     # -- entry ----------------------------------------------------------------------------------
-    def process(self, body: bytes, user_id: str | None, at: datetime | None = None) -> Decision:
-        decision = self._process(body, user_id, at or system_clock())
+    def process(
+        self, body: bytes, user_id: str | None, at: datetime | None = None, digest: str | None = None
+    ) -> Decision:
+        """`digest` is the body's SHA-256 when the caller already has it (the runtime does)."""
+        decision = self._process(body, user_id, at or system_clock(), digest or hashlib.sha256(body).hexdigest())
         reply = decision.reply
         metrics.PACKAGES.labels(str(reply.get("kind", "unknown")), str(reply.get("outcome", "unknown"))).inc()
         if reply.get("code"):
             metrics.REJECTIONS.labels(str(reply["code"])).inc()
         return decision
 
-    def _process(self, body: bytes, user_id: str | None, at: datetime) -> Decision:
-        report = validate_package(body, self.options)
+    def _process(self, body: bytes, user_id: str | None, at: datetime, digest: str) -> Decision:
+        report = validate_package(body, self.options, digest=digest)
         try:
-            return self._decide(body, user_id, at, report)
+            return self._decide(body, digest, user_id, at, report)
         finally:
             if report.parsed is not None:
                 report.parsed.close()
 
-    def _decide(self, body: bytes, user_id: str | None, at: datetime, report: ValidationReport) -> Decision:
-        digest = hashlib.sha256(body).hexdigest()
+    def _decide(
+        self, body: bytes, digest: str, user_id: str | None, at: datetime, report: ValidationReport
+    ) -> Decision:
         system = self.directory.system_by_user(user_id) if user_id else None
         parsed_pkg = report.parsed.package if report.parsed is not None else None
         holder = None
@@ -111,10 +114,11 @@ class IntakeStage:
         if report.parsed is None:
             first = report.errors[0] if report.errors else None
             code = first.code if first else Code.XML_MALFORMED
-            where = f" ({first.path}" + (f", dòng/line {first.line})" if first and first.line else ")") if first else ""
-            msg = (first.message if first else "gói tin không hợp lệ / invalid package") + where
-            vi, _, en = msg.partition(" / ")
-            return self._reject(digest, None, system, Rejection(code, vi, en or vi), at, document_id=report.document_id)
+            where = f" ({first.path}" + (f", dòng/line {first.line})" if first.line else ")") if first else ""
+            vi = (first.vi if first else "gói tin không hợp lệ") + where
+            en = (first.en if first else "invalid package") + where
+            return self._reject(digest, None, system, Rejection(code, vi, en), at, document_id=report.document_id,
+                                sender=report.sender, kind=report.kind)
         parsed = report.parsed
         pkg = parsed.package
 
@@ -134,8 +138,7 @@ class IntakeStage:
 
         sig = self.signatures.check(body, parsed, system.id)
         if sig.reject:
-            vi, _, en = sig.message.partition(" / ")
-            rej = Rejection(sig.code or Code.SIGNATURE_INVALID, vi, en or vi)
+            rej = Rejection(sig.code or Code.SIGNATURE_INVALID, sig.vi, sig.en or sig.vi)
             decision = self._reject(digest, pkg, system, rej, at)
             return Decision(decision.publishes, decision.before + sig.events, decision.after, "ack", decision.reply)
 
@@ -245,28 +248,16 @@ class IntakeStage:
         for sid, resolutions in groups.items():
             first = resolutions[0]
             exchange, key = route_for(first, self.names)
-            hdrs: dict[str, Any] = {
-                H.LANE: lane,
-                H.DIGEST: digest,
-                H.KIND: pkg.kind,
-                H.DOCUMENT_ID: pkg.document_id,
-                H.SENDER: pkg.sender,
-                H.RECIPIENTS: ",".join(r.requested for r in resolutions),
-                H.SYSTEM: sid,
-                H.ATTEMPT: 1,
-                H.SUBMITTED_BY: submitter,
-                H.PRIORITY: int(pkg.priority),
-            }
-            if isinstance(pkg, EdocPackage):
-                hdrs[H.DOC_TYPE] = int(pkg.doc_type)
-                if pkg.target_document_id:
-                    hdrs[H.TARGET] = pkg.target_document_id
-            forwarded = [f"{r.requested}>{r.code}" for r in resolutions if r.forwarded]
-            if forwarded:
-                hdrs[H.FORWARDED] = ";".join(forwarded)
-            if verdict:
-                hdrs[H.VERDICT] = verdict
-            publishes.append(Publish(exchange, key, body, hdrs, priority=pkg.priority.amqp_priority))
+            edoc = pkg if isinstance(pkg, EdocPackage) else None
+            envelope = Envelope(
+                digest=digest, kind=PackageKind(pkg.kind), system=sid,
+                recipients=tuple(r.requested for r in resolutions), sender=pkg.sender,
+                document_id=pkg.document_id, submitted_by=submitter, lane=lane, priority=int(pkg.priority),
+                doc_type=int(edoc.doc_type) if edoc else 0, target=(edoc.target_document_id or None) if edoc else None,
+                forwarded=tuple((r.requested, r.code) for r in resolutions if r.forwarded), verdict=verdict,
+            )
+            publishes.append(Publish(exchange, key, body, envelope.to_headers(), priority=pkg.priority.amqp_priority,
+                                     message_id=envelope.message_id))
             for r in resolutions:
                 after.append(
                     Routed(digest, r.requested, sid, forwarded_to=r.code if r.forwarded else None, at=at)
@@ -317,9 +308,18 @@ class IntakeStage:
         at: datetime,
         *,
         document_id: str | None = None,
+        sender: str | None = None,
+        kind: str | None = None,
     ) -> Decision:
+        """Refuse the package; without `pkg`, `document_id`/`sender`/`kind` are what an invalid one
+        claimed (bounded best-effort reads of the report), recorded so trace finds the refusal."""
         log.info("rejected", digest=digest[:16], code=rej.code.value, system=system.id if system else None)
-        before: list[LedgerEvent] = [PackageRejected(digest, rej.code.value, rej.message, at=at)]
+        if pkg is not None:
+            document_id, sender, kind = pkg.document_id, pkg.sender, pkg.kind
+        before: list[LedgerEvent] = [PackageRejected(
+            digest, rej.code.value, rej.message, at=at, submitted_by=system.id if system else None,
+            kind=PackageKind(kind) if kind else None, document_id=document_id, from_organ=sender,
+        )]
         publishes, status_before, after = self._status_to_sender(pkg, system, rej, at, reporter=self.hub_organ,
                                                                  document_id=document_id)
         reply = self._reply("rejected", digest, pkg, code=rej.code.value, message=rej.message)

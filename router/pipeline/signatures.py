@@ -18,7 +18,9 @@ from schemas.parse import ParsedPackage
 class SignatureOutcome:
     reject: bool = False
     code: Code | None = None
-    message: str = ""
+    #: Why it was refused, for the sender's clerk (vi) and integrator (en).
+    vi: str = ""
+    en: str = ""
     header: str | None = None  # compact verdict for the recipient (AMQP header lt-verdict)
     warning: str | None = None
     events: tuple[LedgerEvent, ...] = ()

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from router.ledger.events import LedgerEvent, PackageKind, PackageReceived, Routed, StatusRecorded
-from router.pipeline import envelope as H
+from router.ledger.events import LedgerEvent, PackageReceived, Routed, StatusRecorded
 from router.pipeline.decisions import Publish
+from router.pipeline.envelope import Envelope
 from router.topology.names import Names
-from schemas.codes import StatusCode
+from schemas.codes import PackageKind, StatusCode
 from schemas.findings import Code
 from schemas.models import Organization, ResponseFor, StaffInfo, StatusHeader, StatusPackage
 from schemas.policy import VIETNAM, VIETNAM_OFFSET
@@ -103,10 +103,10 @@ def hub_status(
     )
     digest = hashlib.sha256(body).hexdigest()
     doc_id = about_document_id or "-"
-    headers = {
-        H.LANE: "normal", H.DIGEST: digest, H.KIND: "status", H.DOCUMENT_ID: doc_id, H.SENDER: reporter,
-        H.RECIPIENTS: about_organ, H.SYSTEM: dest_system, H.ATTEMPT: 1, H.SUBMITTED_BY: HUB_SUBMITTER,
-    }
+    envelope = Envelope(
+        digest=digest, kind=PackageKind.STATUS, system=dest_system, recipients=(about_organ,), sender=reporter,
+        document_id=doc_id, submitted_by=HUB_SUBMITTER,
+    )
     before: tuple[LedgerEvent, ...] = (
         PackageReceived(
             digest=digest, kind=PackageKind.STATUS, from_organ=reporter, submitted_by=HUB_SUBMITTER,
@@ -119,7 +119,7 @@ def hub_status(
         ),
     )
     return HubStatus(
-        Publish(names.system_exchange(dest_system), "", body, headers),
+        Publish(names.system_exchange(dest_system), "", body, envelope.to_headers(), message_id=envelope.message_id),
         before,
         (Routed(digest, about_organ, dest_system, at=at),),
     )

@@ -41,7 +41,7 @@ class SigningCheck:
         )
         if decision.action is Action.REJECT:
             code = Code.SIGNATURE_MISSING if verdict.verdict is Verdict.UNSIGNED else Code.SIGNATURE_INVALID
-            return SignatureOutcome(reject=True, code=code, message=decision.message,
+            return SignatureOutcome(reject=True, code=code, vi=decision.message_vi, en=decision.message_en,
                                     header=verdict.header_value(), events=(event,))
         warning = decision.message if decision.action is Action.ACCEPT_WITH_WARNING else None
         return SignatureOutcome(header=verdict.header_value(), warning=warning, events=(event,))

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from router.ledger import Ledger, PackageKind, PackageReceived
 from schemas.codes import BussinessDocType, Priority
+from tests.support.services import pg_schema
 
 pytestmark = pytest.mark.integration
 
@@ -69,17 +70,8 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
-    pg_url: str = request.getfixturevalue("pg_url")
-    schema = f"lt_ledger_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield pg_schema_url(pg_url, schema)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema(request.getfixturevalue("pg_url"), "lt_ledger") as url:
+        yield url
 
 
 @pytest.fixture

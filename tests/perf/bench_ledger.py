@@ -16,12 +16,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from ops.logging import configure_logging
 from router.ledger import (
@@ -34,7 +31,7 @@ from router.ledger import (
     StatusRecorded,
 )
 from schemas.codes import Priority
-from tests.support.services import PG_URL, answers
+from tests.support.services import PG_URL, answers, pg_schema
 
 T0 = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
 SENDER, DISTRICT, MINISTRY = "000.00.00.H41", "000.12.00.H41", "000.00.00.G12"
@@ -68,19 +65,8 @@ def sqlite_url() -> Iterator[str]:
         yield f"sqlite:///{Path(tmp) / 'bench.db'}"
 
 
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    schema = f"lt_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def postgres_url() -> AbstractContextManager[str]:
+    return pg_schema(PG_URL, "lt_bench")
 
 
 def measure(url: str, batch: int, events: int) -> tuple[float, float]:

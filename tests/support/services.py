@@ -11,6 +11,8 @@ import os
 import socket
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,26 @@ def require(port: int, what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} does not answer on 127.0.0.1:{port} and could not be started")
     pytest.skip(f"{what} not available on 127.0.0.1:{port}")
+
+
+@contextmanager
+def pg_schema(pg_url: str, label: str = "lt_test") -> Iterator[str]:
+    """A PostgreSQL URL whose `search_path` is a schema of its own, dropped after: the ledger
+    code sees one URL and nothing else, exactly as in production."""
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"{label}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def unique_prefix(label: str = "t") -> str:

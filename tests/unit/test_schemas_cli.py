@@ -38,7 +38,7 @@ def test_validate_json_one_object_per_file(tmp_path: Path) -> None:
     assert [r["valid"] for r in lines] == [True, False]
     assert set(lines[1]) == {"file", "valid", "kind", "document_id", "errors"}
     err = lines[1]["errors"][0]
-    assert set(err) == {"code", "severity", "path", "line", "message"}
+    assert set(err) == {"code", "severity", "path", "line", "message", "vi", "en"}
     assert err["code"] == "CODE_LIST_VALUE"
     assert err["path"] == "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/OtherInfo/Priority"
     assert isinstance(err["line"], int)
