@@ -29,7 +29,7 @@ from rich.table import Table
 
 from adapters.amqp import Submitter
 from adapters.folder import FolderSink
-from ops.provision import ProvisionError, ensure_user, existing_users, revoke_user, system_grant
+from ops.provision import create_user, revoke_user, system_grant
 from router.hub import Hub
 from router.ledger.events import TransportState
 from router.ledger.render import render_trace_text
@@ -138,12 +138,10 @@ def write_directory(run: DemoRun, source: Path = PACKAGE_DATA / "nghe_an.yaml") 
 
 
 def _create_users(users: dict[str, str], prefix: str, created: list[str]) -> None:
-    clash = set(users.values()) & existing_users()
-    if clash:
-        raise ProvisionError(f"demo broker user(s) already exist, not touching them: {', '.join(sorted(clash))}")
+    """New users only (`add_user` fails on an existing one): never reset someone else's."""
     for sid, user in users.items():
+        create_user(system_grant(user, prefix, sid), DEMO_PASSWORD)
         created.append(user)
-        ensure_user(system_grant(user, prefix, sid), DEMO_PASSWORD)
 
 
 def run_demo(samples: Path, workdir: Path, base: Settings, console: Console, keep: bool = False) -> int:
