@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from router.cli.errors import OperatorError
+from router.cli.errors import TARGETS, OperatorError
 from router.cli.options import AmqpUrlOpt, DirectoryOpt, LedgerOpt, PrefixOpt, command_settings
 from router.settings import Settings
 
@@ -124,6 +124,7 @@ def send(
     params = pika.URLParameters(settings.amqp_url)
     user = directory.systems[system].broker_user
     url = f"amqp://{user}:{password}@{params.host}:{params.port}/%2F"
+    TARGETS.amqp_url = url  # a refused login names the system's user, not the hub's
     with Submitter(url, Names(settings.prefix).intake_exchange) as sub:
         result = sub.submit(file.read_bytes(), wait_s=wait)
     if not result.confirmed:
