@@ -2,83 +2,167 @@
 
 Rules from file-transfer practice (Camel's file component, Domibus' FS plugin): write to a
 temporary name in the same folder, fsync, then publish it under its final name, so a reader
-never sees half a file; the digest is in the file name, so a second delivery of the same
-package is recognised and not written twice. The package is published with `link`, which fails
-when the name exists: of several delivery processes racing on one package exactly one creates
-the file (a rename would let the second overwrite it). The folder is fsynced before the sink
-reports success, so an acked package survives a power cut.
+never sees half a file; the file is named after the hand-over's stable id
+(`Handover.handover_id`), the id a DMS de-duplicates on.
+
+The sink remembers what it handed over on its own, in a journal folder inside the inbox
+(`.handed-over/`), because the inbox cannot tell: a DMS moves its files out, and a re-delivery
+after a crash (the router is at-least-once) would write them again. One hand-over is:
+
+1. write the body to `.tmp-<id>-*.part` in the inbox and fsync it;
+2. commit: create the journal marker `.handed-over/<id>`, a symlink naming that temp file
+   (atomic, and it fails when the marker exists — of several racing writers exactly one
+   commits), fsync the journal folder;
+3. publish the sidecar, then `rename` the committed temp file to `<id>.edxml`, fsync the inbox.
+
+Whoever comes next (a racing writer, the process restarted after a SIGKILL) reads the marker: its
+temp file still there means step 3 did not happen and is finished now; gone means the package
+was published, whatever the DMS did with it since. So a crash at any point gives neither a
+duplicate nor a loss, and a partial temp file of a killed writer (no marker) is swept away by
+the next hand-over of the same package. The window of packages a DMS may see twice is zero
+for this sink, as long as the journal is kept (it holds one small file per package).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 
+import structlog
+
 from adapters.sink import Delivered, Handover, PermanentFailure, SinkResult, TransientFailure
+
+log = structlog.get_logger("lienthong.sink.folder")
+
+JOURNAL = ".handed-over"
+#: marker target for a package published before its temp file could be known (or pre-journal)
+PUBLISHED = ".published"
+SUFFIX = ".edxml"
+#: errors that no retry cures: the package itself cannot be stored as a file here
+_PERMANENT = frozenset({errno.EFBIG, errno.ENAMETOOLONG})
+TRANSIENT_TEXT = "the recipient's inbox folder cannot be written at the moment; delivery will be retried"
+PERMANENT_TEXT = "the recipient's inbox folder cannot store this package"
 
 
 def inbox_name(h: Handover) -> str:
-    return f"{h.kind}-{h.digest[:32]}.edxml"
+    return f"{h.handover_id}{SUFFIX}"
 
 
 class FolderSink:
-    """`<dir>/<kind>-<digest>.edxml` plus a `.json` sidecar naming recipients and sender."""
+    """`<dir>/<handover_id>.edxml` plus a `.json` sidecar naming recipients and sender, and a
+    journal of what was handed over so a re-delivery never writes a package the DMS took away."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, journal: str | Path | None = None) -> None:
         self.directory = Path(directory)
+        self.journal = Path(journal) if journal is not None else self.directory / JOURNAL
 
     def deliver(self, handover: Handover) -> SinkResult:
-        target = self.directory / inbox_name(handover)
-        if target.exists():
-            return Delivered("already in the inbox")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            meta = {
-                "digest": handover.digest,
-                "kind": handover.kind,
-                "document_id": handover.document_id,
-                "sender": handover.sender,
-                "recipients": list(handover.recipients),
-                "system": handover.system_id,
-                "headers": handover.headers,  # lt-verdict, lt-forwarded … for the receiving DMS
-            }
-            sidecar = json.dumps(meta, ensure_ascii=False, indent=1).encode()
-            _publish(target.with_suffix(".json"), sidecar, replace=True)  # same content from any writer
-            created = _publish(target, handover.body, replace=False)
-            _fsync_directory(self.directory)
-        except FileNotFoundError as exc:
-            return PermanentFailure(f"inbox folder unusable: {exc}")
-        except OSError as exc:
-            return TransientFailure(f"cannot write {target}: {exc}")
-        return Delivered(str(target) if created else "already in the inbox")
+            return self._deliver(handover)
+        except OSError as exc:  # the detail (path, errno) is for the operator's log only
+            log.warning("sink.folder.failed", folder=str(self.directory), handover=handover.handover_id,
+                        error=f"{type(exc).__name__}: {exc}")
+            if exc.errno in _PERMANENT:
+                return PermanentFailure(PERMANENT_TEXT)
+            return TransientFailure(TRANSIENT_TEXT)
+
+    def _deliver(self, h: Handover) -> SinkResult:
+        marker = self.journal / h.handover_id
+        committed = _read(marker)
+        if committed is None:
+            if (self.directory / inbox_name(h)).exists():  # written before the journal existed
+                self.journal.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(FileExistsError):
+                    os.symlink(PUBLISHED, marker)
+                return Delivered("already in the inbox")
+            committed = self._commit(h, marker)
+        return self._finish(h, committed)
+
+    def _commit(self, h: Handover, marker: Path) -> str:
+        """Steps 1–2; returns the name of the temp file the marker commits to (ours or a racer's)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.journal.mkdir(parents=True, exist_ok=True)
+        tmp = _write_temp(self.directory, h.body, prefix=f".tmp-{h.handover_id}-", suffix=".part")
+        try:
+            os.symlink(tmp.name, marker)  # atomic, carries its target: no content to write and fsync
+        except FileExistsError:
+            tmp.unlink(missing_ok=True)  # another writer committed first: follow its marker
+            return _read(marker) or PUBLISHED
+        _fsync_directory(self.journal)
+        return tmp.name
+
+    def _finish(self, h: Handover, committed: str) -> SinkResult:
+        """Step 3, for whoever holds a marker whose temp file has not been published yet."""
+        tmp = self.directory / committed
+        if committed == PUBLISHED or not tmp.exists():
+            return Delivered("already handed over")
+        meta = {
+            "id": h.handover_id,
+            "digest": h.digest,
+            "kind": h.kind,
+            "document_id": h.document_id,
+            "sender": h.sender,
+            "recipients": list(h.recipients),
+            "system": h.system_id,
+            "headers": h.headers,  # lt-verdict, lt-forwarded … for the receiving DMS
+        }
+        sidecar = json.dumps(meta, ensure_ascii=False, indent=1).encode()
+        target = self.directory / inbox_name(h)
+        _publish(target.with_suffix(".json"), sidecar)  # temp not named `.tmp-<id>-`: never swept
+        try:
+            os.rename(tmp, target)
+        except FileNotFoundError:
+            return Delivered("already handed over")  # a racing writer published it a moment ago
+        _fsync_directory(self.directory)
+        for stale in self.directory.glob(f".tmp-{h.handover_id}-*"):  # left by killed writers
+            stale.unlink(missing_ok=True)
+        return Delivered(target.name)
 
     def delivered(self) -> list[Path]:
-        """Complete packages only: in-progress `.tmp-*` files are not the DMS's to see."""
+        """Complete packages in the inbox now; in-progress `.tmp-*` files are not the DMS's to see."""
         if not self.directory.exists():
             return []
-        return sorted(p for p in self.directory.glob("*.edxml") if not p.name.startswith(".tmp-"))
+        return sorted(p for p in self.directory.glob(f"*{SUFFIX}") if not p.name.startswith("."))
+
+    def handed_over(self) -> set[str]:
+        """Ids of every package this sink has committed to hand over (journal markers)."""
+        if not self.journal.exists():
+            return set()
+        return {p.name for p in self.journal.iterdir() if not p.name.startswith(".")}
 
 
-def _publish(path: Path, data: bytes, *, replace: bool) -> bool:
-    """Write `data` under `path` atomically; False when `path` already existed (replace=False)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+def _read(marker: Path) -> str | None:
+    """The temp file a marker commits to; None when there is no marker."""
+    try:
+        return os.readlink(marker)
+    except FileNotFoundError:
+        return None
+
+
+def _write_temp(folder: Path, data: bytes, *, prefix: str, suffix: str) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if replace:
-            os.replace(tmp, path)
-            return True
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
+    except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def _publish(path: Path, data: bytes) -> None:
+    """Write `data` under `path` atomically (replacing it)."""
+    tmp = _write_temp(path.parent, data, prefix=".tmp-", suffix=".part")
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:

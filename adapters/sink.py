@@ -26,6 +26,13 @@ class Handover:
     attempt: int = 1
     headers: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def handover_id(self) -> str:
+        """The stable id the receiving DMS de-duplicates on: the same for every re-delivery of
+        this package to this system (after a crash, a replay), different for any other package
+        or system. The folder sink names the file after it; a webhook sends it as its id."""
+        return f"{self.kind}-{self.digest[:32]}-{self.system_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
@@ -51,7 +58,10 @@ Kind = PackageKind
 
 
 class Sink(Protocol):
-    """Idempotent by digest: the router is at-least-once, so the same handover may come twice
-    (after a crash between the sink's success and the ack); a sink must not duplicate it."""
+    """Idempotent by `Handover.handover_id`: the router is at-least-once, so the same handover may
+    come twice (after a crash between the sink's success and the ack); a sink must not hand it
+    over twice, even when the DMS has already taken the first copy away. Failures are returned
+    as values with a clerk-readable `error` (no paths, errno or exception text: those go to the
+    sink's log). tests/contract/test_sink_contract.py holds every sink and double to this."""
 
     def deliver(self, handover: Handover) -> SinkResult: ...

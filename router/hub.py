@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.folder import FolderSink
+from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
 from router.directory.model import Directory, load_directory
@@ -36,16 +36,12 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
-def build_sinks(directory: Directory, root: Path) -> dict[str, Sink]:
-    sinks: dict[str, Sink] = {}
-    for sid, system in directory.systems.items():
-        adapter = system.delivery.adapter
-        if adapter == "file":
-            folder = Path(str(system.delivery.options.get("dir", f"var/deliver/{sid}")))
-            sinks[sid] = FolderSink(folder if folder.is_absolute() else root / folder)
-        else:
-            raise ValueError(f"systems[{sid}]: delivery adapter {adapter!r} is not available in this build")
-    return sinks
+def build_sinks(directory: Directory, root: Path, adapters: SinkRegistry = SINKS) -> dict[str, Sink]:
+    """One sink per system, from the registry; the directory validated the options already."""
+    return {
+        sid: adapters.build(s.delivery.adapter, s.delivery.options, SinkPlace(sid, root))
+        for sid, s in directory.systems.items()
+    }
 
 
 @dataclass

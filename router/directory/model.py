@@ -21,15 +21,19 @@ File format (YAML, UTF-8; documented with an example in router/TOPOLOGY.md)::
         broker_user: lt-tinh-nghean      # required, unique: the AMQP user_id it submits as
         serves: [000.00.00.H41]          # subtrees it serves (the most specific system wins)
         gateway: false                   # true for the national-axis system (exactly one)
-        delivery: {adapter: file, options: {path: /srv/lienthong/out/tinh-nghean}}
+        delivery: {adapter: file, options: {dir: /srv/lienthong/out/tinh-nghean}}
+                                         # adapter: one of adapters/registry.py, options checked
+                                         # by its model (file: `dir`, relative to the deliver root)
 
 Rules checked at load (each error names its entry, e.g.
 ``organs[17] (000.00.13.H41): parent 000.00.99.H41 not in directory``): code shape, duplicate
 code, unknown parent, a parent in another level-1 tree, cyclic parents, successor without
 valid_to, unknown or cyclic successor, a successor dissolved before its predecessor, a system
 serving an unknown organ, two systems serving the same subtree root, duplicate system id or
-broker user, no gateway or more than one, a gateway listing `serves`, and a local level-1 root
-that no system serves.
+broker user, no gateway or more than one, a gateway listing `serves`, a local level-1 root
+that no system serves, a delivery adapter this build does not have and options its adapter does
+not accept (``systems[0] (tinh): delivery.options: unknown field 'dri'``). The shape of each
+entry is checked by the pydantic models of entries.py.
 
 The hub's own tree (`local_roots`) is the set of level-1 codes under which a non-gateway system
 serves something; a level-1 tree is local or external as a whole. Everything outside it is
@@ -38,26 +42,23 @@ the gateway's (the national axis), including codes the directory has never heard
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, ValuesView
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
+from pydantic import ValidationError
 
-from schemas.organ import OrganId, OrganIdError
+from adapters.registry import SINKS, SinkOptions, SinkRegistry
+from router.directory.entries import DeliveryEntry, DirectoryFile, OrganEntry, SystemEntry, entry_name, render
+from schemas.organ import OrganId
 from schemas.policy import vietnam_today
 
 Outcome = Literal["local", "external", "unknown_local", "invalid"]
 
-SYSTEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-ADAPTER = re.compile(r"^[a-z][a-z0-9_-]*$")
-_ORGAN_FIELDS = frozenset({"code", "name", "parent", "valid_from", "valid_to", "successor"})
-_SYSTEM_FIELDS = frozenset({"id", "name", "broker_user", "serves", "gateway", "delivery"})
-_DELIVERY_FIELDS = frozenset({"adapter", "options"})
 _MAX_FORWARDS = 32  # a successor chain longer than this is a data error, not a merger history
 
 
@@ -99,10 +100,11 @@ class Organ:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """How packages reach the system; the adapter name selects an adapters/ sink."""
+    """How packages reach the system: the adapter's name in adapters/registry.py and its
+    options, already validated by that adapter's model (so the hub can always build it)."""
 
     adapter: str
-    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    options: SinkOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +167,9 @@ class Directory:
     # -- construction ----------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Directory:
-        organs, systems = _validate(data)
+    def from_dict(cls, data: Mapping[str, Any], adapters: SinkRegistry = SINKS) -> Directory:
+        """Validate parsed YAML; each system's delivery options against `adapters`."""
+        organs, systems = _validate(data, adapters)
         return cls(organs, systems)
 
     def _compute_server(self, code: str) -> System | None:
@@ -264,7 +267,7 @@ class Directory:
         return Resolution(code, organ, server, tuple(forwarded), outcome)
 
 
-def load_directory(path: str | Path) -> Directory:
+def load_directory(path: str | Path, adapters: SinkRegistry = SINKS) -> Directory:
     """Read and validate a directory file; raises DirectoryError listing every problem."""
     p = Path(path)
     try:
@@ -275,81 +278,47 @@ def load_directory(path: str | Path) -> Directory:
         raise DirectoryError([f"{p}: not valid YAML: {' '.join(str(exc).split())}"]) from exc
     if not isinstance(data, Mapping):
         raise DirectoryError([f"{p}: expected a mapping with `organs` and `systems`"])
-    return Directory.from_dict(data)
+    return Directory.from_dict(data, adapters)
 
 
 SAMPLE_DIRECTORY = Path(__file__).resolve().parents[1] / "data" / "nghe_an.yaml"
 
 # -- validation ------------------------------------------------------------------------------
+# The shape of each entry is checked by the pydantic models of entries.py; the rules between
+# entries are checked here, on the valid entries. An entry that failed its own checks still
+# counts as present (its code, its id), so its neighbours get no second, derived error.
 
 
-def _as_date(value: Any, where: str, key: str, errors: list[str]) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    errors.append(f"{where}: {key} {value!r} is not an ISO date (YYYY-MM-DD)")
-    return None
-
-
-def _text(entry: Mapping[str, Any], key: str, where: str, errors: list[str]) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        errors.append(f"{where}: {key} is required (non-empty text)")
-        return ""
-    return value.strip()
-
-
-def _entries(data: Mapping[str, Any], key: str, errors: list[str]) -> list[Any]:
-    value = data.get(key)
-    if not isinstance(value, list):
-        errors.append(f"{key}: expected a list")
-        return []
-    return value
-
-
-def _read_organs(raw: list[Any], errors: list[str]) -> dict[str, Organ]:
+def _read_organs(raw: list[Any], errors: list[str]) -> tuple[dict[str, Organ], set[str], dict[str, int]]:
+    """Valid organs by code, every well-shaped code present in the file (valid or not), and
+    the index of each code's first entry."""
     organs: dict[str, Organ] = {}
+    present: set[str] = set()
     first_seen: dict[str, int] = {}
     for i, entry in enumerate(raw):
-        if not isinstance(entry, Mapping):
-            errors.append(f"organs[{i}]: expected a mapping")
-            continue
-        code = str(entry.get("code", "")).strip()
-        where = f"organs[{i}] ({code or '?'})"
-        for extra in sorted(set(entry) - _ORGAN_FIELDS):
-            errors.append(f"{where}: unknown field {extra!r}")
-        try:
-            oid = OrganId.parse(code)
-        except OrganIdError:
-            errors.append(f"{where}: code {code!r} is not of the shape LLL.KK.JJ.XNN")
-            continue
-        if code in first_seen:
+        where = entry_name("organs", i, entry, "code")
+        code = str(entry.get("code", "")).strip() if isinstance(entry, Mapping) else ""
+        if code in first_seen and OrganId.is_valid(code):
             errors.append(f"{where}: duplicate code (first at organs[{first_seen[code]}])")
             continue
-        first_seen[code] = i
-        name = _text(entry, "name", where, errors)
-        parent_raw = entry.get("parent")
-        default_parent = oid.parent.code if oid.parent is not None else None
-        parent = str(parent_raw).strip() if parent_raw is not None else default_parent
-        successor = entry.get("successor")
-        organs[code] = Organ(
-            code=code,
-            name=name,
-            parent=parent,
-            valid_from=_as_date(entry.get("valid_from"), where, "valid_from", errors),
-            valid_to=_as_date(entry.get("valid_to"), where, "valid_to", errors),
-            successor=str(successor).strip() if successor is not None else None,
-        )
-    return organs
+        first_seen.setdefault(code, i)
+        try:
+            e = OrganEntry.model_validate(entry)
+        except ValidationError as exc:
+            errors += [render(where, d) for d in exc.errors()]
+            if OrganId.is_valid(code):
+                present.add(code)
+            continue
+        default_parent = OrganId.parse(e.code).parent
+        parent = e.parent if e.parent is not None else (default_parent.code if default_parent else None)
+        organs[e.code] = Organ(e.code, e.name, parent, e.valid_from, e.valid_to, e.successor)
+        present.add(e.code)
+    return organs, present, first_seen
 
 
-def _check_organ_links(organs: dict[str, Organ], index: dict[str, int], errors: list[str]) -> None:
+def _check_organ_links(
+    organs: dict[str, Organ], present: set[str], index: dict[str, int], errors: list[str]
+) -> None:
     def where(code: str) -> str:
         return f"organs[{index[code]}] ({code})"
 
@@ -357,7 +326,7 @@ def _check_organ_links(organs: dict[str, Organ], index: dict[str, int], errors: 
         if o.parent is not None:
             if o.parent == code:
                 errors.append(f"{where(code)}: parent is the organ itself")
-            elif o.parent not in organs:
+            elif o.parent not in present:
                 errors.append(f"{where(code)}: parent {o.parent} not in directory")
             elif o.parent[-3:] != code[-3:]:
                 errors.append(
@@ -370,8 +339,9 @@ def _check_organ_links(organs: dict[str, Organ], index: dict[str, int], errors: 
             continue
         if o.valid_to is None:
             errors.append(f"{where(code)}: successor {o.successor} given but no valid_to")
-        if o.successor not in organs:
+        if o.successor not in present:
             errors.append(f"{where(code)}: successor {o.successor} not in directory")
+        if o.successor not in organs:
             continue
         succ = organs[o.successor]
         if o.valid_to and succ.valid_to and succ.valid_to <= o.valid_to:
@@ -402,78 +372,70 @@ def _check_cycles(organs: dict[str, Organ], attr: str, where: Any, errors: list[
             errors.append(f"{where(start)}: successor chain longer than {_MAX_FORWARDS}")
 
 
-def _read_systems(raw: list[Any], organs: dict[str, Organ], errors: list[str]) -> list[System]:
+def _read_systems(
+    raw: list[Any], present: set[str], adapters: SinkRegistry, errors: list[str]
+) -> tuple[list[System], bool]:
+    """Valid systems, and whether every entry was valid (the checks over all systems — one
+    gateway, served roots — would only repeat an entry's own error otherwise)."""
     systems: list[System] = []
+    complete = True
     seen_id: dict[str, int] = {}
     seen_user: dict[str, int] = {}
     served_by: dict[str, str] = {}
     for i, entry in enumerate(raw):
-        if not isinstance(entry, Mapping):
-            errors.append(f"systems[{i}]: expected a mapping")
+        where = entry_name("systems", i, entry, "id")
+        try:
+            e = SystemEntry.model_validate(entry)
+        except ValidationError as exc:
+            errors += [render(where, d) for d in exc.errors()]
+            complete = False
             continue
-        sid = str(entry.get("id", "")).strip()
-        where = f"systems[{i}] ({sid or '?'})"
-        for extra in sorted(set(entry) - _SYSTEM_FIELDS):
-            errors.append(f"{where}: unknown field {extra!r}")
-        if not SYSTEM_ID.match(sid):
-            errors.append(f"{where}: id must match {SYSTEM_ID.pattern} (it names queues)")
-        elif sid in seen_id:
-            errors.append(f"{where}: duplicate id (first at systems[{seen_id[sid]}])")
-        seen_id.setdefault(sid, i)
-        name = _text(entry, "name", where, errors)
-        user = _text(entry, "broker_user", where, errors)
-        if user and user in seen_user:
-            errors.append(f"{where}: duplicate broker_user {user!r} (first at systems[{seen_user[user]}])")
-        seen_user.setdefault(user, i)
-        gateway = entry.get("gateway", False)
-        if not isinstance(gateway, bool):
-            errors.append(f"{where}: gateway must be true or false")
-            gateway = False
-        serves_raw = entry.get("serves") or []
-        if not isinstance(serves_raw, list):
-            errors.append(f"{where}: serves must be a list of organ codes")
-            serves_raw = []
-        serves = tuple(str(c).strip() for c in serves_raw)
-        if gateway and serves:
-            errors.append(
-                f"{where}: a gateway serves everything outside the hub's tree; list no `serves`"
-            )
-        for code in serves:
-            if code not in organs:
+        if e.id in seen_id:
+            errors.append(f"{where}: duplicate id (first at systems[{seen_id[e.id]}])")
+        seen_id.setdefault(e.id, i)
+        if e.broker_user in seen_user:
+            first = seen_user[e.broker_user]
+            errors.append(f"{where}: duplicate broker_user {e.broker_user!r} (first at systems[{first}])")
+        seen_user.setdefault(e.broker_user, i)
+        if e.gateway and e.serves:
+            errors.append(f"{where}: a gateway serves everything outside the hub's tree; list no `serves`")
+        for code in e.serves:
+            if code not in present:
                 errors.append(f"{where}: serves {code}, not in directory")
-            elif code in served_by and served_by[code] != sid:
+            elif code in served_by and served_by[code] != e.id:
                 errors.append(f"{where}: serves {code}, already served by system {served_by[code]}")
             elif code in served_by:
                 errors.append(f"{where}: serves {code} twice")
             else:
-                served_by[code] = sid
-        systems.append(
-            System(id=sid, name=name, broker_user=user, serves=serves, gateway=gateway,
-                   delivery=_read_delivery(entry.get("delivery"), where, errors))
+                served_by[code] = e.id
+        delivery = _delivery(e.delivery, adapters, where, errors)
+        if delivery is None:
+            complete = False
+            continue
+        systems.append(System(e.id, e.name, e.broker_user, tuple(e.serves), e.gateway, delivery))
+    if complete:
+        gateways = [s.id for s in systems if s.gateway]
+        if not gateways:
+            errors.append("systems: no gateway (exactly one system needs `gateway: true`)")
+        elif len(gateways) > 1:
+            errors.append(f"systems: more than one gateway ({', '.join(gateways)})")
+    return systems, complete
+
+
+def _delivery(entry: DeliveryEntry, adapters: SinkRegistry, where: str, errors: list[str]) -> Delivery | None:
+    """The adapter must exist in this build and accept its options: what `run` will build."""
+    if adapters.get(entry.adapter) is None:
+        errors.append(
+            f"{where}: delivery.adapter {entry.adapter!r} is not available in this build "
+            f"(adapters: {', '.join(adapters.names)})"
         )
-    gateways = [s.id for s in systems if s.gateway]
-    if not gateways:
-        errors.append("systems: no gateway (exactly one system needs `gateway: true`)")
-    elif len(gateways) > 1:
-        errors.append(f"systems: more than one gateway ({', '.join(gateways)})")
-    _check_local_roots(systems, organs, errors)
-    return systems
-
-
-def _read_delivery(raw: Any, where: str, errors: list[str]) -> Delivery:
-    if not isinstance(raw, Mapping):
-        errors.append(f"{where}: delivery {{adapter, options}} is required")
-        return Delivery("none")
-    for extra in sorted(set(raw) - _DELIVERY_FIELDS):
-        errors.append(f"{where}: delivery: unknown field {extra!r}")
-    adapter = str(raw.get("adapter", ""))
-    if not ADAPTER.match(adapter):
-        errors.append(f"{where}: delivery.adapter {adapter!r} must be a name such as file, http, amqp")
-    options = raw.get("options") or {}
-    if not isinstance(options, Mapping):
-        errors.append(f"{where}: delivery.options must be a mapping")
-        options = {}
-    return Delivery(adapter, MappingProxyType(dict(options)))
+        return None
+    try:
+        options = adapters.options(entry.adapter, entry.options)
+    except ValidationError as exc:
+        errors += [render(where, d, ("delivery", "options")) for d in exc.errors()]
+        return None
+    return Delivery(entry.adapter, options)
 
 
 def _check_local_roots(systems: list[System], organs: dict[str, Organ], errors: list[str]) -> None:
@@ -490,18 +452,22 @@ def _check_local_roots(systems: list[System], organs: dict[str, Organ], errors: 
             )
 
 
-def _validate(data: Mapping[str, Any]) -> tuple[list[Organ], list[System]]:
+def _validate(data: Mapping[str, Any], adapters: SinkRegistry) -> tuple[list[Organ], list[System]]:
     errors: list[str] = []
-    for extra in sorted(set(data) - {"organs", "systems"}):
-        errors.append(f"unknown top-level key {extra!r}")
-    raw_organs = _entries(data, "organs", errors)
-    organs = _read_organs(raw_organs, errors)
-    index: dict[str, int] = {}
-    for i, entry in enumerate(raw_organs):
-        if isinstance(entry, Mapping):
-            index.setdefault(str(entry.get("code", "")).strip(), i)
-    _check_organ_links(organs, index, errors)
-    systems = _read_systems(_entries(data, "systems", errors), organs, errors)
+    try:
+        DirectoryFile.model_validate(data)
+    except ValidationError as exc:  # reported, and the entries are checked all the same
+        errors += [render("", d) for d in exc.errors()]
+
+    def entries(key: str) -> list[Any]:
+        value = data.get(key)
+        return value if isinstance(value, list) else []
+
+    organs, present, index = _read_organs(entries("organs"), errors)
+    _check_organ_links(organs, present, index, errors)
+    systems, complete = _read_systems(entries("systems"), present, adapters, errors)
+    if complete:
+        _check_local_roots(systems, organs, errors)
     if errors:
         raise DirectoryError(errors)
     return list(organs.values()), systems

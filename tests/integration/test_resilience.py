@@ -92,7 +92,7 @@ def check_consistency(env: HubEnv, bodies: list[bytes], fig: Figures) -> None:
     found: set[tuple[str, str]] = set()
     for sid, files in env.delivered_files().items():
         for f in files:
-            full = next((d for d in by_digest if f.name == f"edoc-{d[:32]}.edxml"), None)
+            full = next((d for d in by_digest if f.name == f"edoc-{d[:32]}-{sid}.edxml"), None)
             assert full is not None, f"{sid}: unexpected file {f.name} in the inbox"
             assert f.read_bytes() == by_digest[full], f"{sid}: {f.name} differs from the package sent"
             found.add((sid, full))

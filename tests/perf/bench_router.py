@@ -255,7 +255,7 @@ def breakdown(n: int = 300) -> None:
             ledger.append([e for d in g for e in d.before + d.after])
         rows.append(("ledger.append, 50 packages per transaction (group commit)",
                      (1000 * (time.process_time() - c) / (n - half), 1000 * (time.perf_counter() - w) / (n - half))))
-        rows.append(("DeliveryStage.process (ledger read + FolderSink write, 2 fsyncs)",
+        rows.append(("DeliveryStage.process (ledger read + FolderSink write, journaled: 2 file + 2 folder fsyncs)",
                      cpu_ms(lambda d: delivery.process(d.publishes[0].body, d.publishes[0].headers), list(decisions))))
     print("| stage | CPU ms/package | wall ms/package |")
     print("|---|---:|---:|")

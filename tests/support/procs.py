@@ -65,7 +65,7 @@ class JournalSink:
         self._line("begin", handover.digest)
         result = self.inner.deliver(handover)
         if isinstance(result, Delivered):
-            # FolderSink says "already in the inbox" when the digest was there: no write
+            # FolderSink says "already …" when it had handed the package over before: no write
             phase = "skipped" if result.detail.startswith("already") else "wrote"
         else:
             phase = "failed"
@@ -253,7 +253,8 @@ class HubEnv:
 
 @contextmanager
 def hub_environment(
-    amqp_url: str, prefix: str, root: Path, *, retry_delays_s: str = "[1,1,1]", **settings: str
+    amqp_url: str, prefix: str, root: Path, *, retry_delays_s: str = "[1,1,1]", delivery_limit: int = 3,
+    **settings: str,
 ) -> Iterator[HubEnv]:
     root.mkdir(parents=True, exist_ok=True)
     directory_file = root / "directory.yaml"
@@ -270,13 +271,14 @@ def hub_environment(
         "LIENTHONG_LEDGER_URL": env.ledger_url,
         "LIENTHONG_DELIVER_ROOT": str(env.deliver_root),
         "LIENTHONG_RETRY_DELAYS_S": retry_delays_s,
-        "LIENTHONG_DELIVERY_LIMIT": "3",
+        "LIENTHONG_DELIVERY_LIMIT": str(delivery_limit),
         "LIENTHONG_GRACE_S": "10",
         **{f"LIENTHONG_{k.upper()}": v for k, v in settings.items()},
     }
     users = [s.broker_user for s in directory.systems.values()]
     try:
-        options = TopologyOptions(prefix=prefix, delivery_limit=3, retry_delays_s=tuple(json.loads(retry_delays_s)))
+        options = TopologyOptions(prefix=prefix, delivery_limit=delivery_limit,
+                                  retry_delays_s=tuple(json.loads(retry_delays_s)))
         apply_to_url(build_topology(directory, options), amqp_url)
         for sid, system in directory.systems.items():
             ensure_user(system_grant(system.broker_user, prefix, sid), PASSWORD)

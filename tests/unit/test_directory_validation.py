@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import SINKS, Adapter, SinkOptions, SinkRegistry
 from router.directory.model import SAMPLE_DIRECTORY, Directory, DirectoryError, load_directory
+from tests.support.memory_sink import MemorySink
 
 pytestmark = pytest.mark.unit
 
@@ -29,9 +31,9 @@ def base() -> Data:
             {"id": "tinh", "name": "Tỉnh", "broker_user": "u-tinh", "serves": ["000.00.00.H41"],
              "delivery": {"adapter": "file", "options": {"dir": "out/tinh"}}},
             {"id": "huyen", "name": "Huyện", "broker_user": "u-huyen", "serves": ["000.00.25.H41"],
-             "delivery": {"adapter": "http", "options": {"url": "http://127.0.0.1:1/"}}},
+             "delivery": {"adapter": "file", "options": {"dir": "/srv/lienthong/huyen"}}},
             {"id": "gw", "name": "Trục quốc gia", "broker_user": "u-gw", "gateway": True,
-             "delivery": {"adapter": "vdxp"}},
+             "delivery": {"adapter": "file"}},
         ],
     }
 
@@ -105,6 +107,22 @@ CASES: list[tuple[str, Callable[[Data], None], str]] = [
     ("missing delivery", lambda d: d["systems"][0].pop("delivery"),
      "systems[0] (tinh): delivery {adapter, options} is required"),
     ("bad adapter", _system(0, delivery={"adapter": "File System!"}), "systems[0] (tinh): delivery.adapter"),
+    ("adapter not in this build", _system(1, delivery={"adapter": "http", "options": {"url": "http://127.0.0.1:1/"}}),
+     "systems[1] (huyen): delivery.adapter 'http' is not available in this build (adapters: file)"),
+    ("misspelt option", _system(0, delivery={"adapter": "file", "options": {"dri": "out/tinh"}}),
+     "systems[0] (tinh): delivery.options: unknown field 'dri'"),
+    ("the once-documented path option", _system(0, delivery={"adapter": "file", "options": {"path": "out/tinh"}}),
+     "systems[0] (tinh): delivery.options.path is not an option of the file adapter: the inbox folder is `dir`"),
+    ("option of the wrong type", _system(0, delivery={"adapter": "file", "options": {"dir": 42}}),
+     "systems[0] (tinh): delivery.options.dir: Input should be a valid string"),
+    ("options not a mapping", _system(0, delivery={"adapter": "file", "options": ["out"]}),
+     "systems[0] (tinh): delivery.options must be a mapping"),
+    ("unknown delivery field", _system(0, delivery={"adapter": "file", "option": {}}),
+     "systems[0] (tinh): delivery: unknown field 'option'"),
+    ("gateway not a boolean", _system(2, gateway="yes"), "systems[2] (gw): gateway must be true or false"),
+    ("serves not a list", _system(1, serves="000.00.25.H41"), "systems[1] (huyen): serves must be a list"),
+    ("system not a mapping", lambda d: d["systems"].append("tinh"), "systems[3]: expected a mapping"),
+    ("unknown top-level key", lambda d: d.update(sytems=[]), "unknown field 'sytems'"),
     ("root of a local tree unserved", _system(0, serves=["000.00.13.H41"]),
      "systems: level-1 root 000.00.00.H41 is served by no system"),
 ]
@@ -116,6 +134,36 @@ def test_invalid_directory_names_the_entry(label: str, mutate: Callable[[Data], 
     mutate(data)
     errors = errors_of(data)
     assert any(expected in e for e in errors), f"{label}: {expected!r} not in {errors}"
+
+
+def test_an_invalid_entry_causes_no_derived_errors_in_its_neighbours() -> None:
+    """A bad date on an organ a system serves, a typo in the gateway: one error each, not also
+    "serves …, not in directory" or "no gateway"."""
+    data = copy.deepcopy(base())
+    data["organs"][2]["valid_to"] = "31/12/2025"
+    data["systems"][2]["delivery"] = {"adapter": "file", "options": {"dri": "x"}}
+    errors = errors_of(data)
+    assert errors == [
+        "organs[2] (000.00.25.H41): valid_to '31/12/2025' is not an ISO date (YYYY-MM-DD)",
+        "systems[2] (gw): delivery.options: unknown field 'dri'",
+    ]
+
+
+def test_options_are_validated_by_the_adapters_given() -> None:
+    """The registry is the one the directory is checked against: an adapter it has is accepted
+    with its own options model, and the built options are that model."""
+    class HttpOptions(SinkOptions):
+        url: str
+
+    folder = SINKS.get("file")
+    assert folder is not None
+    registry = SinkRegistry([folder, Adapter("http", HttpOptions, lambda options, place: MemorySink())])
+    data = copy.deepcopy(base())
+    data["systems"][1]["delivery"] = {"adapter": "http", "options": {"url": "http://127.0.0.1:1/"}}
+    d = Directory.from_dict(data, registry)
+    assert d.systems["huyen"].delivery.options == HttpOptions(url="http://127.0.0.1:1/")
+    with pytest.raises(DirectoryError, match=r"delivery\.adapter 'http' is not available"):
+        Directory.from_dict(data)
 
 
 def test_all_errors_are_reported_at_once() -> None:
