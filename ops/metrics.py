@@ -31,6 +31,11 @@ READY = Gauge(
     "lienthong_consumer_ready", "1 while the consumer is connected and consuming, 0 while reconnecting.",
     ["consumer"],
 )
+FAILURE_DECISIONS = Counter(
+    "lienthong_failure_decisions_total",
+    "Failure decisions carried out by the runtime: stage, failure kind, action (retry, park:<CODE>, park_later).",
+    ["stage", "failure", "action"],
+)
 RECONNECTS = Counter("lienthong_reconnects_total", "Connection losses followed by a reconnect.", ["consumer"])
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
+from router.amqp.executor import Executor
 from router.directory.model import Directory, load_directory
 from router.ledger.store import Ledger
 from router.pipeline.clock import Clock, system_clock
-from router.pipeline.decisions import Decision, Publish
+from router.pipeline.decisions import Decision
 from router.pipeline.delivery import DeliveryStage
-from router.pipeline.envelope import PARK_REASON
+from router.pipeline.delivery_recovery import DeliveryRecovery
+from router.pipeline.failure import FailurePolicy
 from router.pipeline.intake import IntakeStage
+from router.pipeline.intake_recovery import IntakeRecovery
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import StatusSigner
 from router.settings import Settings
@@ -101,48 +105,62 @@ class Hub:
             sign_status=self.status_signer(),
         )
 
-    def intake_consumer(self) -> Consumer:
-        stage = self.intake_stage()
-        names = self.topology.names
-        limit = self.settings.delivery_limit
+    def policy(self) -> FailurePolicy:
+        opts = self.topology.options
+        return FailurePolicy(intake_tiers=len(opts.intake_tiers), deliver_tiers=len(opts.retry_delays_s),
+                             original_wait_s=self.settings.original_wait_s)
 
-        def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.user_id, self.clock(), m.digest)
-
-        def crashed(m: Message, exc: BaseException) -> Decision | None:
-            if m.delivery_count + 1 < limit:
-                return None
-            headers = {**m.headers, PARK_REASON: f"intake crashed {m.delivery_count + 1} times: {exc!r}"[:500]}
-            return Decision(publishes=(Publish("", names.intake_parked, m.body, headers),))
-
-        return Consumer(
-            self.settings.amqp_url, [names.intake_queue], handle, self.ledger.append, name="intake",
-            prefetch=self.settings.prefetch, workers=self.settings.workers, grace_s=self.settings.grace_s,
-            on_crash=crashed,
+    def intake_recovery(self) -> IntakeRecovery:
+        return IntakeRecovery(
+            self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
+            hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name, sign_status=self.status_signer(),
         )
 
-    def delivery_consumer(self, systems: list[str] | None = None) -> Consumer:
+    def delivery_recovery(self) -> DeliveryRecovery:
+        return DeliveryRecovery(self.directory, self.topology, hub_name=self.settings.hub_name,
+                                sign_status=self.status_signer())
+
+    def intake_consumer(self, name: str = "intake", **options: Any) -> Consumer:
+        """The route stage on `P.intake`, its retries coming back on `P.intake.retried`, and what
+        the broker dead-letters from both (`P.intake.dead`, recorded and parked)."""
+        stage = self.intake_stage()
+        recovery = self.intake_recovery()
+        names = self.topology.names
+
+        def handle(m: Message) -> Decision:
+            submitter = recovery.submitter(Consumer.inbound_of(m))
+            return stage.process(m.body, submitter, self.clock(), m.digest)
+
+        return Consumer(
+            self.settings.amqp_url, [names.intake_queue, names.intake_retried, names.intake_dead], handle,
+            self.ledger.append, name=name, prefetch=self.settings.prefetch, workers=self.settings.workers,
+            grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery), **options,
+        )
+
+    def delivery_consumer(self, systems: list[str] | None = None, name: str = "deliver", **options: Any) -> Consumer:
         stage = self.delivery_stage()
         names = self.topology.names
-        limit = self.settings.delivery_limit
         queues: list[str] = []
         priority: dict[str, int] = {}
         for sid in systems or list(self.topology.systems):
             urgent, normal = names.system_queue(sid, "urgent"), names.system_queue(sid, "normal")
             queues += [urgent, normal]
             priority[urgent], priority[normal] = 0, 1
+        queues.append(names.deliver_dead)
 
         def handle(m: Message) -> Decision:
             return stage.process(m.body, m.headers, self.clock(), m.digest)
 
-        def crashed(m: Message, exc: BaseException) -> Decision | None:
-            if m.delivery_count + 1 < limit:
-                return None
-            return stage.park(m.body, m.headers, f"delivery crashed {m.delivery_count + 1} times: {exc!r}"[:500],
-                              self.clock())
-
         return Consumer(
-            self.settings.amqp_url, queues, handle, self.ledger.append, name="deliver",
+            self.settings.amqp_url, queues, handle, self.ledger.append, name=name,
             prefetch=self.settings.prefetch, workers=self.settings.workers, grace_s=self.settings.grace_s,
-            on_crash=crashed, queue_priority=priority,
+            executor=Executor(self.policy(), self.delivery_recovery()), queue_priority=priority, **options,
         )
+
+
+def pika_user(url: str) -> str | None:
+    """The broker user in an AMQP URL (the hub's own: its copies carry it as `user_id`)."""
+    from urllib.parse import unquote, urlparse
+
+    user = urlparse(url).username
+    return unquote(user) if user else "guest"

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     deliver_root: Path = Path(".")
     #: Retry tier TTLs in seconds: `2,5,10` or `[2, 5, 10]`.
     retry_delays_s: Annotated[tuple[int, ...], NoDecode] = DEFAULT_RETRY_DELAYS_S
+    #: Intake's own delay tiers (P.intake.retry.N); empty = the same as `retry_delays_s`.
+    intake_retry_delays_s: Annotated[tuple[int, ...], NoDecode] = ()
+    #: How long a revoke/update/replace waits for its original to reach the recipient before
+    #: it is parked (ORIGINAL_NOT_DELIVERED).
+    original_wait_s: float = Field(86400.0, gt=0)
     delivery_limit: int = Field(5, ge=1)
     prefetch: int = Field(64, ge=1)
     workers: int = Field(4, ge=1)
@@ -49,7 +54,7 @@ class Settings(BaseSettings):
     hub_key: Path | None = None
     hub_cert: Path | None = None
 
-    @field_validator("retry_delays_s", mode="before")
+    @field_validator("retry_delays_s", "intake_retry_delays_s", mode="before")
     @classmethod
     def _delays(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -66,7 +71,8 @@ class Settings(BaseSettings):
 
     def topology_options(self) -> TopologyOptions:
         return TopologyOptions(
-            prefix=self.prefix, delivery_limit=self.delivery_limit, retry_delays_s=tuple(self.retry_delays_s)
+            prefix=self.prefix, delivery_limit=self.delivery_limit, retry_delays_s=tuple(self.retry_delays_s),
+            intake_retry_delays_s=tuple(self.intake_retry_delays_s),
         )
 
 

@@ -50,6 +50,9 @@ class Code(StrEnum):
     SIGNATURE_MISSING = "SIGNATURE_MISSING"
     DELIVERY_FAILED = "DELIVERY_FAILED"
     DELIVERY_REFUSED = "DELIVERY_REFUSED"
+    HUB_FAILURE = "HUB_FAILURE"
+    CRASH_LOOP = "CRASH_LOOP"
+    ORIGINAL_NOT_DELIVERED = "ORIGINAL_NOT_DELIVERED"
 
 
 CODE_DESCRIPTIONS: dict[Code, str] = {
@@ -84,6 +87,9 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.SIGNATURE_MISSING: "The system's policy requires signed documents and this one is not",
     Code.DELIVERY_FAILED: "The recipient system kept failing through every retry tier: parked",
     Code.DELIVERY_REFUSED: "The recipient system refused the package permanently: parked",
+    Code.HUB_FAILURE: "A part of the hub (ledger, verifier, broker) kept failing through every retry tier: parked",
+    Code.CRASH_LOOP: "The hub stopped repeatedly on this package (delivery limit), or the broker dead-lettered it",
+    Code.ORIGINAL_NOT_DELIVERED: "A revoke/update/replace waited longer than allowed for its original: parked",
 }
 
 

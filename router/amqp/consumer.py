@@ -33,10 +33,13 @@ from pika.spec import Basic, BasicProperties
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 
 from ops import metrics
+from router.amqp.executor import Executor, Step, requeue_delay_s
 from router.amqp.group_commit import GroupCommit
 from router.ledger.events import LedgerEvent
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import SYSTEM
+from router.pipeline.failure import Failure, FailureKind, Park
+from router.pipeline.recovery import Inbound
 
 log = structlog.get_logger("lienthong.runtime")
 
@@ -47,6 +50,10 @@ class BrokerAuthError(RuntimeError):
 
 class ConnectionLost(RuntimeError):
     pass
+
+
+class HealthyConnectionLost(RuntimeError):
+    """A connection that had been healthy was lost: reconnect with a fresh backoff."""
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Message:
     digest: str = ""
     #: copies with the same key are never worked on at once (see `Consumer._on_message`)
     key: str = ""
+    inbound: Inbound | None = None
 
     @property
     def delivery_count(self) -> int:
@@ -78,7 +86,6 @@ class Message:
 
 
 Handler = Callable[[Message], Decision]
-CrashHandler = Callable[[Message, BaseException], Decision | None]
 LedgerWriter = Callable[[Sequence[LedgerEvent]], None]
 
 
@@ -87,7 +94,10 @@ class _Tracker:
     message: Message
     decision: Decision
     remaining: int
-    failed: str | None = None
+    failed: FailureKind | None = None
+    detail: str = ""
+    #: set when the decision carries out a failure decision (its own failures are not re-decided)
+    step: Step | None = None
 
 
 @dataclass(order=True)
@@ -160,18 +170,29 @@ class Consumer:
         prefetch: int = 64,
         workers: int = 4,
         grace_s: float = 20.0,
-        on_crash: CrashHandler | None = None,
+        executor: Executor | None = None,
         queue_priority: Mapping[str, int] | None = None,
         max_reconnect_wait_s: float = 30.0,
+        healthy_after_s: float = 5.0,
     ) -> None:
+        """`executor` carries out failure decisions (without one, a failure gives the message
+        back to the broker after a delay: tests of the bare runtime). A connection consuming
+        for `healthy_after_s`, or that settled a message, resets the reconnect backoff."""
         self.url = url
+        self._user = pika.URLParameters(url).credentials.username
         self.queues = list(queues)
         self.handler = handler
         self.ledger_write = ledger_write
         self.name = name
         self.prefetch = prefetch
         self.grace_s = grace_s
-        self.on_crash = on_crash
+        self.executor = executor
+        self.healthy_after_s = healthy_after_s
+        self._consuming_since: float | None = None
+        self._settled_on_connection = 0
+        self._lost_at: float | None = None
+        #: seconds from each connection loss to consuming again (probes, tests, the log)
+        self.recoveries: list[float] = []
         self.queue_priority = dict(queue_priority or {})
         self.max_reconnect_wait_s = max_reconnect_wait_s
         self.ready = threading.Event()
@@ -193,29 +214,43 @@ class Consumer:
         # One writer thread commits the ledger events of many messages at once (group commit);
         # workers and the I/O thread hand it events with a continuation instead of waiting.
         self._ledger = GroupCommit.shared(ledger_write, name=name)
-        # The rare crash path blocks on the ledger: never on the I/O or the writer thread.
+        # Failure decisions are built here (intake parks re-read the package): never on the I/O
+        # or the ledger writer thread.
         self._after_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{name}-after")
         self.processed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     def run(self) -> None:
-        """Consume until `stop()`; reconnect with bounded, jittered backoff on connection loss."""
-        retrying = Retrying(
-            retry=retry_if_exception_type((ConnectionLost, AMQPConnectionError)),
-            wait=wait_random_exponential(multiplier=0.5, max=self.max_reconnect_wait_s),
-            reraise=True,
-            before_sleep=self._before_reconnect,
-        )
+        """Consume until `stop()`; reconnect with bounded, jittered backoff on connection loss.
+        The backoff starts afresh after a healthy connection (consuming for `healthy_after_s`,
+        or a message settled): a hub that ran for a day reconnects at once, not after 30 s."""
         try:
-            for attempt in retrying:
-                with attempt:
-                    self._run_once()
+            while True:
+                retrying = Retrying(
+                    retry=retry_if_exception_type((ConnectionLost, AMQPConnectionError)),
+                    wait=wait_random_exponential(multiplier=0.5, max=self.max_reconnect_wait_s),
+                    reraise=True,
+                    before_sleep=self._before_reconnect,
+                )
+                try:
+                    for attempt in retrying:
+                        with attempt:
+                            self._run_once()
+                    return
+                except HealthyConnectionLost as exc:
+                    metrics.RECONNECTS.labels(self.name).inc()
+                    log.warning("reconnecting", consumer=self.name, attempt=0, error=str(exc))
         finally:
             self._pool.close()
             self._after_pool.shutdown(wait=False)
             self._ledger.close()
             self._set_ready(False)
             self.stopped.set()
+
+    def _healthy(self) -> bool:
+        since = self._consuming_since
+        return self._settled_on_connection > 0 or (
+            since is not None and time.monotonic() - since >= self.healthy_after_s)
 
     def _before_reconnect(self, rs: Any) -> None:
         metrics.RECONNECTS.labels(self.name).inc()
@@ -253,6 +288,8 @@ class Consumer:
         self._seq = 0
         self._lost = False
         self._fatal = None
+        self._consuming_since = None
+        self._settled_on_connection = 0
         params = pika.URLParameters(self.url)
         params.heartbeat = 30
         params.blocked_connection_timeout = 300
@@ -270,6 +307,8 @@ class Consumer:
         if self._fatal is not None:
             raise self._fatal
         if self._lost and not self._stopping:
+            if self._healthy():
+                raise HealthyConnectionLost(f"{self.name}: connection to the broker lost")
             raise ConnectionLost(f"{self.name}: connection to the broker lost")
 
     def _let_old_handlers_finish(self) -> None:
@@ -297,6 +336,8 @@ class Consumer:
 
     def _on_closed(self, conn: SelectConnection, reason: BaseException) -> None:
         self._set_ready(False)
+        if not self._stopping and self._lost_at is None:
+            self._lost_at = time.monotonic()
         if not self._stopping:
             log.warning("connection closed", consumer=self.name, reason=str(reason))
             self._lost = True
@@ -322,6 +363,11 @@ class Consumer:
         self._consumer_tags = [
             self._channel.basic_consume(q, self._on_message, auto_ack=False) for q in self.queues
         ]
+        self._consuming_since = time.monotonic()
+        if self._lost_at is not None:
+            self.recoveries.append(self._consuming_since - self._lost_at)
+            log.info("recovered", consumer=self.name, after_s=round(self.recoveries[-1], 3))
+            self._lost_at = None
         self._set_ready(True)
         log.info("consuming", consumer=self.name, queues=self.queues)
 
@@ -365,50 +411,94 @@ class Consumer:
 
     # -- worker side ----------------------------------------------------------------------------
     def _work(self, msg: Message) -> None:
+        carried = self.executor.carried_in(self._inbound(msg)) if self.executor is not None else None
+        if carried is not None:
+            self._fail(msg, carried)
+            return
         try:
             with metrics.STAGE_SECONDS.labels(self.name).time():
                 decision = self.handler(msg)
         except Exception as exc:  # noqa: BLE001 - a poison message must not kill the worker
-            self._crash_path(msg, exc)
+            log.error("handler crashed", consumer=self.name, queue=msg.queue, error=repr(exc),
+                      delivery_count=msg.delivery_count)
+            self._fail(msg, Executor.crashed(exc))
             return
+        if decision.failure is not None:
+            self._fail(msg, decision.failure)
+            return
+        self._carry(msg, decision, None)
+
+    @staticmethod
+    def inbound_of(msg: Message) -> Inbound:
+        """The stage-facing view of a message (built once per delivery)."""
+        return Consumer._inbound(msg)
+
+    @staticmethod
+    def _inbound(msg: Message) -> Inbound:
+        if msg.inbound is None:
+            msg.inbound = Executor.inbound(msg.body, msg.headers, msg.user_id, msg.digest, msg.queue)
+        return msg.inbound
+
+    def _fail(self, msg: Message, failure: Failure) -> None:
+        """Any thread but the I/O one: the policy decides, the executor builds, we carry it out."""
+        if self.executor is None:
+            log.error("failure without an executor: back to the broker later", consumer=self.name,
+                      failure=failure.kind.value, detail=failure.detail)
+            self._threadsafe(lambda: self._requeue_later(msg))
+            return
+        try:
+            step = self.executor.plan(self._inbound(msg), failure)
+        except Exception as exc:  # noqa: BLE001 - building the decision failed: never lose the message
+            log.error("failure decision could not be built", consumer=self.name, error=repr(exc))
+            self._threadsafe(lambda: self._requeue_later(msg))
+            return
+        self._count(step)
+        self._carry(msg, step.decision, step)
+
+    def _count(self, step: Step) -> None:
+        parked = isinstance(step.action, Park) and step.kind == "park"
+        action = f"park:{step.action.code.value}" if isinstance(step.action, Park) and parked else step.kind
+        metrics.FAILURE_DECISIONS.labels(self.executor.recovery.stage if self.executor else self.name,
+                                         step.failure.kind.value, action).inc()
+
+    def _fail_later(self, msg: Message, failure: Failure) -> None:
+        self._later(self._fail, msg, failure)
+
+    def _later(self, fn: Callable[..., None], *args: Any) -> None:
+        """Off the I/O and ledger writer threads (building a failure decision may parse)."""
+        try:
+            self._after_pool.submit(fn, *args)
+        except RuntimeError:  # shutting down: the broker re-delivers
+            log.debug("after pool closed", consumer=self.name)
+
+    def _carry(self, msg: Message, decision: Decision, step: Step | None) -> None:
+        """Record `before`, publish, wait for the confirms, record `after`, settle."""
         if not decision.before:
-            self._threadsafe(lambda: self._execute(msg, decision))
+            self._threadsafe(lambda: self._execute(msg, decision, step))
             return
 
         def recorded(err: BaseException | None) -> None:  # on the ledger writer thread
             if err is None:
-                self._threadsafe(lambda: self._execute(msg, decision))
-            else:  # as before group commit: a failed `before` write is handled as a crash
-                self._after_pool.submit(self._crash_path, msg, err)
+                self._threadsafe(lambda: self._execute(msg, decision, step))
+            elif step is None:
+                self._fail_later(msg, Failure(FailureKind.LEDGER_BEFORE, repr(err)[:500]))
+            else:  # the park record could not be written: hold the copy and park later
+                self._later(self._park_later, msg, step)
 
         try:
             self._ledger.submit(decision.before, recorded)
         except RuntimeError:  # writer closed: shutting down, the broker re-delivers
             self._threadsafe(lambda: self._settle(msg, "requeue"))
 
-    def _crash_path(self, msg: Message, exc: BaseException) -> None:
-        decision = self._crashed(msg, exc)
-        if decision is None:
-            self._threadsafe(lambda: self._settle(msg, "requeue"))
-            return
-        final = decision
-        self._threadsafe(lambda: self._execute(msg, final))
+    def _park_later(self, msg: Message, step: Step) -> None:
+        later = self.executor.park_later(self._inbound(msg), step) if self.executor is not None else None
+        if later is None:
+            self._threadsafe(lambda: self._requeue_later(msg))
+        else:
+            self._count(later)
+            self._carry(msg, later.decision, later)
 
-    def _crashed(self, msg: Message, exc: BaseException) -> Decision | None:
-        log.error("handler crashed", consumer=self.name, queue=msg.queue, error=repr(exc),
-                  delivery_count=msg.delivery_count)
-        if self.on_crash is None:
-            return None
-        try:
-            decision = self.on_crash(msg, exc)
-            if decision is not None and decision.before:
-                self._ledger.write(decision.before)
-            return decision
-        except Exception as inner:  # noqa: BLE001
-            log.error("crash handler failed", consumer=self.name, error=repr(inner))
-            return None
-
-    def _after_confirms(self, msg: Message, decision: Decision) -> None:
+    def _after_confirms(self, msg: Message, decision: Decision, step: Step | None) -> None:
         """I/O thread: every publish confirmed; record `after`, then settle."""
         if not decision.after:
             self._settle(msg, decision.settle, decision.reply)
@@ -417,9 +507,13 @@ class Consumer:
         def recorded(err: BaseException | None) -> None:  # on the ledger writer thread
             if err is None:
                 self._threadsafe(lambda: self._settle(msg, decision.settle, decision.reply))
-            else:  # ledger down: requeue, the stage is idempotent
-                log.error("ledger write failed", consumer=self.name, error=repr(err))
-                self._threadsafe(lambda: self._settle(msg, "requeue"))
+            elif step is None:
+                log.error("ledger write failed after publishing", consumer=self.name, error=repr(err))
+                self._fail_later(msg, Failure(FailureKind.LEDGER_AFTER, repr(err)[:500]))
+            else:  # the copy is safe in its tier or parked queue; only the bookkeeping is missing
+                log.error("ledger write failed after a failure decision; settled anyway", consumer=self.name,
+                          step=step.kind, error=repr(err))
+                self._threadsafe(lambda: self._settle(msg, "ack"))
 
         try:
             self._ledger.submit(decision.after, recorded)
@@ -436,13 +530,13 @@ class Consumer:
             log.debug("ioloop closed before settling", consumer=self.name)
 
     # -- I/O thread: publish, confirm, settle -------------------------------------------------------
-    def _execute(self, msg: Message, decision: Decision) -> None:
+    def _execute(self, msg: Message, decision: Decision, step: Step | None = None) -> None:
         if msg.generation != self._generation or self._channel is None or not self._channel.is_open:
             return
         if not decision.publishes:
-            self._after_confirms(msg, decision)
+            self._after_confirms(msg, decision, step)
             return
-        tracker = _Tracker(msg, decision, len(decision.publishes))
+        tracker = _Tracker(msg, decision, len(decision.publishes), step=step)
         for pub in decision.publishes:
             self._publish(pub, tracker)
 
@@ -455,6 +549,8 @@ class Consumer:
         props = BasicProperties(
             delivery_mode=2, headers=dict(pub.headers), priority=pub.priority, message_id=message_id,
             content_type="application/xml", timestamp=int(time.time()), correlation_id=pub.correlation_id,
+            # the broker checks it against our login: whoever reads a copy can tell it is the hub's
+            user_id=self._user,
         )
         self._pending[self._seq] = tracker
         if tracker is not None:
@@ -464,7 +560,8 @@ class Consumer:
     def _on_return(self, ch: Channel, method: Basic.Return, props: BasicProperties, body: bytes) -> None:
         tracker = self._by_message_id.get(props.message_id or "")
         if tracker is not None:
-            tracker.failed = f"unroutable: {method.reply_text} ({method.exchange!r}, {method.routing_key!r})"
+            tracker.failed = FailureKind.PUBLISH_RETURNED
+            tracker.detail = f"unroutable: {method.reply_text} ({method.exchange!r}, {method.routing_key!r})"
             log.error("publish returned", consumer=self.name, exchange=method.exchange, key=method.routing_key)
 
     def _on_confirm(self, frame: pika.frame.Method) -> None:
@@ -476,16 +573,20 @@ class Consumer:
             if tracker is None:
                 continue
             if not ack:
-                tracker.failed = "broker nacked a publish"
+                tracker.failed = FailureKind.PUBLISH_NACKED
+                tracker.detail = "broker nacked a publish"
             tracker.remaining -= 1
             if tracker.remaining == 0:
                 for mid in [k for k, v in self._by_message_id.items() if v is tracker]:
                     del self._by_message_id[mid]
-                if tracker.failed:
-                    log.error("publish failed", consumer=self.name, error=tracker.failed)
-                    self._settle(tracker.message, "requeue")
-                else:
-                    self._after_confirms(tracker.message, tracker.decision)
+                if tracker.failed is None:
+                    self._after_confirms(tracker.message, tracker.decision, tracker.step)
+                elif tracker.step is None:
+                    log.error("publish failed", consumer=self.name, error=tracker.detail)
+                    self._fail_later(tracker.message, Failure(tracker.failed, tracker.detail))
+                else:  # even the retry or park copy was refused: the last resort
+                    log.error("failure copy refused by the broker", consumer=self.name, error=tracker.detail)
+                    self._requeue_later(tracker.message)
 
     def _settle(self, msg: Message, how: str, reply: Mapping[str, Any] | None = None) -> None:
         ch = self._channel
@@ -504,7 +605,20 @@ class Consumer:
             ch.basic_reject(msg.delivery_tag, requeue=True)
         self._open_messages -= 1
         self.processed += 1
+        self._settled_on_connection += 1
         self._release(msg)
+
+    def _requeue_later(self, msg: Message) -> None:
+        """I/O thread. The last resort: give the message back to the broker after a growing
+        delay — never at once (that spent the delivery limit in milliseconds), never dropped.
+        `basic.reject` counts toward the delivery limit, whose dead letters the hub records."""
+        conn = self._conn
+        if conn is None or msg.generation != self._generation:
+            return
+        delay = requeue_delay_s(msg.delivery_count)
+        log.warning("giving the message back to the broker later", consumer=self.name, delay_s=round(delay, 2),
+                    delivery_count=msg.delivery_count)
+        conn.ioloop.call_later(delay, lambda: self._settle(msg, "requeue"))
 
     # -- shutdown -------------------------------------------------------------------------------
     def _begin_shutdown(self) -> None:

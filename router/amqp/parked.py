@@ -1,15 +1,24 @@
-"""Parked packages: list them without losing them, replay them after the cause is fixed."""
+"""Parked packages: list them without losing them, replay them after the cause is fixed.
+
+Two kinds of parked queue: each system's `P.sys.S.parked` (routed copies that could not be
+delivered) and `P.intake.parked` (submitted packages the route stage could not finish),
+listed and replayed under the pseudo-system name `intake`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import pika
 from pika.exceptions import ChannelClosedByBroker
 
-from router.pipeline.envelope import Envelope, EnvelopeError
+from router.pipeline.envelope import Envelope, EnvelopeError, Submission
 from router.topology.build import Topology
+
+#: `--system intake` names the intake parked queue.
+INTAKE = "intake"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +31,8 @@ class ParkedItem:
     reason: str
     attempt: int
     size: int
+    code: str = ""
+    submitted_by: str = ""
 
 
 class ParkedQueueMissing(RuntimeError):
@@ -38,33 +49,42 @@ def _get(ch: Any, queue: str) -> tuple[Any, Any, bytes]:
         ) from None
 
 
-def _systems(topology: Topology, system: str | None) -> list[str]:
+def _queues(topology: Topology, system: str | None) -> list[tuple[str, str]]:
+    """(system or `intake`, parked queue) to visit."""
+    everything = [(INTAKE, topology.names.intake_parked)] + [
+        (sid, topology.names.parked_queue(sid)) for sid in topology.systems]
     if system is None:
-        return list(topology.systems)
-    if system not in topology.systems:
-        raise ValueError(f"unknown system {system!r}; known: {', '.join(topology.systems)}")
-    return [system]
+        return everything
+    chosen = [(s, q) for s, q in everything if s == system]
+    if not chosen:
+        raise ValueError(f"unknown system {system!r}; known: {', '.join(s for s, _ in everything)}")
+    return chosen
+
+
+def _item(queue: str, sid: str, props: Any, body: bytes) -> ParkedItem:
+    if sid == INTAKE:
+        sub = Submission.decode(props.headers)
+        return ParkedItem(queue, sid, hashlib.sha256(body).hexdigest(), "", "", sub.park_reason or "", sub.attempt,
+                          len(body), sub.park_code or "", sub.submitted_by)
+    env = Envelope.decode(props.headers)
+    if isinstance(env, EnvelopeError):
+        return ParkedItem(queue, sid, "", "", "", env.reason, 1, len(body))
+    return ParkedItem(queue, sid, env.digest, env.document_id, ",".join(env.recipients), env.park_reason or "",
+                      env.attempt, len(body), env.park_code or "", env.submitted_by)
 
 
 def list_parked(topology: Topology, amqp_url: str, system: str | None = None) -> list[ParkedItem]:
     """Peek with basic_get and give everything back by closing the channel unacked."""
-    names = topology.names
     out: list[ParkedItem] = []
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
-        for sid in _systems(topology, system):
-            queue = names.parked_queue(sid)
+        for sid, queue in _queues(topology, system):
             ch = conn.channel()
             while True:
                 method, props, body = _get(ch, queue)
                 if method is None:
                     break
-                env = Envelope.decode(props.headers)
-                if isinstance(env, EnvelopeError):
-                    out.append(ParkedItem(queue, sid, "", "", "", env.reason, 1, len(body)))
-                else:
-                    out.append(ParkedItem(queue, sid, env.digest, env.document_id, ",".join(env.recipients),
-                                          env.park_reason or "", env.attempt, len(body)))
+                out.append(_item(queue, sid, props, body))
             ch.close()
     finally:
         conn.close()
@@ -72,13 +92,15 @@ def list_parked(topology: Topology, amqp_url: str, system: str | None = None) ->
 
 
 def replay_parked(topology: Topology, amqp_url: str, system: str | None = None, *, dry_run: bool = False) -> int:
-    """Republish each parked message to its system exchange (attempts reset), confirm, then ack."""
+    """Republish each parked message (attempts reset), confirm, then ack: a routed copy to its
+    system exchange, a submitted package to `P.intake.retried` with our own `user_id`, which is
+    what lets the route stage trust the submitter the copy names."""
     names = topology.names
+    params = pika.URLParameters(amqp_url)
     moved = 0
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    conn = pika.BlockingConnection(params)
     try:
-        for sid in _systems(topology, system):
-            queue = names.parked_queue(sid)
+        for sid, queue in _queues(topology, system):
             ch = conn.channel()
             ch.confirm_delivery()
             while True:
@@ -88,14 +110,21 @@ def replay_parked(topology: Topology, amqp_url: str, system: str | None = None, 
                 if dry_run:
                     moved += 1
                     continue
-                env = Envelope.decode(props.headers)
-                if isinstance(env, EnvelopeError):  # not the hub's copy: leave it for an operator
-                    continue
-                fresh = env.replayed()
+                if sid == INTAKE:
+                    sub = Submission.decode(props.headers).replayed()
+                    exchange, key, headers = "", names.intake_retried, sub.to_headers()
+                    message_id = f"{hashlib.sha256(body).hexdigest()}.intake.replay"
+                else:
+                    env = Envelope.decode(props.headers)
+                    if isinstance(env, EnvelopeError):  # not the hub's copy: leave it for an operator
+                        continue
+                    fresh = env.replayed()
+                    exchange, key, headers, message_id = names.system_exchange(sid), "", fresh.to_headers(), \
+                        fresh.message_id
                 ch.basic_publish(
-                    names.system_exchange(sid), "", body,
-                    pika.BasicProperties(delivery_mode=2, headers=fresh.to_headers(), message_id=fresh.message_id,
-                                         content_type=props.content_type),
+                    exchange, key, body,
+                    pika.BasicProperties(delivery_mode=2, headers=headers, message_id=message_id,
+                                         content_type=props.content_type, user_id=params.credentials.username),
                     mandatory=True,
                 )
                 ch.basic_ack(method.delivery_tag)

@@ -139,7 +139,7 @@ def send(
 
 @parked_app.command("list")
 def parked_list(
-    system: str | None = typer.Option(None, "--system", help="only this system"),
+    system: str | None = typer.Option(None, "--system", help="only this system (`intake`: packages held at intake)"),
     fmt: str = typer.Option("text", "--format", help="text or json"),
     directory: DirectoryOpt = None,
     prefix: PrefixOpt = None,
@@ -158,13 +158,14 @@ def parked_list(
     if not items:
         typer.echo("Không có gói tin nào bị giữ lại / nothing parked")
     for it in items:
-        typer.echo(f"{it.system}  {it.digest[:16]}  {it.document_id}  → {it.recipients}  "
-                   f"(lần/attempt {it.attempt}): {it.reason}")
+        where = f"→ {it.recipients}" if it.recipients else f"từ/from {it.submitted_by or '?'}"
+        typer.echo(f"{it.system}  {it.digest[:16]}  {it.document_id}  {where}  "
+                   f"(lần/attempt {it.attempt}) [{it.code or '?'}]: {it.reason}")
 
 
 @parked_app.command("replay")
 def parked_replay(
-    system: str | None = typer.Option(None, "--system", help="only this system"),
+    system: str | None = typer.Option(None, "--system", help="only this system (`intake`: packages held at intake)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="count what would be replayed, change nothing"),
     directory: DirectoryOpt = None,
     prefix: PrefixOpt = None,

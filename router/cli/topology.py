@@ -113,8 +113,11 @@ def show_cmd(
 def render_text(topo: Topology) -> str:
     """An ASCII picture of the topology for operators (same data the broker receives)."""
     n = topo.names
+    intake_tiers = ", ".join(f"retry.{i} {d}s" for i, d in enumerate(topo.options.intake_tiers, start=1))
     lines = [
-        f"{n.intake_exchange} (fanout) ──▶ [{n.intake_queue}]  ✗──▶ [{n.intake_parked}]",
+        f"{n.intake_exchange} (fanout) ──▶ [{n.intake_queue}]  ✗──▶ [{n.intake_dead}]",
+        f"  intake tiers ({intake_tiers}) ──TTL──▶ [{n.intake_retried}]  ✗──▶ [{n.intake_dead}]",
+        f"  the hub parks (with a record) ──▶ [{n.intake_parked}]",
         "",
     ]
     for lv in LEVELS:
@@ -143,11 +146,12 @@ def render_text(topo: Topology) -> str:
         lines.append(f"{sx} (headers){'  [gateway]' if sid == topo.gateway else ''}")
         for lane_name in LANES:
             lines.append(f"  {LANE_HEADER}={lane_name} ──▶ [{n.system_queue(sid, lane_name)}]")
-        lines.append(f"  tiers ({tiers}) ──TTL──▶ {sx};  ✗──▶ [{n.parked_queue(sid)}]")
+        lines.append(f"  tiers ({tiers}) ──TTL──▶ {sx};  ✗──▶ [{n.deliver_dead}];  parked ──▶ [{n.parked_queue(sid)}]")
     lines += [
         "",
-        f"✗ = dead letter (delivery limit {topo.options.delivery_limit} or reject)"
-        f" via {n.dead_letter_exchange}; parked queues dead-letter to [{n.graveyard_queue}]",
+        f"✗ = dead letter (delivery limit {topo.options.delivery_limit} or reject) via {n.dead_letter_exchange},"
+        " recorded and parked by the hub; parked and dead queues dead-letter to"
+        f" [{n.graveyard_queue}]",
     ]
     return "\n".join(lines)
 

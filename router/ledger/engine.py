@@ -105,3 +105,11 @@ def reading(engine: Engine) -> Iterator[Connection]:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
         yield conn
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Is this the database being away (connection refused or dropped, locked, timed out), as
+    opposed to a bug? The runtime waits such failures out in the retry tiers."""
+    from sqlalchemy.exc import DBAPIError, TimeoutError
+
+    return isinstance(exc, DBAPIError | TimeoutError)

@@ -41,6 +41,9 @@ class Outcome(StrEnum):
 
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    #: held at intake for an operator (the hub could not finish it); a later acceptance or
+    #: rejection of the same bytes replaces it (`parked replay`)
+    PARKED = "parked"
 
 
 class TransportState(StrEnum):
@@ -115,6 +118,25 @@ class PackageRejected:
         _post_init_at(self)
         if self.kind is not None:
             object.__setattr__(self, "kind", PackageKind(self.kind))
+
+
+@dataclass(frozen=True, slots=True)
+class PackageParked:
+    """Intake could not finish the package (its parts failed through every retry tier, or the
+    hub crashed on it): held in the intake parked queue for an operator. Records who submitted
+    it and, when the bytes parse, its DocumentId and From, so `trace` and the sender find it.
+    A package already accepted or rejected keeps that outcome (the fact is still chained)."""
+
+    digest: str
+    submitted_by: str
+    reason_code: str
+    message: str
+    document_id: str | None = None
+    from_organ: str | None = None
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +248,7 @@ class VerdictRecorded:
 LedgerEvent: TypeAlias = (
     PackageReceived
     | PackageRejected
+    | PackageParked
     | DuplicateAbsorbed
     | Routed
     | Delivered
@@ -238,7 +261,7 @@ LedgerEvent: TypeAlias = (
 EVENT_TYPES: dict[str, type[LedgerEvent]] = {
     cls.__name__: cls
     for cls in (
-        PackageReceived, PackageRejected, DuplicateAbsorbed, Routed, Delivered,
+        PackageReceived, PackageRejected, PackageParked, DuplicateAbsorbed, Routed, Delivered,
         Retrying, Parked, StatusRecorded, VerdictRecorded,
     )
 }

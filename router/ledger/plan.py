@@ -19,6 +19,7 @@ from router.ledger.events import (
     DuplicateAbsorbed,
     LedgerEvent,
     Outcome,
+    PackageParked,
     PackageReceived,
     PackageRejected,
     Parked,
@@ -104,6 +105,8 @@ class Plan:
                 self._received(e)
             case PackageRejected():
                 self._rejected(e)
+            case PackageParked():
+                self._package_parked(e)
             case DuplicateAbsorbed():
                 self._duplicate(e)
             case Routed():
@@ -138,11 +141,11 @@ class Plan:
     # -- packages -------------------------------------------------------------------------
 
     def _received(self, e: PackageReceived) -> None:
-        if e.digest in self.packages:
+        known = self.packages.get(e.digest)
+        if known is not None and known["outcome"] != Outcome.PARKED:
             return
         seq = self._chain(e)
-        self._new_package(
-            seq, e.digest, e.at,
+        values: dict[str, Any] = dict(
             kind=e.kind.value, document_id=e.document_id, from_organ=e.from_organ,
             submitted_by=e.submitted_by,
             bussiness_doc_type=None if e.bussiness_doc_type is None else int(e.bussiness_doc_type),
@@ -151,6 +154,10 @@ class Plan:
             due_date=e.due_date, promulgation_date=e.promulgation_date,
             outcome=Outcome.ACCEPTED.value,
         )
+        if known is None:
+            self._new_package(seq, e.digest, e.at, **values)
+        else:  # a parked package accepted after all (replayed): it becomes the accepted one
+            self._touch_package(e.digest).update(values, seq=seq, reason_code=None, message=None)
         for organ in e.recipients:
             if (e.digest, organ) in self.deliveries:
                 continue  # a transport event got here first (replay order): never step back
@@ -193,6 +200,18 @@ class Plan:
             row = self._touch_package(e.digest)
             row.update(values)
             row.update({k: v for k, v in claimed.items() if row[k] is None and v is not None})
+
+    def _package_parked(self, e: PackageParked) -> None:
+        row = self.packages.get(e.digest)
+        if row is not None and row["outcome"] == Outcome.PARKED and row["reason_code"] == e.reason_code:
+            return
+        seq = self._chain(e)
+        if row is None:
+            self._new_package(seq, e.digest, e.at, outcome=Outcome.PARKED.value, reason_code=e.reason_code,
+                              message=e.message, submitted_by=e.submitted_by, document_id=e.document_id,
+                              from_organ=e.from_organ)
+        elif row["outcome"] == Outcome.PARKED:
+            self._touch_package(e.digest).update(reason_code=e.reason_code, message=e.message, seq=seq)
 
     def _duplicate(self, e: DuplicateAbsorbed) -> None:
         self._chain(e)  # each absorbed copy is a fact worth proving, even of an unknown digest

@@ -32,7 +32,12 @@ from schemas.codes import BussinessDocType, PackageKind, Priority
 
 log = structlog.get_logger()
 
-_PACKAGE_MUTABLE = ("outcome", "reason_code", "message", "duplicates_absorbed", "last_duplicate_at")
+#: every column but the key: a package parked at intake and accepted later gets its fields then
+_PACKAGE_MUTABLE = (
+    "seq", "kind", "document_id", "from_organ", "submitted_by", "bussiness_doc_type", "target_document_id",
+    "subject", "priority", "due_date", "promulgation_date", "outcome", "reason_code", "message",
+    "duplicates_absorbed", "last_duplicate_at",
+)
 _DELIVERY_MUTABLE = (
     "system_id", "forwarded_to", "state", "attempts", "last_at", "last_error", "last_seq", "reopened_at",
 )

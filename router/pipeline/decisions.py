@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from router.ledger.events import LedgerEvent
+from router.pipeline.failure import Failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +26,13 @@ class Publish:
 @dataclass(frozen=True, slots=True)
 class Decision:
     """`before` is written to the ledger before publishing, `after` once every publish is
-    confirmed; then the input message is settled. `reply` goes to the submitter (reply_to)."""
+    confirmed; then the input message is settled. `reply` goes to the submitter (reply_to).
+    `failure` set: the stage could not finish; the runtime's executor asks the failure policy
+    and carries out its answer instead (the other fields are then ignored)."""
 
     publishes: tuple[Publish, ...] = ()
     before: tuple[LedgerEvent, ...] = ()
     after: tuple[LedgerEvent, ...] = ()
     settle: Literal["ack", "requeue"] = "ack"
     reply: Mapping[str, Any] = field(default_factory=dict)
+    failure: Failure | None = None

@@ -171,3 +171,40 @@ def _integer(headers: Mapping[str, Any], name: str, default: int) -> int:
         return int(_text(headers, name) or default)
     except ValueError:
         return default
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A submitted package on its way back into intake (a retry, a replay, a pending park).
+
+    The hub re-publishes what a system submitted; it cannot carry the system's AMQP `user_id`
+    (the broker checks it against the publishing connection's user), so the submitter travels
+    here as `submitted_by` (the system's broker user). Trusted only on a copy whose own
+    `user_id` is the hub's (router/TOPOLOGY.md, "Who submitted a retried package").
+    """
+
+    submitted_by: str
+    attempt: int = 1
+    park_code: str | None = None
+    park_reason: str | None = None
+
+    def to_headers(self) -> dict[str, Any]:
+        out: dict[str, Any] = {SUBMITTED_BY: self.submitted_by, ATTEMPT: self.attempt}
+        out.update({k: v for k, v in ((PARK_CODE, self.park_code), (PARK_REASON, self.park_reason)) if v})
+        return out
+
+    def next_attempt(self) -> Submission:
+        return replace(self, attempt=self.attempt + 1)
+
+    def parked(self, code: str, reason: str) -> Submission:
+        return replace(self, park_code=code, park_reason=reason)
+
+    def replayed(self) -> Submission:
+        return replace(self, attempt=1, park_code=None, park_reason=None)
+
+    @classmethod
+    def decode(cls, headers: Mapping[str, Any] | None) -> Submission:
+        h = headers or {}
+        return cls(submitted_by=_text(h, SUBMITTED_BY), attempt=max(1, _integer(h, ATTEMPT, 1)),
+                   park_code=_text(h, PARK_CODE) or None, park_reason=_text(h, PARK_REASON) or None)
+

@@ -31,6 +31,7 @@ from router.ledger.store import Ledger
 from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope
+from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import HUB_SUBMITTER, StatusSigner, hub_status
 from router.topology.build import route_for
@@ -108,6 +109,8 @@ class IntakeStage:
             prior, holder = self.ledger.dedup_lookup(digest, parsed_pkg.sender, parsed_pkg.document_id)
         else:
             prior = self.ledger.get_package(digest)
+        if prior is not None and prior.outcome is Outcome.PARKED:
+            prior = None  # held at intake earlier (`parked replay`): decide afresh
         if prior is not None and prior.outcome is Outcome.REJECTED:
             return self._resend_rejection(digest, report, system, prior.reason_code, prior.message, prior.received_at)
 
@@ -136,7 +139,11 @@ class IntakeStage:
             return self._reject(digest, pkg, system, problem, at)
         assert system is not None
 
-        sig = self.signatures.check(body, parsed, system.id)
+        try:
+            sig = self.signatures.check(body, parsed, system.id)
+        except Exception as exc:  # noqa: BLE001 - verification broke, not the package: the policy decides
+            log.error("signature check failed", digest=digest[:16], error=repr(exc))
+            return Decision(failure=Failure(FailureKind.VERIFIER_ERROR, repr(exc)[:500]))
         if sig.reject:
             rej = Rejection(sig.code or Code.SIGNATURE_INVALID, sig.vi, sig.en or sig.vi)
             decision = self._reject(digest, pkg, system, rej, at)

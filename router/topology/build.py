@@ -16,8 +16,12 @@ Shape (P = prefix; the why of each choice is in router/TOPOLOGY.md):
   (quorum queues on 3.10 have no priorities, so urgency is a separate queue).
 * Retry tiers `P.sys.S.retry.N`: fixed `x-message-ttl`, dead-lettering back to `P.sys.S`,
   whose headers exchange puts the message back into its own lane.
-* Every working queue dead-letters (delivery limit, reject) through `P.dlx` (direct, key =
-  queue name) to its parked queue; parked queues dead-letter to `P.graveyard`.
+* Intake has its own tiers `P.intake.retry.N`, dead-lettering through `P.dlx` into
+  `P.intake.retried`, which the route stage consumes beside `P.intake`.
+* What the broker dead-letters on its own (the delivery limit) from a working queue goes
+  through `P.dlx` to `P.intake.dead` or `P.deliver.dead`, which the hub consumes: it records
+  the package, tells the sender and moves it to the parked queue. The hub parks by publishing
+  to the parked queues itself; holding queues dead-letter to `P.graveyard`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class TopologyOptions:
     delivery_limit: int = 5
     #: Fixed TTL of each retry tier, in seconds; tier N is retry_delays_s[N-1].
     retry_delays_s: tuple[int, ...] = DEFAULT_RETRY_DELAYS_S
+    #: Intake's own tiers (P.intake.retry.N); empty = the same delays as delivery.
+    intake_retry_delays_s: tuple[int, ...] = ()
     #: Parked, unknown and graveyard queues are read by operators' tools only; a high limit
     #: keeps a crash-looping replay from dead-lettering them (explicit: 4.x defaults to 20).
     holding_delivery_limit: int = 1000
@@ -51,8 +57,12 @@ class TopologyOptions:
     def __post_init__(self) -> None:
         if self.delivery_limit < 1 or self.holding_delivery_limit < 1:
             raise ValueError("delivery limits must be at least 1")
-        if not self.retry_delays_s or any(d <= 0 for d in self.retry_delays_s):
+        if not self.retry_delays_s or any(d <= 0 for d in (*self.retry_delays_s, *self.intake_retry_delays_s)):
             raise ValueError("retry_delays_s needs at least one positive delay")
+
+    @property
+    def intake_tiers(self) -> tuple[int, ...]:
+        return self.intake_retry_delays_s or self.retry_delays_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,14 +255,21 @@ def build_topology(directory: Directory, options: TopologyOptions | None = None)
         Exchange(n.external_exchange, "fanout"),
     ]
     queues: list[Queue] = [
-        Queue(n.intake_queue, _quorum_args(opts.delivery_limit, dlx, n.intake_parked)),
+        Queue(n.intake_queue, _quorum_args(opts.delivery_limit, dlx, n.intake_dead)),
+        Queue(n.intake_retried, _quorum_args(opts.delivery_limit, dlx, n.intake_dead)),
+        *(Queue(n.intake_retry_queue(tier), _quorum_args(opts.delivery_limit, dlx, n.intake_retried, delay * 1000))
+          for tier, delay in enumerate(opts.intake_tiers, start=1)),
+        Queue(n.intake_dead, _quorum_args(hold, dlx, n.graveyard_queue)),
         Queue(n.intake_parked, _quorum_args(hold, dlx, n.graveyard_queue)),
+        Queue(n.deliver_dead, _quorum_args(hold, dlx, n.graveyard_queue)),
         Queue(n.unknown_queue, _quorum_args(hold, dlx, n.graveyard_queue)),
         Queue(n.graveyard_queue, _quorum_args(hold, None)),
     ]
     bindings: list[Binding] = [
         Binding(n.intake_exchange, n.intake_queue, "queue"),
-        Binding(dlx, n.intake_parked, "queue", n.intake_parked),
+        Binding(dlx, n.intake_retried, "queue", n.intake_retried),
+        Binding(dlx, n.intake_dead, "queue", n.intake_dead),
+        Binding(dlx, n.deliver_dead, "queue", n.deliver_dead),
         Binding(dlx, n.graveyard_queue, "queue", n.graveyard_queue),
     ]
     bindings += [
@@ -265,13 +282,12 @@ def build_topology(directory: Directory, options: TopologyOptions | None = None)
         exchanges.append(Exchange(sx, "headers"))
         for lane in LANES:
             q = n.system_queue(sid, lane)
-            queues.append(Queue(q, _quorum_args(opts.delivery_limit, dlx, parked)))
+            queues.append(Queue(q, _quorum_args(opts.delivery_limit, dlx, n.deliver_dead)))
             bindings.append(Binding(sx, q, "queue", "", {"x-match": "all", LANE_HEADER: lane}))
         for tier, delay in enumerate(opts.retry_delays_s, start=1):
             retry_args = _quorum_args(opts.delivery_limit, sx, None, delay * 1000)
             queues.append(Queue(n.retry_queue(sid, tier), retry_args))
         queues.append(Queue(parked, _quorum_args(hold, dlx, n.graveyard_queue)))
-        bindings.append(Binding(dlx, parked, "queue", parked))
     gateway = directory.gateway.id
     bindings.append(Binding(n.external_exchange, n.system_exchange(gateway), "exchange"))
     covers = cover(directory)

@@ -5,6 +5,9 @@ shared broker, operators can predict a queue name from a system id, and a rename
 Names are dotted so the management UI sorts them into a readable tree:
 
     P.intake            exchange (fanout) and its quorum queue; P.intake.parked
+    P.intake.retry.N    intake's delay tiers → P.intake.retried (the hub's copies come back here)
+    P.intake.dead       the broker's own dead letters of P.intake / P.intake.retried (the hub records them)
+    P.deliver.dead      the broker's own dead letters of every P.sys.S.urgent / .normal
     P.level1 … P.level4 topic exchanges, one per administrative level
     P.unrouted          topic: alternate exchange of every level exchange (local unknown → P.unknown)
     P.external          fanout: alternate exchange of P.unrouted (outside the tree → gateway)
@@ -61,6 +64,27 @@ class Names:
     @property
     def intake_parked(self) -> str:
         return self._n("intake", "parked")
+
+    def intake_retry_queue(self, tier: int) -> str:
+        """Intake's own delay tiers (from 1); they dead-letter into `intake_retried`."""
+        if tier < 1:
+            raise ValueError(f"retry tiers are numbered from 1, got {tier}")
+        return self._n("intake", "retry", tier)
+
+    @property
+    def intake_retried(self) -> str:
+        """Where intake retries come back: only the hub's copies are trusted here (see TOPOLOGY.md)."""
+        return self._n("intake", "retried")
+
+    @property
+    def intake_dead(self) -> str:
+        """What the broker dead-letters on its own from intake's working queues; the hub records it."""
+        return self._n("intake", "dead")
+
+    @property
+    def deliver_dead(self) -> str:
+        """What the broker dead-letters on its own from the systems' lane queues."""
+        return self._n("deliver", "dead")
 
     # routing
     def level_exchange(self, level: int) -> str:

@@ -202,7 +202,7 @@ def test_counts_cover_every_outcome_and_state(ledger: Ledger) -> None:
     ledger.append([edoc("a", 1), *route_and_deliver(),  # type: ignore[list-item]
                    PackageRejected(digest("x"), "SCHEMA_VIOLATION", "thiếu From", at=at(3))])
     counts = ledger.counts()
-    assert counts.packages == {"accepted": 1, "rejected": 1}
+    assert counts.packages == {"accepted": 1, "rejected": 1, "parked": 0}
     assert counts.deliveries == {"accepted": 0, "routed": 1, "delivered": 1, "retrying": 0,
                                  "parked": 0, "rejected": 0}
     assert counts.evidence == 5
@@ -218,3 +218,22 @@ def test_verdicts_are_kept_per_attachment_and_first_one_stands(ledger: Ledger) -
     assert sorted((v.attachment, v.verdict) for v in trace.verdicts if v.attachment) == [
         ("quyet-dinh.pdf", "valid")]
     assert [v.verdict for v in trace.verdicts if v.attachment is None] == ["unsigned"]
+
+
+def test_a_package_parked_at_intake_is_traced_and_replaying_it_makes_it_the_accepted_one(ledger: Ledger) -> None:
+    from router.ledger.events import PackageParked
+
+    ledger.append([PackageParked(A, "sys-province", "HUB_FAILURE", "ledger unavailable", doc_id(1), H41, at=at(0))])
+    row = ledger.get_package(A)
+    assert row is not None and (row.outcome, row.reason_code, row.submitted_by) == (
+        Outcome.PARKED, "HUB_FAILURE", "sys-province")
+    assert ledger.trace(doc_id(1)).found
+    assert ledger.find_package(H41, doc_id(1)) is None  # a parked package holds no DocumentId
+    ledger.append([PackageParked(A, "sys-province", "HUB_FAILURE", "again", doc_id(1), H41, at=at(1))])  # a repeat
+    ledger.append([edoc("a", 1), *route_and_deliver()])  # `parked replay`, then accepted after all
+    row = ledger.get_package(A)
+    assert row is not None and (row.outcome, row.reason_code, row.subject) == (
+        Outcome.ACCEPTED, None, "Về việc triển khai chuyển đổi số năm 2025")
+    assert ledger.delivery_state(A, DISTRICT).state is TransportState.DELIVERED  # type: ignore[union-attr]
+    assert ledger.counts().packages["parked"] == 0
+    assert ledger.verify_chain().ok

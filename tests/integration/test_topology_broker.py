@@ -164,7 +164,9 @@ def test_a_message_in_a_retry_tier_comes_back_to_its_lane(topology: Topology, ch
     assert drain(channel, n.system_queue(sid, "normal")) == []
 
 
-def test_rejected_and_crash_looping_messages_are_parked(topology: Topology, channel: Any) -> None:
+def test_rejected_and_crash_looping_messages_reach_the_recorded_dead_queue(topology: Topology, channel: Any) -> None:
+    """The broker's own dead letters go to a queue the hub consumes (and records), not straight
+    into a parked queue where nobody would know of them."""
     n = topology.names
     sid = "tinh-nghean"
     exchange, key = topology.route_for("000.00.13.H41")
@@ -173,7 +175,7 @@ def test_rejected_and_crash_looping_messages_are_parked(topology: Topology, chan
     publish(channel, exchange, key, "refused")
     method, _, _ = channel.basic_get(queue)
     channel.basic_reject(method.delivery_tag, requeue=False)
-    assert wait_for(channel, n.parked_queue(sid))[0] == "refused"
+    assert wait_for(channel, n.deliver_dead)[0] == "refused"
 
     publish(channel, exchange, key, "poison")
     deliveries = 0
@@ -184,7 +186,7 @@ def test_rejected_and_crash_looping_messages_are_parked(topology: Topology, chan
         deliveries += 1
         channel.basic_reject(method.delivery_tag, requeue=True)
         assert deliveries <= 10, "delivery limit not enforced"
-    message_id, headers = wait_for(channel, n.parked_queue(sid))
+    message_id, headers = wait_for(channel, n.deliver_dead)
     assert message_id == "poison"
     assert deliveries == topology.options.delivery_limit + 1
     assert headers["x-death"][0]["reason"] == "delivery_limit"

@@ -21,6 +21,7 @@ from router.amqp.consumer import Consumer
 from router.directory.model import Directory
 from router.hub import Hub
 from router.pipeline.clock import Clock, system_clock
+from router.pipeline.signatures import SignatureCheck
 from router.settings import PACKAGE_DATA, Settings
 from router.topology.declare import apply_topology
 
@@ -97,6 +98,7 @@ def running_hub(
     retry_delays_s: tuple[int, ...] = (1, 1, 1),
     delivery_limit: int = 3,
     sinks: Mapping[str, Sink] | None = None,
+    signatures: SignatureCheck | None = None,
     start: bool = True,
     clock: Clock = system_clock,
     **settings: Any,
@@ -110,7 +112,7 @@ def running_hub(
         retry_delays_s=retry_delays_s, delivery_limit=delivery_limit, prefetch=32, workers=3, grace_s=10,
         **settings,
     )
-    hub = Hub.from_settings(s, directory=directory, sinks=real_sinks, clock=clock)
+    hub = Hub.from_settings(s, directory=directory, sinks=real_sinks, signatures=signatures, clock=clock)
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         apply_topology(hub.topology, conn.channel())

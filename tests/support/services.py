@@ -104,3 +104,4 @@ def _list_with_rabbitmqctl(prefix: str) -> tuple[list[str], list[str], list[str]
         return [row["name"] for row in json.loads(out.stdout) if str(row.get("name", "")).startswith(prefix)]
 
     return names("list_queues", "name"), names("list_exchanges", "name"), names("list_policies")
+

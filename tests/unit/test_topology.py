@@ -124,14 +124,36 @@ def test_every_queue_is_quorum_with_explicit_arguments(topology: Topology) -> No
             args = topology.queue(n.system_queue(sid, lane)).arguments  # type: ignore[union-attr]
             assert args["x-delivery-limit"] == 5
             assert args["x-dead-letter-exchange"] == n.dead_letter_exchange
-            assert args["x-dead-letter-routing-key"] == n.parked_queue(sid)
-            assert route(topology, n.dead_letter_exchange, n.parked_queue(sid)) == {n.parked_queue(sid)}
+            # the broker's own dead letters go to a queue the hub consumes and records, never
+            # straight into a parked queue (that was how packages got parked silently)
+            assert args["x-dead-letter-routing-key"] == n.deliver_dead
+            assert route(topology, n.dead_letter_exchange, n.deliver_dead) == {n.deliver_dead}
         for tier, seconds in enumerate((1, 2, 3), start=1):
             args = topology.queue(n.retry_queue(sid, tier)).arguments  # type: ignore[union-attr]
             assert args["x-message-ttl"] == seconds * 1000
             assert args["x-dead-letter-exchange"] == n.system_exchange(sid)
         assert topology.retry_queue_for(sid, 4) is None
     assert "x-max-priority" not in json.dumps([dict(q.arguments) for q in topology.queues])
+
+
+def test_intake_has_its_own_tiers_and_dead_letters_to_a_recorded_queue(topology: Topology) -> None:
+    n = topology.names
+    for q in (n.intake_queue, n.intake_retried):
+        args = topology.queue(q).arguments  # type: ignore[union-attr]
+        assert args["x-delivery-limit"] == 5
+        assert (args["x-dead-letter-exchange"], args["x-dead-letter-routing-key"]) == (
+            n.dead_letter_exchange, n.intake_dead)
+    assert route(topology, n.dead_letter_exchange, n.intake_dead) == {n.intake_dead}
+    for tier, seconds in enumerate((1, 2, 3), start=1):
+        args = topology.queue(n.intake_retry_queue(tier)).arguments  # type: ignore[union-attr]
+        assert args["x-message-ttl"] == seconds * 1000
+        assert args["x-delivery-limit"] == 5
+        assert (args["x-dead-letter-exchange"], args["x-dead-letter-routing-key"]) == (
+            n.dead_letter_exchange, n.intake_retried)
+    assert route(topology, n.dead_letter_exchange, n.intake_retried) == {n.intake_retried}
+    # nothing dead-letters into a parked queue: only the hub parks, with a record
+    parked = {n.intake_parked, *(n.parked_queue(s) for s in topology.systems)}
+    assert not [q.name for q in topology.queues if q.arguments.get("x-dead-letter-routing-key") in parked]
 
 
 def test_level_exchanges_fall_through_to_unrouted_then_external(topology: Topology) -> None:

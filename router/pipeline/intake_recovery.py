@@ -1,0 +1,134 @@
+"""Carrying out failure decisions for submitted packages (the route stage's side of the executor).
+
+Retry: the hub re-publishes the package to `P.intake.retry.N`, which dead-letters it into
+`P.intake.retried` after the tier's TTL. The submitter's AMQP `user_id` cannot travel on the
+hub's copy (the broker checks it against the publishing connection), so the copy carries the
+submitter in a `Submission` header, published with the hub's own `user_id`; the header is
+trusted only on a message whose `user_id` is the hub's (router/TOPOLOGY.md says why).
+Park: a `PackageParked` record (reason code, submitting system and, when the bytes parse,
+DocumentId and From), a hub status to the submitting system, the copy to `P.intake.parked`.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from router.directory.model import Directory
+from router.ledger.events import LedgerEvent, PackageParked
+from router.pipeline.decisions import Decision, Publish
+from router.pipeline.envelope import Submission
+from router.pipeline.failure import Failure, FailureKind, Park, Stage
+from router.pipeline.recovery import Inbound, dead_letter_failure, ledger_reason, reason_code
+from router.pipeline.statuses import StatusSigner, hub_status
+from router.topology.build import Topology
+from schemas.findings import Code
+from schemas.models import EdocPackage
+from schemas.organ import OrganId
+from schemas.parse import validate_package
+
+log = structlog.get_logger("lienthong.intake")
+
+#: Parks after which the bytes are not parsed again (parsing may be what kills the hub).
+_NO_PARSE = frozenset({FailureKind.DELIVERY_LIMIT, FailureKind.DEAD_LETTERED})
+
+
+class IntakeRecovery:
+    """Intake's retry tiers and parking; `hub_user` is the hub's own broker user (whose copies
+    are trusted to name their submitter)."""
+
+    stage: Stage = "intake"
+
+    def __init__(
+        self,
+        directory: Directory,
+        topology: Topology,
+        *,
+        hub_user: str | None,
+        hub_organ: str,
+        hub_name: str,
+        sign_status: StatusSigner | None = None,
+    ) -> None:
+        self.directory = directory
+        self.names = topology.names
+        self.tiers = len(topology.options.intake_tiers)
+        self.hub_user = hub_user
+        self.hub_organ = hub_organ
+        self.hub_name = hub_name
+        self.sign_status = sign_status
+
+    # -- reading a message ----------------------------------------------------------------------
+    def _own_copy(self, inbound: Inbound) -> Submission | None:
+        if self.hub_user is None or inbound.user_id != self.hub_user:
+            return None
+        sub = Submission.decode(inbound.headers)
+        return sub if sub.submitted_by else None
+
+    def submitter(self, inbound: Inbound) -> str | None:
+        """The broker user that submitted the package: the validated `user_id`, or on the hub's
+        own copies (retries, replays) the submitter they carry."""
+        own = self._own_copy(inbound)
+        return own.submitted_by if own is not None else inbound.user_id
+
+    def inbound_failure(self, inbound: Inbound) -> Failure | None:
+        if inbound.queue == self.names.intake_dead:
+            return dead_letter_failure(inbound.headers)
+        own = self._own_copy(inbound)
+        if own is not None and own.park_code:
+            return Failure(FailureKind.PARK_PENDING, own.park_reason or "", code=reason_code(own.park_code))
+        return None
+
+    def attempt(self, inbound: Inbound) -> int:
+        own = self._own_copy(inbound)
+        return own.attempt if own is not None else 1
+
+    # -- carrying out ---------------------------------------------------------------------------
+    def _submission(self, inbound: Inbound) -> Submission:
+        return Submission(self.submitter(inbound) or "", self.attempt(inbound))
+
+    def retry(self, inbound: Inbound, tier: int, failure: Failure) -> Decision:
+        nxt = self._submission(inbound).next_attempt()
+        log.info("intake retrying", digest=inbound.digest[:16], attempt=nxt.attempt - 1, tier=tier,
+                 failure=failure.kind.value, error=failure.detail)
+        return Decision(publishes=(self._copy(inbound, self.names.intake_retry_queue(tier), nxt),))
+
+    def park_later(self, inbound: Inbound, park: Park) -> Decision:
+        marked = self._submission(inbound).parked(park.code.value, park.en)
+        return Decision(publishes=(self._copy(inbound, self.names.intake_retry_queue(self.tiers), marked),))
+
+    def park(self, inbound: Inbound, park: Park, failure: Failure) -> Decision:
+        user = self.submitter(inbound)
+        system = self.directory.system_by_user(user) if user else None
+        document_id, sender, code, day = None, None, "-", None
+        if failure.kind not in _NO_PARSE and park.code is not Code.CRASH_LOOP:
+            report = validate_package(inbound.body)
+            if report.parsed is not None:  # only what validation bounded goes to the ledger
+                pkg = report.parsed.package
+                document_id, sender = pkg.document_id or None, pkg.sender
+                if isinstance(pkg, EdocPackage):
+                    code, day = str(pkg.header.code), pkg.header.promulgation_info.promulgation_date
+                report.parsed.close()
+        reason = ledger_reason(park, failure)
+        log.warning("intake parked", digest=inbound.digest[:16], code=park.code.value, reason=reason,
+                    submitted_by=system.id if system else user)
+        before: list[LedgerEvent] = [PackageParked(
+            inbound.digest, system.id if system else (user or "-"), park.code.value, reason,
+            document_id=document_id, from_organ=sender, at=inbound.at,
+        )]
+        marked = self._submission(inbound).parked(park.code.value, park.en)
+        publishes = [self._copy(inbound, self.names.intake_parked, marked)]
+        after: list[LedgerEvent] = []
+        if system is not None:
+            about = sender if sender and OrganId.is_valid(sender) else self.hub_organ
+            st = hub_status(
+                self.names, dest_system=system.id, reporter=self.hub_organ, reporter_name=self.hub_name,
+                about_organ=about, about_document_id=document_id or "-", about_code=code, about_date=day,
+                code=park.code, message=f"{park.vi} / {park.en}", at=inbound.at, hub_name=self.hub_name,
+                sign=self.sign_status,
+            )
+            publishes.append(st.publish)
+            before += st.before
+            after += st.after
+        return Decision(tuple(publishes), tuple(before), tuple(after))
+
+    def _copy(self, inbound: Inbound, queue: str, sub: Submission) -> Publish:
+        return Publish("", queue, inbound.body, sub.to_headers(), message_id=f"{inbound.digest}.intake.{sub.attempt}")
