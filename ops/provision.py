@@ -65,6 +65,13 @@ def ensure_user(grant: Grant, password: str | None = None, vhost: str = "/") -> 
     return password
 
 
+def create_user(grant: Grant, password: str, vhost: str = "/") -> None:
+    """Create a new user with its permissions; fails (ProvisionError) if it exists — for tools
+    such as the demo that must never take over an account they did not create."""
+    _ctl("add_user", grant.user, password)
+    _ctl("set_permissions", "-p", vhost, grant.user, grant.configure, grant.write, grant.read)
+
+
 def revoke_user(user: str) -> None:
     """Delete the user and close its connections (permissions alone would leave them open)."""
     _ctl("delete_user", user, check=False)

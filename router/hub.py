@@ -13,6 +13,7 @@ from router.amqp.consumer import Consumer, Message
 from router.amqp.executor import Executor
 from router.directory.model import Directory, load_directory
 from router.ledger.store import Ledger
+from router.pipeline.clock import Clock, system_clock
 from router.pipeline.decisions import Decision
 from router.pipeline.delivery import DeliveryStage
 from router.pipeline.delivery_recovery import DeliveryRecovery
@@ -55,6 +56,9 @@ class Hub:
     ledger: Ledger
     sinks: Mapping[str, Sink]
     signatures: SignatureCheck = field(default_factory=NoSignatureCheck)
+    #: The one clock: each message is stamped with the hub's receipt time, never the submitter's
+    #: AMQP timestamp (forgeable, skewed). Tests inject `fixed_clock`.
+    clock: Clock = system_clock
 
     @classmethod
     def from_settings(
@@ -64,6 +68,7 @@ class Hub:
         directory: Directory | None = None,
         sinks: Mapping[str, Sink] | None = None,
         signatures: SignatureCheck | None = None,
+        clock: Clock = system_clock,
     ) -> Hub:
         directory = directory or load_directory(settings.directory)
         topology = build_topology(directory, settings.topology_options())
@@ -71,7 +76,7 @@ class Hub:
         return cls(
             settings, directory, topology, ledger,
             sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
-            signatures or signature_check(settings),
+            signatures or signature_check(settings), clock,
         )
 
     def close(self) -> None:
@@ -124,7 +129,7 @@ class Hub:
 
         def handle(m: Message) -> Decision:
             submitter = recovery.submitter(Consumer.inbound_of(m))
-            return stage.process(m.body, submitter, m.timestamp, m.digest)
+            return stage.process(m.body, submitter, self.clock(), m.digest)
 
         return Consumer(
             self.settings.amqp_url, [names.intake_queue, names.intake_retried, names.intake_dead], handle,
@@ -144,7 +149,7 @@ class Hub:
         queues.append(names.deliver_dead)
 
         def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.headers, m.timestamp, m.digest)
+            return stage.process(m.body, m.headers, self.clock(), m.digest)
 
         return Consumer(
             self.settings.amqp_url, queues, handle, self.ledger.append, name=name,

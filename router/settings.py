@@ -1,11 +1,18 @@
-"""Settings of a hub process: environment (LIENTHONG_*), a .env file, or explicit values."""
+"""Settings of a hub process, from one source for every command.
+
+Precedence, lowest first: the defaults below, a `.env` file in the working directory, the
+environment (LIENTHONG_*), then explicit values (a command's flags, via `settings_from`). Every
+command — `run`, `trace`, `ledger verify`, `topology apply`, `demo` … — builds its settings here,
+so a default (ledger URL, prefix, retry tiers, delivery limit, directory) exists exactly once.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from router.topology.build import DEFAULT_RETRY_DELAYS_S, TopologyOptions
 
@@ -13,17 +20,21 @@ PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
 
 class Settings(BaseSettings):
+    """One value per setting, the same for every command (see the module docstring for the
+    precedence). Invalid values fail here, with the setting's name, not deep in a command."""
+
     model_config = SettingsConfigDict(env_prefix="LIENTHONG_", env_file=".env", extra="ignore")
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
-    prefix: str = "lienthong"
+    prefix: str = Field("lienthong", min_length=1)
     directory: Path = PACKAGE_DATA / "nghe_an.yaml"
     ledger_url: str = "sqlite:///var/ledger.sqlite3"
     #: Root for file sinks whose `dir` option is relative.
     deliver_root: Path = Path(".")
-    retry_delays_s: tuple[int, ...] = DEFAULT_RETRY_DELAYS_S
+    #: Retry tier TTLs in seconds: `2,5,10` or `[2, 5, 10]`.
+    retry_delays_s: Annotated[tuple[int, ...], NoDecode] = DEFAULT_RETRY_DELAYS_S
     #: Intake's own delay tiers (P.intake.retry.N); empty = the same as `retry_delays_s`.
-    intake_retry_delays_s: tuple[int, ...] = ()
+    intake_retry_delays_s: Annotated[tuple[int, ...], NoDecode] = ()
     #: How long a revoke/update/replace waits for its original to reach the recipient before
     #: it is parked (ORIGINAL_NOT_DELIVERED).
     original_wait_s: float = Field(86400.0, gt=0)
@@ -43,8 +54,29 @@ class Settings(BaseSettings):
     hub_key: Path | None = None
     hub_cert: Path | None = None
 
+    @field_validator("retry_delays_s", "intake_retry_delays_s", mode="before")
+    @classmethod
+    def _delays(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().removeprefix("[").removesuffix("]")
+            return tuple(int(x) for x in text.split(",") if x.strip())
+        return value
+
+    @field_validator("retry_delays_s")
+    @classmethod
+    def _delays_positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(d <= 0 for d in value):
+            raise ValueError("needs at least one tier, every delay a positive number of seconds")
+        return value
+
     def topology_options(self) -> TopologyOptions:
         return TopologyOptions(
             prefix=self.prefix, delivery_limit=self.delivery_limit, retry_delays_s=tuple(self.retry_delays_s),
             intake_retry_delays_s=tuple(self.intake_retry_delays_s),
         )
+
+
+def settings_from(**explicit: Any) -> Settings:
+    """Settings with the given values on top of environment and `.env`; `None` means "not given"
+    (a flag the operator did not pass), so the lower sources decide."""
+    return Settings(**{k: v for k, v in explicit.items() if v is not None})

@@ -10,8 +10,10 @@ import importlib
 import typer
 
 from ops.logging import configure_logging
+from router.cli.errors import GuardedGroup
 
 app = typer.Typer(
+    cls=GuardedGroup,  # operator mistakes become one line and an exit code (router/cli/errors.py)
     name="lienthong",
     help="Trục liên thông văn bản — edXML document exchange hub on RabbitMQ.",
     no_args_is_help=True,

@@ -1,31 +1,39 @@
 """`lienthong demo`: the hub on the sample directory, the sample packages end to end.
 
-Runs intake and delivery in this process against the local RabbitMQ, with one broker user per
-system (created with rabbitmqctl), folder sinks under var/demo/ and a fresh SQLite ledger.
+Runs intake and delivery in this process against the configured RabbitMQ. Safe on a shared
+broker: each run has its own prefix (`lt-demo-<random>`), so its queues, exchanges and broker
+users (`<prefix>-<system>`, created with rabbitmqctl, refused if one already exists) are its
+own, and only those are removed at the end — never a user it did not create. The ledger and
+the delivered files stay in a fresh folder `<workdir>/<prefix>/`, printed with the exact
+`lienthong trace` command to look at them afterwards.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
+import shlex
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pika
+import pika.exceptions
+import yaml
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 from rich.console import Console
 from rich.table import Table
 
 from adapters.amqp import Submitter
 from adapters.folder import FolderSink
-from ops.provision import ensure_user, revoke_user, system_grant
+from ops.provision import create_user, revoke_user, system_grant
 from router.hub import Hub
 from router.ledger.events import TransportState
 from router.ledger.render import render_trace_text
-from router.settings import Settings
+from router.settings import PACKAGE_DATA, Settings
 from router.topology.declare import apply_topology
 from schemas.codes import StatusCode
 from schemas.models import EdocPackage, Organization, ResponseFor, StaffInfo, StatusHeader, StatusPackage
@@ -97,19 +105,69 @@ def _status(reporter: str, name: str, about: str, doc_id: str, code: StatusCode,
     )))
 
 
-def run_demo(samples: Path, workdir: Path, amqp_url: str, console: Console, keep: bool = False) -> int:
+@dataclass(frozen=True)
+class DemoRun:
+    """Everything one demo run owns: names on the broker, a folder on disk."""
+
+    prefix: str
+    root: Path
+
+    @property
+    def ledger_url(self) -> str:
+        return f"sqlite:///{self.root / 'ledger.sqlite3'}"
+
+    def trace_command(self, document_id: str) -> str:
+        return f"lienthong trace {shlex.quote(document_id)} --ledger {shlex.quote(self.ledger_url)}"
+
+
+def new_run(workdir: Path) -> DemoRun:
+    prefix = f"lt-demo-{uuid.uuid4().hex[:8]}"
+    root = workdir.resolve() / prefix
+    root.mkdir(parents=True)  # fresh: a run never reuses (or deletes) a folder
+    return DemoRun(prefix, root)
+
+
+def write_directory(run: DemoRun, source: Path = PACKAGE_DATA / "nghe_an.yaml") -> Path:
+    """The sample directory with this run's broker users (`<prefix>-<system>`)."""
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    for system in data["systems"]:
+        system["broker_user"] = f"{run.prefix}-{system['id']}"
+    path = run.root / "directory.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _create_users(users: dict[str, str], prefix: str, created: list[str]) -> None:
+    """New users only (`add_user` fails on an existing one): never reset someone else's."""
+    for sid, user in users.items():
+        create_user(system_grant(user, prefix, sid), DEMO_PASSWORD)
+        created.append(user)
+
+
+def run_demo(samples: Path, workdir: Path, base: Settings, console: Console, keep: bool = False) -> int:
     if not samples.is_dir():
         console.print(f"[red]Không thấy thư mục mẫu / samples not found: {samples}[/red]")
         return 2
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    settings = Settings(
-        amqp_url=amqp_url, prefix="lienthong-demo", ledger_url=f"sqlite:///{workdir / 'ledger.sqlite3'}",
-        deliver_root=workdir, retry_delays_s=(2, 5, 10), prefetch=32, workers=3, grace_s=10,
-    )
-    hub = Hub.from_settings(settings)  # folder sinks under workdir, as the directory says
-    console.print(f"[bold]lienthong demo[/bold] — danh bạ/directory: {len(hub.directory)} cơ quan/organs, "
+    run = new_run(workdir)
+    settings = base.model_copy(update={
+        "prefix": run.prefix, "directory": write_directory(run), "ledger_url": run.ledger_url,
+        "deliver_root": run.root, "retry_delays_s": (2, 5, 10), "prefetch": 32, "workers": 3, "grace_s": 10,
+    })
+    hub = Hub.from_settings(settings)  # folder sinks under the run's folder, as the directory says
+    created: list[str] = []
+    try:
+        return _demo(samples, run, settings, hub, console, created)
+    finally:
+        hub.close()
+        for user in created:  # only the users this run created
+            revoke_user(user)
+        if not keep:
+            _delete_topology(settings.amqp_url, hub)
+
+
+def _demo(samples: Path, run: DemoRun, settings: Settings, hub: Hub, console: Console, created: list[str]) -> int:
+    amqp_url = settings.amqp_url
+    console.print(f"[bold]lienthong demo[/bold] {run.prefix} — danh bạ/directory: {len(hub.directory)} cơ quan/organs, "
                   f"{len(hub.directory.systems)} hệ thống/systems; RabbitMQ {amqp_url.rsplit('@', maxsplit=1)[-1]}")
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
@@ -118,8 +176,7 @@ def run_demo(samples: Path, workdir: Path, amqp_url: str, console: Console, keep
         conn.close()
     console.print(f"topology: {report}")
     users = {sid: s.broker_user for sid, s in hub.directory.systems.items()}
-    for sid, user in users.items():
-        ensure_user(system_grant(user, settings.prefix, sid), DEMO_PASSWORD)
+    _create_users(users, settings.prefix, created)
     consumers = [hub.intake_consumer(), hub.delivery_consumer()]
     threads = [threading.Thread(target=c.run, daemon=True) for c in consumers]
     for t in threads:
@@ -192,7 +249,6 @@ def run_demo(samples: Path, workdir: Path, amqp_url: str, console: Console, keep
         inbox.add_row(sid, str(sum(f.name.startswith("edoc-") for f in files)),
                       str(sum(f.name.startswith("status-") for f in files)))
     console.print(inbox)
-    console.print(f"Tệp nhận / files: {workdir / 'var' / 'deliver'}")
     console.print("\n[bold]trace[/bold] " + cross_id)
     console.print(render_trace_text(hub.ledger.trace(cross_id)), markup=False, highlight=False, soft_wrap=True)
     verdict = hub.ledger.verify_chain()
@@ -202,17 +258,21 @@ def run_demo(samples: Path, workdir: Path, amqp_url: str, console: Console, keep
         c.stop()
     for t in threads:
         t.join(15)
-    hub.close()
-    for user in users.values():
-        revoke_user(user)
-    if not keep:
-        _delete_topology(amqp_url, hub)
+    folders = sorted({str(sink.directory) for sink in hub.sinks.values() if isinstance(sink, FolderSink)})
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}
+    console.print(f"Sổ cái / ledger: {run.root / 'ledger.sqlite3'}", **plain)  # type: ignore[arg-type]
+    console.print("Tệp nhận / delivered files: " + ", ".join(folders), **plain)  # type: ignore[arg-type]
+    console.print("Xem tiếp / next: " + run.trace_command(cross_id), **plain)  # type: ignore[arg-type]
     failed = [s for s in sends if s.result is None]
     return 1 if failed else 0
 
 
 def _delete_topology(amqp_url: str, hub: Hub) -> None:
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    """This run's queues and exchanges (all named with its prefix), nothing else."""
+    try:
+        conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    except (pika.exceptions.AMQPConnectionError, AMQPConnectorException):
+        return  # the broker is gone: there is nothing of ours to delete that we could reach
     try:
         ch = conn.channel()
         for q in hub.topology.queues:

@@ -6,13 +6,22 @@ import dataclasses
 import json
 import signal
 import threading
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
+from router.cli.errors import TARGETS, OperatorError
+from router.cli.options import AmqpUrlOpt, DirectoryOpt, LedgerOpt, PrefixOpt, command_settings
 from router.settings import Settings
+
+if TYPE_CHECKING:
+    from router.topology.build import Topology
+
+T = TypeVar("T")
 
 parked_app = typer.Typer(help="Packages parked for an operator (retries exhausted, refused, crash loops).",
                          no_args_is_help=True)
@@ -31,19 +40,28 @@ def run(
                                         help="declare the topology before consuming"),
     metrics_port: int | None = typer.Option(None, "--metrics-port",
                                             help="serve Prometheus metrics on 127.0.0.1:PORT"),
+    ledger: LedgerOpt = None,
+    directory: DirectoryOpt = None,
+    prefix: PrefixOpt = None,
+    amqp_url: AmqpUrlOpt = None,
 ) -> None:
     """Run the hub: the route stage (intake), the delivery workers, or both. Stops on SIGTERM/SIGINT
-    after finishing in-flight work (grace period LIENTHONG_GRACE_S)."""
+    after finishing in-flight work (grace period LIENTHONG_GRACE_S). Creates the folders it
+    writes to (the SQLite ledger's, the file sinks')."""
+    from adapters.folder import FolderSink
     from router.amqp.consumer import BrokerAuthError, Consumer
     from router.hub import Hub
     from router.topology.declare import apply_to_url
 
-    settings = Settings()
+    settings = command_settings(ledger_url=ledger, directory=directory, prefix=prefix, amqp_url=amqp_url)
     if metrics_port is not None:
         from ops.metrics import serve
 
         serve(metrics_port)
     hub = Hub.from_settings(settings)
+    for sink in hub.sinks.values():
+        if isinstance(sink, FolderSink):
+            sink.directory.mkdir(parents=True, exist_ok=True)
     if apply_topology:
         apply_to_url(hub.topology, settings.amqp_url)
     consumers = []
@@ -64,7 +82,6 @@ def run(
         try:
             c.run()
         except BrokerAuthError as exc:
-            typer.echo(f"lỗi xác thực với RabbitMQ / broker authentication failed: {exc}", err=True)
             errors.append(exc)
             for other in consumers:
                 other.stop()
@@ -79,6 +96,9 @@ def run(
         if not c.stopped.is_set():
             errors.append(RuntimeError(f"{c.name} did not stop"))
     hub.close()
+    for exc in errors:
+        if isinstance(exc, BrokerAuthError):
+            raise exc  # one line and exit 2 (router/cli/errors.py)
     if errors:
         raise typer.Exit(1)
 
@@ -97,13 +117,14 @@ def send(
     from router.directory.model import load_directory
     from router.topology.names import Names
 
-    settings = Settings()
+    settings = command_settings()
     directory = load_directory(settings.directory)
     if system not in directory.systems:
         raise typer.BadParameter(f"unknown system; known: {', '.join(directory.systems)}", param_hint="--system")
     params = pika.URLParameters(settings.amqp_url)
     user = directory.systems[system].broker_user
     url = f"amqp://{user}:{password}@{params.host}:{params.port}/%2F"
+    TARGETS.amqp_url = url  # a refused login names the system's user, not the hub's
     with Submitter(url, Names(settings.prefix).intake_exchange) as sub:
         result = sub.submit(file.read_bytes(), wait_s=wait)
     if not result.confirmed:
@@ -120,19 +141,16 @@ def send(
 def parked_list(
     system: str | None = typer.Option(None, "--system", help="only this system (`intake`: packages held at intake)"),
     fmt: str = typer.Option("text", "--format", help="text or json"),
+    directory: DirectoryOpt = None,
+    prefix: PrefixOpt = None,
+    amqp_url: AmqpUrlOpt = None,
 ) -> None:
     """List parked packages with the reason they were parked (nothing is removed)."""
-    from router.amqp.parked import ParkedQueueMissing, list_parked
-    from router.directory.model import load_directory
-    from router.topology.build import build_topology
+    from router.amqp.parked import list_parked
 
-    settings = Settings()
-    topology = build_topology(load_directory(settings.directory), settings.topology_options())
-    try:
-        items = list_parked(topology, settings.amqp_url, system)
-    except (ParkedQueueMissing, ValueError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    settings = command_settings(directory=directory, prefix=prefix, amqp_url=amqp_url)
+    topology = _topology(settings)
+    items = _parked_call(lambda: list_parked(topology, settings.amqp_url, system))
     if fmt == "json":
         for it in items:
             typer.echo(json.dumps(dataclasses.asdict(it), ensure_ascii=False))
@@ -149,38 +167,55 @@ def parked_list(
 def parked_replay(
     system: str | None = typer.Option(None, "--system", help="only this system (`intake`: packages held at intake)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="count what would be replayed, change nothing"),
+    directory: DirectoryOpt = None,
+    prefix: PrefixOpt = None,
+    amqp_url: AmqpUrlOpt = None,
 ) -> None:
     """Send parked packages to their system again, attempt count reset (after fixing the cause)."""
-    from router.amqp.parked import ParkedQueueMissing, replay_parked
+    from router.amqp.parked import replay_parked
+
+    settings = command_settings(directory=directory, prefix=prefix, amqp_url=amqp_url)
+    topology = _topology(settings)
+    n = _parked_call(lambda: replay_parked(topology, settings.amqp_url, system, dry_run=dry_run))
+    verb = "sẽ gửi lại / would replay" if dry_run else "đã gửi lại / replayed"
+    typer.echo(f"{verb}: {n}")
+
+
+def _topology(settings: Settings) -> Topology:
     from router.directory.model import load_directory
     from router.topology.build import build_topology
 
-    settings = Settings()
-    topology = build_topology(load_directory(settings.directory), settings.topology_options())
+    return build_topology(load_directory(settings.directory), settings.topology_options())
+
+
+def _parked_call(call: Callable[[], T]) -> T:
+    """An unknown system or a parked queue that does not exist is the operator's to fix."""
+    from router.amqp.parked import ParkedQueueMissing
+
     try:
-        n = replay_parked(topology, settings.amqp_url, system, dry_run=dry_run)
+        return call()
     except (ParkedQueueMissing, ValueError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    verb = "sẽ gửi lại / would replay" if dry_run else "đã gửi lại / replayed"
-    typer.echo(f"{verb}: {n}")
+        raise OperatorError(str(exc)) from None
 
 
 def demo(
     samples: Path = typer.Option(
         Path(__file__).resolve().parents[3] / "shared" / "domain" / "samples", "--samples",
         help="folder of sample edXML packages"),
-    workdir: Path = typer.Option(Path("var/demo"), "--workdir", help="ledger and delivered files go here"),
+    workdir: Path = typer.Option(Path("var/demo"), "--workdir",
+                                 help="each run's ledger and delivered files go to a new folder in here"),
     keep: bool = typer.Option(False, "--keep", help="keep the demo's queues and exchanges on the broker"),
+    amqp_url: AmqpUrlOpt = None,
 ) -> None:
     """Start the hub on the sample directory, route the sample packages end to end (statuses
-    included) and print where each package went and what came back."""
+    included) and print where each package went and what came back. Uses its own broker users,
+    queues and folder (a unique prefix per run) and removes only those."""
     from rich.console import Console
 
     from router.cli.demo import run_demo
 
-    settings = Settings()
-    raise typer.Exit(run_demo(samples, workdir.resolve(), settings.amqp_url, Console(), keep=keep))
+    settings = command_settings(amqp_url=amqp_url)
+    raise typer.Exit(run_demo(samples, workdir, settings, Console(), keep=keep))
 
 
 def register(app: typer.Typer) -> None:

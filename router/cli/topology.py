@@ -1,8 +1,9 @@
 """`lienthong topology apply|export|show` and `lienthong directory check|resolve`.
 
-Thin: parse options, call the pure builders and the declarer, print. The defaults (packaged
-Nghệ An sample, local broker, prefix `lienthong`) make the demo work with no flags; deployments
-set LIENTHONG_DIRECTORY / LIENTHONG_AMQP_URL / LIENTHONG_PREFIX.
+Thin: parse options, call the pure builders and the declarer, print. Settings come from
+`router.settings` like every command's (flags over LIENTHONG_* and `.env` over the defaults:
+packaged Nghệ An sample, local broker, prefix `lienthong`), so `topology apply` declares the
+retry tiers and delivery limit `run` uses.
 """
 
 from __future__ import annotations
@@ -16,68 +17,47 @@ from typing import Annotated
 
 import typer
 
-from router.directory.model import SAMPLE_DIRECTORY, Directory, DirectoryError, load_directory
-from router.topology.build import DEFAULT_RETRY_DELAYS_S, Topology, TopologyOptions, build_topology
-from router.topology.declare import TopologyMismatchError, apply_to_url, list_bindings_rabbitmqctl
+from router.cli.errors import OperatorError
+from router.cli.options import AmqpUrlOpt, DelaysOpt, DirectoryOpt, LimitOpt, PrefixOpt, command_settings
+from router.directory.model import load_directory
+from router.settings import Settings
+from router.topology.build import Topology, build_topology
+from router.topology.declare import apply_to_url, list_bindings_rabbitmqctl
 from router.topology.definitions import export_definitions
 from router.topology.names import LANE_HEADER, LANES, LEVELS
 from router.topology.simulate import route
 
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-
 topology_app = typer.Typer(help="Broker topology derived from the directory.", no_args_is_help=True)
 directory_app = typer.Typer(help="The organ/system directory.", no_args_is_help=True)
 
-DirectoryOpt = Annotated[
-    Path, typer.Option("--directory", "-d", envvar="LIENTHONG_DIRECTORY", help="Directory YAML file.")
-]
-PrefixOpt = Annotated[str, typer.Option("--prefix", envvar="LIENTHONG_PREFIX", help="Broker name prefix.")]
-LimitOpt = Annotated[int, typer.Option("--delivery-limit", help="Quorum x-delivery-limit of working queues.")]
-DelaysOpt = Annotated[str, typer.Option("--retry-delays", help="Retry tier TTLs (s), comma-separated.")]
-AmqpUrlOpt = Annotated[str, typer.Option("--amqp-url", envvar="LIENTHONG_AMQP_URL", help="Broker URL.")]
-DEFAULT_DELAYS = ",".join(str(d) for d in DEFAULT_RETRY_DELAYS_S)
+
+def _settings(directory: Path | None, prefix: str | None = None, delivery_limit: int | None = None,
+              retry_delays: str | None = None, amqp_url: str | None = None) -> Settings:
+    return command_settings(directory=directory, prefix=prefix, delivery_limit=delivery_limit,
+                            retry_delays_s=retry_delays, amqp_url=amqp_url)
 
 
-def _directory(path: Path) -> Directory:
-    try:
-        return load_directory(path)
-    except DirectoryError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    except OSError as exc:
-        typer.echo(f"cannot read directory {path}: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _topology(path: Path, prefix: str, delivery_limit: int, retry_delays: str) -> Topology:
-    try:
-        delays = tuple(int(x) for x in retry_delays.split(",") if x.strip())
-        options = TopologyOptions(prefix=prefix, delivery_limit=delivery_limit, retry_delays_s=delays)
-    except ValueError as exc:
-        typer.echo(f"invalid topology options: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    return build_topology(_directory(path), options)
+def _topology(settings: Settings) -> Topology:
+    return build_topology(load_directory(settings.directory), settings.topology_options())
 
 
 @topology_app.command("apply")
 def apply_cmd(
     *,
-    directory: DirectoryOpt = SAMPLE_DIRECTORY,
-    amqp_url: AmqpUrlOpt = DEFAULT_AMQP_URL,
-    prefix: PrefixOpt = "lienthong",
-    delivery_limit: LimitOpt = 5,
-    retry_delays: DelaysOpt = DEFAULT_DELAYS,
+    directory: DirectoryOpt = None,
+    amqp_url: AmqpUrlOpt = None,
+    prefix: PrefixOpt = None,
+    delivery_limit: LimitOpt = None,
+    retry_delays: DelaysOpt = None,
     prune: Annotated[
         bool, typer.Option("--prune", help="Then unbind our bindings the directory no longer implies (rabbitmqctl).")
     ] = False,
 ) -> None:
-    """Declare exchanges, queues and bindings on the broker (idempotent; never deletes queues)."""
-    topo = _topology(directory, prefix, delivery_limit, retry_delays)
-    try:
-        report = apply_to_url(topo, amqp_url, prune=list_bindings_rabbitmqctl if prune else None)
-    except TopologyMismatchError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    """Declare exchanges, queues and bindings on the broker (idempotent; never deletes queues).
+    Refuses, declaring nothing, when an existing object has other arguments."""
+    settings = _settings(directory, prefix, delivery_limit, retry_delays, amqp_url)
+    topo = _topology(settings)
+    report = apply_to_url(topo, settings.amqp_url, prune=list_bindings_rabbitmqctl if prune else None)
     typer.echo(f"applied: {report.exchanges} exchanges, {report.queues} queues, {report.bindings} bindings")
     for b in report.pruned:
         typer.echo(f"unbound: {b.source} → {b.destination} [{b.routing_key}]")
@@ -86,14 +66,14 @@ def apply_cmd(
 @topology_app.command("export")
 def export_cmd(
     *,
-    directory: DirectoryOpt = SAMPLE_DIRECTORY,
-    prefix: PrefixOpt = "lienthong",
-    delivery_limit: LimitOpt = 5,
-    retry_delays: DelaysOpt = DEFAULT_DELAYS,
+    directory: DirectoryOpt = None,
+    prefix: PrefixOpt = None,
+    delivery_limit: LimitOpt = None,
+    retry_delays: DelaysOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Write RabbitMQ definitions JSON (for rabbitmqctl import_definitions / load_definitions)."""
-    topo = _topology(directory, prefix, delivery_limit, retry_delays)
+    topo = _topology(_settings(directory, prefix, delivery_limit, retry_delays))
     text = json.dumps(export_definitions(topo), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     if out is None:
         sys.stdout.write(text)
@@ -105,19 +85,20 @@ def export_cmd(
 @topology_app.command("show")
 def show_cmd(
     *,
-    directory: DirectoryOpt = SAMPLE_DIRECTORY,
-    prefix: PrefixOpt = "lienthong",
-    delivery_limit: LimitOpt = 5,
-    retry_delays: DelaysOpt = DEFAULT_DELAYS,
+    directory: DirectoryOpt = None,
+    prefix: PrefixOpt = None,
+    delivery_limit: LimitOpt = None,
+    retry_delays: DelaysOpt = None,
     trace: Annotated[str | None, typer.Option("--trace", help="Organ code to trace.")] = None,
     lane: Annotated[str, typer.Option("--lane", help="urgent | normal (with --trace).")] = "normal",
 ) -> None:
     """Draw the topology as text, or trace one recipient through it."""
-    topo = _topology(directory, prefix, delivery_limit, retry_delays)
+    settings = _settings(directory, prefix, delivery_limit, retry_delays)
+    d = load_directory(settings.directory)
+    topo = build_topology(d, settings.topology_options())
     if trace is None:
         typer.echo(render_text(topo))
         return
-    d = _directory(directory)
     res = d.resolve(trace)
     typer.echo(f"{trace}: {res.outcome}" + (f" ({res.reason})" if res.reason else ""))
     if res.forwarded:
@@ -178,7 +159,7 @@ def render_text(topo: Topology) -> str:
 @directory_app.command("check")
 def check_cmd(file: Annotated[Path, typer.Argument(help="Directory YAML file.")]) -> None:
     """Validate a directory file; lists every error with the entry it concerns."""
-    d = _directory(file)
+    d = load_directory(file)
     systems = ", ".join(f"{s.id}{' (gateway)' if s.gateway else ''}" for s in d.systems.values())
     typer.echo(f"ok: {len(d)} organs, systems: {systems}; hub tree: {', '.join(sorted(d.local_roots))}")
 
@@ -186,18 +167,25 @@ def check_cmd(file: Annotated[Path, typer.Argument(help="Directory YAML file.")]
 @directory_app.command("resolve")
 def resolve_cmd(
     code: Annotated[str, typer.Argument(help="Organ code, e.g. 000.31.25.H41")],
-    directory: DirectoryOpt = SAMPLE_DIRECTORY,
-    on: Annotated[str | None, typer.Option("--on", help="Date (YYYY-MM-DD); default today.")] = None,
+    directory: DirectoryOpt = None,
+    on: Annotated[str | None, typer.Option("--on", help="Date (YYYY-MM-DD); default today in Vietnam.")] = None,
 ) -> None:
     """Show where packages for an organ code go (forwarding included)."""
-    d = _directory(directory)
-    res = d.resolve(code, date.fromisoformat(on) if on else None)
+    d = load_directory(_settings(directory).directory)
+    res = d.resolve(code, _date(on) if on else None)
     organ = f"{res.organ.code} {res.organ.name}" if res.organ else "-"
     typer.echo(f"{code}: {res.outcome}; organ {organ}; system {res.system.id if res.system else '-'}")
     if res.forwarded:
         typer.echo(f"  forwarded: {' → '.join([*res.forwarded, res.code])}")
     if res.reason:
         typer.echo(f"  reason: {res.reason}")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise OperatorError(f"invalid date for --on: {text!r} — use YYYY-MM-DD, e.g. 2025-07-01") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,7 @@
 """`lienthong trace` and `lienthong ledger verify`: reading the ledger from a shell.
 
-Exit codes are the answer for scripts: 0 found / chain intact, 1 not found / chain broken.
+Exit codes are the answer for scripts: 0 found / chain intact, 1 not found / chain broken,
+2 no such ledger (both only read: a missing SQLite file is never created), 3 ledger unreachable.
 """
 
 from __future__ import annotations
@@ -11,16 +12,8 @@ from typing import Annotated
 
 import typer
 
-from router.ledger import DEFAULT_LEDGER_URL, Ledger, render_trace_text
-
-LedgerUrl = Annotated[
-    str,
-    typer.Option(
-        "--ledger",
-        envvar="LIENTHONG_LEDGER_URL",
-        help="Ledger database URL: sqlite:///path/ledger.db or postgresql+psycopg://user@host/db",
-    ),
-]
+from router.cli.options import LedgerOpt, command_settings
+from router.ledger import Ledger, render_trace_text
 
 
 class TraceFormat(StrEnum):
@@ -35,20 +28,20 @@ def trace(
     fmt: Annotated[
         TraceFormat, typer.Option("--format", help="text (for people) or json (for tools)")
     ] = TraceFormat.TEXT,
-    ledger_url: LedgerUrl = DEFAULT_LEDGER_URL,
+    ledger_url: LedgerOpt = None,
 ) -> None:
     """Show where a document went and what came back: per recipient, the transport history and the
     business statuses (01 … 16), with the revoke/update/replace packages that refer to it."""
-    with Ledger.open(ledger_url) as ledger:
+    with Ledger.open(command_settings(ledger_url=ledger_url).ledger_url, create=False) as ledger:
         found = ledger.trace(document_id)
     _write(found.to_json() + "\n" if fmt is TraceFormat.JSON else render_trace_text(found))
     if not found.found:
         raise typer.Exit(1)
 
 
-def verify(ledger_url: LedgerUrl = DEFAULT_LEDGER_URL) -> None:
+def verify(ledger_url: LedgerOpt = None) -> None:
     """Recompute the evidence chain from its first entry; name the first entry that does not fit."""
-    with Ledger.open(ledger_url) as ledger:
+    with Ledger.open(command_settings(ledger_url=ledger_url).ledger_url, create=False) as ledger:
         verdict = ledger.verify_chain()
     if verdict.ok:
         _write(f"Chuỗi bằng chứng nguyên vẹn: {verdict.length} mục, head {verdict.head_hash}\n")

@@ -272,8 +272,10 @@ def load_directory(path: str | Path, adapters: SinkRegistry = SINKS) -> Director
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DirectoryError([f"{p}: not UTF-8 text (byte {exc.start}); save the directory as UTF-8 YAML"]) from exc
     except yaml.YAMLError as exc:
-        raise DirectoryError([f"{p}: not valid YAML: {exc}"]) from exc
+        raise DirectoryError([f"{p}: not valid YAML: {' '.join(str(exc).split())}"]) from exc
     if not isinstance(data, Mapping):
         raise DirectoryError([f"{p}: expected a mapping with `organs` and `systems`"])
     return Directory.from_dict(data, adapters)

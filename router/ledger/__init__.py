@@ -2,6 +2,7 @@
 and a hash-chained evidence log — SQLite by default, PostgreSQL by URL. See LEDGER.md."""
 
 from router.ledger.chain import ChainVerdict
+from router.ledger.engine import LedgerMissing
 from router.ledger.events import (
     Delivered,
     DuplicateAbsorbed,
@@ -30,10 +31,7 @@ from router.ledger.store import Ledger
 from router.ledger.trace import DeliveryTrace, OrganTrace, Trace
 from schemas.codes import PackageKind
 
-DEFAULT_LEDGER_URL = "sqlite:///lienthong-ledger.db"
-
 __all__ = [
-    "DEFAULT_LEDGER_URL",
     "ChainVerdict",
     "Delivered",
     "DeliveryRow",
@@ -42,6 +40,7 @@ __all__ = [
     "Ledger",
     "LedgerCounts",
     "LedgerEvent",
+    "LedgerMissing",
     "OrganTrace",
     "Outcome",
     "PackageKind",

@@ -13,22 +13,46 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "lienthong_ledger_immediate"
 _LOCK_CLASS = 0x4C54  # "LT": first key of the two-key advisory lock
 
 
-def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
+class LedgerUrlError(ValueError):
+    """The ledger URL is not one the ledger can use (unparsable, or neither SQLite nor PostgreSQL)."""
+
+
+class LedgerMissing(LookupError):
+    """A command that only reads the ledger was pointed at a SQLite file that does not exist:
+    creating an empty one would answer "nothing found" about a typo."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"ledger not found: {path}")
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """`create`: a missing SQLite file (and its folder) is made; otherwise it is `LedgerMissing`."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise LedgerUrlError(f"ledger URL {url!r} is not a database URL") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):
-            raise ValueError(f"ledger URL {url!r}: SQLite needs a file path (sqlite:///path/ledger.db)")
+            raise LedgerUrlError(f"ledger URL {url!r}: SQLite needs a file path (sqlite:///path/ledger.db)")
+        path = Path(parsed.database)
+        if not create and not path.exists():
+            raise LedgerMissing(path)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             parsed, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
@@ -36,8 +60,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if backend == "postgresql":
+        if parsed.drivername == "postgresql":  # the installed driver, not SQLAlchemy's psycopg2 default
+            parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(parsed, pool_pre_ping=True)
-    raise ValueError(f"ledger URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
+    raise LedgerUrlError(f"ledger URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

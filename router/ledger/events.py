@@ -290,16 +290,41 @@ def event_payload(event: LedgerEvent) -> dict[str, object]:
     return body
 
 
+#: The fields that make an event the same fact, per type. Replay identity comes from facts
+#: (digest, kind, recipient, attempt …), never from `at`: the hub stamps a redelivered message
+#: with a new receipt time, and that must not make a fact new. Four kinds are occurrences whose
+#: repetition is itself news — an absorbed duplicate copy, and the routing, retry or parking of
+#: a journey re-opened by `parked replay` (attempts restart at 1) — so their time is part of
+#: them; a redelivered copy of those is a repeat the transition rules absorb (transitions.py).
+IDENTITY: dict[str, tuple[str, ...]] = {
+    "PackageReceived": ("digest",),
+    "PackageRejected": ("digest", "reason_code", "recipient_organ"),
+    "DuplicateAbsorbed": ("digest", "at"),
+    "Routed": ("digest", "recipient_organ", "system_id", "forwarded_to", "at"),
+    "Delivered": ("digest", "recipient_organ", "system_id", "attempt"),
+    "Retrying": ("digest", "recipient_organ", "system_id", "attempt", "tier", "at"),
+    "Parked": ("digest", "recipient_organ", "system_id", "attempt", "reason", "at"),
+    "StatusRecorded": ("digest", "document_id", "reporter_organ", "about_organ", "status_code"),
+    "VerdictRecorded": ("digest", "attachment"),
+}
+
+
 def event_key(event: LedgerEvent) -> str:
     """The identity of an event: the same fact recorded twice has the same key."""
     return prepared(event)[1]
 
 
+def identity_key(payload: dict[str, object]) -> str:
+    kind = str(payload["type"])
+    facts = {name: payload.get(name) for name in IDENTITY[kind]}
+    return hashlib.sha256(canonical_json({"type": kind, **facts}).encode("utf-8")).hexdigest()
+
+
 def prepared(event: LedgerEvent) -> tuple[str, str]:
     """(canonical JSON, identity key) of an event, computed once and shared by the replay check
     and the evidence chain (both are on the ledger's hot path)."""
-    payload = canonical_json(event_payload(event))
-    return payload, hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    body = event_payload(event)
+    return canonical_json(body), identity_key(body)
 
 
 def canonical_json(payload: dict[str, object]) -> str:

@@ -48,9 +48,10 @@ class Ledger:
         self._engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Ledger:
-        """Connect and create the tables if absent (under the append lock: safe to race)."""
-        engine = make_engine(url)
+    def open(cls, url: str, *, create: bool = True) -> Ledger:
+        """Connect and create the tables if absent (under the append lock: safe to race).
+        `create=False` is for readers: a missing SQLite file raises `LedgerMissing`."""
+        engine = make_engine(url, create=create)
         with writing(engine) as conn:
             t.metadata.create_all(conn)
         return cls(engine)

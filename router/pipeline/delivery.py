@@ -23,6 +23,7 @@ from ops import metrics
 from router.directory.model import Directory
 from router.ledger.events import Delivered, Outcome, TransportState
 from router.ledger.store import Ledger
+from router.pipeline.clock import system_clock
 from router.pipeline.decisions import Decision
 from router.pipeline.envelope import Envelope, EnvelopeError
 from router.pipeline.failure import Failure, FailureKind
@@ -57,7 +58,7 @@ class DeliveryStage:
         self, body: bytes, headers: Mapping[str, Any], at: datetime | None = None, digest: str | None = None
     ) -> Decision:
         """`digest` is the body's SHA-256 when the caller already has it (the runtime does)."""
-        at = at or datetime.now(UTC)
+        at = at or system_clock()
         env = Envelope.decode(headers)
         digest = digest or hashlib.sha256(body).hexdigest()
         if isinstance(env, EnvelopeError) or env.system not in self.sinks:
@@ -120,4 +121,4 @@ def _waited_s(since: str | None) -> float:
         return 0.0
     if first.tzinfo is None:
         first = first.replace(tzinfo=UTC)
-    return max(0.0, (datetime.now(UTC) - first).total_seconds())
+    return max(0.0, (system_clock() - first).total_seconds())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -28,6 +28,7 @@ from router.ledger.events import (
     TransportState,
 )
 from router.ledger.store import Ledger
+from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope
 from router.pipeline.failure import Failure, FailureKind
@@ -83,7 +84,7 @@ class IntakeStage:
         self, body: bytes, user_id: str | None, at: datetime | None = None, digest: str | None = None
     ) -> Decision:
         """`digest` is the body's SHA-256 when the caller already has it (the runtime does)."""
-        decision = self._process(body, user_id, at or datetime.now(UTC), digest or hashlib.sha256(body).hexdigest())
+        decision = self._process(body, user_id, at or system_clock(), digest or hashlib.sha256(body).hexdigest())
         reply = decision.reply
         metrics.PACKAGES.labels(str(reply.get("kind", "unknown")), str(reply.get("outcome", "unknown"))).inc()
         if reply.get("code"):
@@ -208,7 +209,7 @@ class IntakeStage:
         for code in requested:
             if only is not None and code not in only:
                 continue
-            res = self.directory.resolve(code, on=at.date())
+            res = self.directory.resolve(code, on=vietnam_day(at))  # a Vietnamese legal day
             if res.deliverable and res.system is not None:
                 groups.setdefault(res.system.id, []).append(res)
             else:

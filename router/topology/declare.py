@@ -3,8 +3,11 @@
 Declaring an existing object with equal arguments is a no-op in AMQP, so applying twice
 changes nothing. Declaring it with different arguments makes the broker close the channel with
 PRECONDITION_FAILED (406); a raw pika traceback would hide which of ~100 objects and which
-argument, so each conflict is collected as a `Mismatch` (object, argument, broker text), the
-apply continues on a fresh channel, and one `TopologyMismatchError` lists them all at the end.
+argument. So apply first *checks*: every object that already exists (passive declare) is
+declared with our arguments — a no-op when equal, a 406 that changes nothing when not — and
+each conflict is collected as a `Mismatch` (object, argument, broker text) on a fresh channel.
+Any conflict raises one `TopologyMismatchError` listing them all before anything is declared,
+so a refused apply never leaves half a new topology beside the old one.
 Changing an argument of an existing quorum queue needs a migration (new queue, shovel or drain,
 delete); apply never deletes queues or exchanges.
 
@@ -36,6 +39,7 @@ log = structlog.get_logger()
 
 _INEQUIVALENT = re.compile(r"inequivalent arg '(?P<arg>[^']+)'")
 PRECONDITION_FAILED = 406
+NOT_FOUND = 404
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,7 @@ class TopologyMismatchError(RuntimeError):
         lines = "\n  ".join(str(m) for m in mismatches)
         super().__init__(
             f"{len(mismatches)} broker object(s) exist with other arguments; apply declared "
-            f"everything else and deleted nothing:\n  {lines}"
+            f"nothing and deleted nothing:\n  {lines}"
         )
 
 
@@ -72,6 +76,17 @@ class _Applier:
     def __init__(self, channel: Any) -> None:
         self.channel = channel
         self.mismatches: list[Mismatch] = []
+
+    def exists(self, action: Any) -> bool:
+        """Run a passive declare: False (on a fresh channel) when the broker has no such object."""
+        try:
+            action(self.channel)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code != NOT_FOUND:
+                raise
+            self.channel = self.channel.connection.channel()
+            return False
+        return True
 
     def attempt(self, kind: str, name: str, action: Any) -> None:
         try:
@@ -108,14 +123,32 @@ def _bind(b: Binding) -> Any:
     return lambda ch: ch.exchange_bind(b.destination, b.source, routing_key=b.routing_key, arguments=args)
 
 
+def find_conflicts(topology: Topology, channel: Any) -> list[Mismatch]:
+    """Existing exchanges and queues whose arguments differ from the topology's; creates nothing
+    (a declare of an existing object with equal arguments is a no-op, with other ones a 406)."""
+    checker = _Applier(channel.connection.channel())  # 404s and 406s close it, not the caller's
+    for x in topology.exchanges:
+        if checker.exists(lambda ch, name=x.name: ch.exchange_declare(name, passive=True)):
+            checker.attempt("exchange", x.name, _declare_exchange(x))
+    for q in topology.queues:
+        if checker.exists(lambda ch, name=q.name: ch.queue_declare(name, passive=True)):
+            checker.attempt("queue", q.name, _declare_queue(q))
+    if checker.channel.is_open:
+        checker.channel.close()
+    return checker.mismatches
+
+
 def apply_topology(topology: Topology, channel: Any) -> ApplyReport:
     """Declare every exchange, queue and binding on a pika BlockingChannel.
 
-    Raises TopologyMismatchError (after trying everything) when existing objects conflict;
-    other broker or connection errors propagate (infrastructure).
+    Raises TopologyMismatchError, having declared nothing, when existing objects conflict
+    (`find_conflicts`); other broker or connection errors propagate (infrastructure).
     """
     if topology.policies:
         raise ValueError("AMQP cannot set policies: import the definitions export instead (TOPOLOGY.md)")
+    conflicts = find_conflicts(topology, channel)
+    if conflicts:
+        raise TopologyMismatchError(conflicts)
     applier = _Applier(channel)
     for x in topology.exchanges:
         applier.attempt("exchange", x.name, _declare_exchange(x))

@@ -20,6 +20,7 @@ from ops.provision import ensure_user, revoke_user, system_grant
 from router.amqp.consumer import Consumer
 from router.directory.model import Directory
 from router.hub import Hub
+from router.pipeline.clock import Clock, system_clock
 from router.pipeline.signatures import SignatureCheck
 from router.settings import PACKAGE_DATA, Settings
 from router.topology.declare import apply_topology
@@ -99,6 +100,7 @@ def running_hub(
     sinks: Mapping[str, Sink] | None = None,
     signatures: SignatureCheck | None = None,
     start: bool = True,
+    clock: Clock = system_clock,
     **settings: Any,
 ) -> Iterator[RunningHub]:
     directory = test_directory(prefix)
@@ -110,7 +112,7 @@ def running_hub(
         retry_delays_s=retry_delays_s, delivery_limit=delivery_limit, prefetch=32, workers=3, grace_s=10,
         **settings,
     )
-    hub = Hub.from_settings(s, directory=directory, sinks=real_sinks, signatures=signatures)
+    hub = Hub.from_settings(s, directory=directory, sinks=real_sinks, signatures=signatures, clock=clock)
     conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         apply_topology(hub.topology, conn.channel())
