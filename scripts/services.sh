@@ -14,6 +14,12 @@ if ! answers 5672; then
   command -v rabbitmq-server >/dev/null || PATH="$PATH:/usr/sbin"
   command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
   echo "starting RabbitMQ ..." >&2
+  # The suites create and delete many queues and connections; with Debian's default of 1024 open
+  # files the broker's file-handle cache runs out and new connections hang in the handshake.
+  env_conf=/etc/rabbitmq/rabbitmq-env.conf
+  if [ -w /etc/rabbitmq ] && ! grep -qs "ulimit" "$env_conf"; then
+    echo 'ulimit -S -n 20000 2>/dev/null || true' >> "$env_conf"
+  fi
   rabbitmq-server -detached >/dev/null 2>&1 || true
   wait_for 5672 90 || { echo "RabbitMQ did not answer on 127.0.0.1:5672" >&2; exit 1; }
 fi
