@@ -299,6 +299,7 @@ def event_payload(event: LedgerEvent) -> dict[str, object]:
 IDENTITY: dict[str, tuple[str, ...]] = {
     "PackageReceived": ("digest",),
     "PackageRejected": ("digest", "reason_code", "recipient_organ"),
+    "PackageParked": ("digest", "reason_code", "at"),  # parked again after a replay is news
     "DuplicateAbsorbed": ("digest", "at"),
     "Routed": ("digest", "recipient_organ", "system_id", "forwarded_to", "at"),
     "Delivered": ("digest", "recipient_organ", "system_id", "attempt"),

@@ -53,3 +53,13 @@ def test_replay_identity_comes_from_facts_not_from_the_time(tmp_path: Path) -> N
         ledger.append([again])  # the same message redelivered, stamped with a later receipt time
         assert ledger.counts().evidence == 2
         assert ledger.verify_chain().ok
+
+
+def test_every_event_type_has_an_identity() -> None:
+    """A new event type without an identity rule would crash the ledger writer."""
+    import typing
+
+    from router.ledger import events
+
+    kinds = {t.__name__ for t in typing.get_args(events.LedgerEvent)}
+    assert kinds and kinds <= set(events.IDENTITY), kinds - set(events.IDENTITY)
