@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
+import structlog
 import typer
 
 from router.cli.errors import TARGETS, OperatorError
@@ -31,6 +32,9 @@ class Role(StrEnum):
     intake = "intake"
     deliver = "deliver"
     all = "all"
+
+
+log = structlog.get_logger("lienthong.run")
 
 
 def run(
@@ -59,9 +63,12 @@ def run(
 
         serve(metrics_port)
     hub = Hub.from_settings(settings)
-    for sink in hub.sinks.values():
+    for sid, sink in hub.sinks.items():
         if isinstance(sink, FolderSink):
-            sink.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                sink.directory.mkdir(parents=True, exist_ok=True)
+            except OSError as unusable:  # a broken inbox is the sink's failure at delivery, not the hub's
+                log.warning("delivery folder unusable", system=sid, folder=str(sink.directory), error=str(unusable))
     if apply_topology:
         apply_to_url(hub.topology, settings.amqp_url)
     consumers = []
