@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from adapters.amqp import LinkSink
 from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
 from adapters.sink import Sink
@@ -56,6 +57,9 @@ class SinkPlace:
 
     system_id: str
     deliver_root: Path
+    #: the hub's own broker (every node) and this system's link queue, for the `shovel` adapter
+    amqp_urls: tuple[str, ...] = ()
+    link_queue: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,4 +140,26 @@ def _webhook(options: WebhookOptions, place: SinkPlace) -> Sink:
     return WebhookSink(target, breaker=CircuitBreaker(place.system_id, policy))
 
 
-SINKS = SinkRegistry([Adapter("file", FileOptions, _folder), Adapter("webhook", WebhookOptions, _webhook)])
+class ShovelOptions(SinkOptions):
+    """Another province's hub, reached by a RabbitMQ shovel (router/topology/links.py):
+    `remote_prefix` is that hub's broker prefix (its intake exchange is `<remote_prefix>.intake`);
+    `remote_url_env` names the environment variable holding the AMQP URL of that hub's broker
+    with the login it gave this hub (a secret: never in the directory)."""
+
+    remote_prefix: StrictStr = "lienthong"
+    remote_url_env: StrictStr
+
+    @field_validator("remote_url_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not value.replace("_", "").isalnum() or not value[:1].isalpha():
+            raise PydanticCustomError("lt_env", "must be the name of an environment variable (A-Z, 0-9, _)")
+        return value
+
+
+def _shovel(options: ShovelOptions, place: SinkPlace) -> Sink:
+    return LinkSink(place.amqp_urls, place.link_queue)
+
+
+SINKS = SinkRegistry([Adapter("file", FileOptions, _folder), Adapter("webhook", WebhookOptions, _webhook),
+                      Adapter("shovel", ShovelOptions, _shovel)])

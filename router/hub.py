@@ -24,6 +24,7 @@ from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import StatusSigner
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
+from router.topology.names import Names
 
 
 def signature_check(settings: Settings) -> SignatureCheck:
@@ -40,10 +41,13 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
-def build_sinks(directory: Directory, root: Path, adapters: SinkRegistry = SINKS) -> dict[str, Sink]:
+def build_sinks(directory: Directory, root: Path, adapters: SinkRegistry = SINKS, *,
+                amqp_urls: tuple[str, ...] = (), prefix: str = "lienthong") -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
+    names = Names(prefix)
     return {
-        sid: adapters.build(s.delivery.adapter, s.delivery.options, SinkPlace(sid, root))
+        sid: adapters.build(s.delivery.adapter, s.delivery.options,
+                            SinkPlace(sid, root, amqp_urls, names.link_queue(sid)))
         for sid, s in directory.systems.items()
     }
 
@@ -75,7 +79,8 @@ class Hub:
         ledger = Ledger.open(settings.ledger_url)
         return cls(
             settings, directory, topology, ledger,
-            sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
+            sinks if sinks is not None else build_sinks(
+                directory, settings.deliver_root, amqp_urls=settings.broker_urls, prefix=settings.prefix),
             signatures or signature_check(settings), clock,
         )
 
