@@ -4,6 +4,9 @@ The contract: publish the raw edXML bytes to the intake exchange, persistent, `m
 publisher confirms and `user_id` set to the login (RabbitMQ rejects a user_id that is not the
 login; the hub rejects a missing one). Only after the confirm may the DMS consider the package
 handed over. With `reply_to`, the hub answers with the intake result as JSON.
+
+`LinkSink` is the hub's side of a link to another province's hub (delivery adapter `shovel`):
+it hands the package to the link's queue on the hub's own broker, which a shovel carries on.
 """
 
 from __future__ import annotations
