@@ -135,7 +135,7 @@ class Hub:
             return stage.process(m.body, submitter, self.clock(), m.digest)
 
         return Consumer(
-            self.settings.amqp_url, [names.intake_queue, names.intake_retried, names.intake_dead], handle,
+            self.settings.broker_urls, [names.intake_queue, names.intake_retried, names.intake_dead], handle,
             self.ledger.append, name=name, prefetch=self.settings.prefetch, workers=self.settings.workers,
             grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery), **options,
         )
@@ -173,7 +173,7 @@ class Hub:
             return stage.process(m.body, m.headers, self.clock(), m.digest)
 
         return Consumer(
-            self.settings.amqp_url, queues, handle, self.ledger.append, name=name,
+            self.settings.broker_urls, queues, handle, self.ledger.append, name=name,
             prefetch=self.settings.prefetch, workers=self.settings.workers, grace_s=self.settings.grace_s,
             executor=Executor(self.policy(), self.delivery_recovery()), queue_priority=priority, **options,
         )

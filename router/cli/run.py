@@ -70,7 +70,7 @@ def run(
             except OSError as unusable:  # a broken inbox is the sink's failure at delivery, not the hub's
                 log.warning("delivery folder unusable", system=sid, folder=str(sink.directory), error=str(unusable))
     if apply_topology:
-        apply_to_url(hub.topology, settings.amqp_url)
+        apply_to_url(hub.topology, settings.broker_urls)
     consumers = []
     if role in (Role.intake, Role.all):
         consumers.append(hub.intake_consumer())
