@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from adapters.amqp import DirectQueue
 from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
 from adapters.folder_drop import DropFolderSink
@@ -188,7 +189,16 @@ def _drop_source(options: DropFolderOptions, place: SinkPlace, outbox: Callable[
                         PollerOptions(settle_s=options.settle_s, poll_s=options.poll_s))
 
 
+class DirectAmqpOptions(SinkOptions):
+    """No options: the system consumes `P.sys.<id>.urgent` and `.normal` with its own broker user."""
+
+
+def _direct(options: DirectAmqpOptions, place: SinkPlace) -> Sink:
+    return DirectQueue(place.system_id)
+
+
 SINKS = SinkRegistry([
+    Adapter("amqp", DirectAmqpOptions, _direct),
     Adapter("file", FileOptions, _folder),
     Adapter("folder", DropFolderOptions, _drop_sink, _drop_source),
     Adapter("webhook", WebhookOptions, _webhook),

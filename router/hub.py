@@ -163,7 +163,8 @@ class Hub:
         names = self.topology.names
         queues: list[str] = []
         priority: dict[str, int] = {}
-        for sid in systems or list(self.topology.systems):
+        direct = {sid for sid, sink in self.sinks.items() if getattr(sink, "consumes_itself", False)}
+        for sid in systems or [s for s in self.topology.systems if s not in direct]:  # direct AMQP: its own
             urgent, normal = names.system_queue(sid, "urgent"), names.system_queue(sid, "normal")
             queues += [urgent, normal]
             priority[urgent], priority[normal] = 0, 1
