@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from adapters.folder import FolderSink
+from adapters.mailbox import Mailbox, MailboxSink
 from adapters.sink import Sink
 
 
@@ -54,6 +55,8 @@ class SinkPlace:
 
     system_id: str
     deliver_root: Path
+    #: the ledger's database, where pulling systems' mailboxes live (adapters/mailbox.py)
+    ledger_url: str = "sqlite:///var/ledger.sqlite3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,4 +96,19 @@ def _folder(options: FileOptions, place: SinkPlace) -> Sink:
     return FolderSink(folder if folder.is_absolute() else place.deliver_root / folder)
 
 
-SINKS = SinkRegistry([Adapter("file", FileOptions, _folder)])
+class MailboxOptions(SinkOptions):
+    """No options: the mailbox is a table of the ledger's database; the system pulls its letters
+    through the axis-compatible HTTP API (`lienthong api`)."""
+
+
+_MAILBOXES: dict[str, Mailbox] = {}
+
+
+def _mailbox(options: MailboxOptions, place: SinkPlace) -> Sink:
+    box = _MAILBOXES.get(place.ledger_url)
+    if box is None:  # one engine per database, shared by every pulling system's sink
+        box = _MAILBOXES[place.ledger_url] = Mailbox.open(place.ledger_url)
+    return MailboxSink(box, place.system_id)
+
+
+SINKS = SinkRegistry([Adapter("file", FileOptions, _folder), Adapter("mailbox", MailboxOptions, _mailbox)])

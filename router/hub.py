@@ -40,10 +40,13 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
-def build_sinks(directory: Directory, root: Path, adapters: SinkRegistry = SINKS) -> dict[str, Sink]:
+def build_sinks(
+    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None
+) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
     return {
-        sid: adapters.build(s.delivery.adapter, s.delivery.options, SinkPlace(sid, root))
+        sid: adapters.build(s.delivery.adapter, s.delivery.options,
+                            SinkPlace(sid, root, **({"ledger_url": ledger_url} if ledger_url else {})))
         for sid, s in directory.systems.items()
     }
 
@@ -75,7 +78,8 @@ class Hub:
         ledger = Ledger.open(settings.ledger_url)
         return cls(
             settings, directory, topology, ledger,
-            sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
+            sinks if sinks is not None
+            else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url),
             signatures or signature_check(settings), clock,
         )
 
