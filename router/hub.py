@@ -22,6 +22,7 @@ from router.pipeline.intake import IntakeStage
 from router.pipeline.intake_recovery import IntakeRecovery
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import StatusSigner
+from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
 
@@ -118,6 +119,7 @@ class Hub:
         return IntakeRecovery(
             self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
             hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name, sign_status=self.status_signer(),
+            trust=SubmitterTrust(self.directory, self.settings.gateway_users),
         )
 
     def delivery_recovery(self) -> DeliveryRecovery:
