@@ -123,6 +123,7 @@ class Letter:
     fails: int
     created_at: datetime  # aware UTC
     updated_at: datetime
+    visible_after: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,9 @@ class Mailbox:
                 return Confirmed(letter) if status == "done" else WrongState(letter, status)
             if letter.state is LetterState.PARKED:
                 return WrongState(letter, status)
+            if status == "fail" and letter.state is LetterState.RETRYING and letter.visible_after > _aware(now):
+                # not offered again yet: the same failure reported twice, not a second one
+                return Confirmed(letter, (letter.visible_after - _aware(now)).total_seconds())
             values: dict[str, object] = {"updated_at": now}
             delay: float | None = None
             if status == "done":
@@ -286,6 +290,7 @@ def _letter(r: RowMapping) -> Letter:
         digest=get("digest"), sender=get("sender"), recipients=tuple(x for x in get("recipients").split(",") if x),
         document_id=get("document_id"), body=bytes(get("body")), state=LetterState(get("state")),
         fails=int(get("fails")), created_at=_aware(get("created_at")), updated_at=_aware(get("updated_at")),
+        visible_after=_aware(get("visible_after")),
     )
 
 
