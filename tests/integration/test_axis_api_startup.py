@@ -55,7 +55,7 @@ def _settings(amqp_url: str, prefix: str, tmp: Path, user: str, password: str = 
 
 
 def _cause(settings: Settings) -> str:
-    with pytest.raises(Exception) as info:  # noqa: PT011 - the operator's line is what is checked
+    with pytest.raises(Exception) as info:
         build(settings).close()
     failure = explain(info.value)
     assert isinstance(failure, OperatorError), repr(info.value)
