@@ -28,7 +28,9 @@ import base64
 import email.parser
 import email.policy
 import hashlib
+import json
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from adapters.axis import protocol as p
 from adapters.axis.accounts import Accounts
 from adapters.axis.replies import Replies, reply_key
 from adapters.mailbox import Confirmed, Letter, LetterState, Mailbox, NotYours, RetryPolicy
+from ops import metrics
 from schemas.findings import Code
 from schemas.parse import validate_package
 from schemas.policy import VIETNAM, ValidationOptions
@@ -410,6 +413,17 @@ OPERATIONS: dict[str, tuple[Sequence[str], str, str]] = {
 }
 
 
+def _code_of(response: Response) -> str:
+    """The axis ErrorCode of an answer (a bounded label: the closed set of `ErrorCode`)."""
+    if response.media_type != "application/json":
+        return p.ErrorCode.OK.value  # downloadEdoc's raw bytes
+    try:
+        code = str(json.loads(bytes(response.body)).get("ErrorCode", ""))
+    except ValueError:
+        return "unreadable"
+    return code if code in {c.value for c in p.ErrorCode} else "other"
+
+
 def create_app(parts: AxisParts) -> FastAPI:
     api = AxisApi(parts)
     handlers: dict[str, Handler] = {
@@ -428,13 +442,17 @@ def create_app(parts: AxisParts) -> FastAPI:
 
     def endpoint(operation: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
+            started = time.perf_counter()
             body = await request.body()  # reading answers `Expect: 100-continue` at once
             try:
-                return await run_in_threadpool(_serve, request, body)
+                response = await run_in_threadpool(_serve, request, body)
             except Exception as exc:  # noqa: BLE001 - the caller gets the axis shape, the log gets the cause
                 log.error("request failed", op=operation, error=repr(exc)[:500])
-                return _fail(_refusal(p.ErrorCode.INTERNAL, "Lỗi nội bộ của trục", "internal error of the hub"),
-                             p.SendEdocAnswer if operation == "sendEdoc" else p.Answer)
+                response = _fail(_refusal(p.ErrorCode.INTERNAL, "Lỗi nội bộ của trục", "internal error of the hub"),
+                                 p.SendEdocAnswer if operation == "sendEdoc" else p.Answer)
+            metrics.AXIS_API_REQUESTS.labels(operation, _code_of(response)).inc()
+            metrics.AXIS_API_SECONDS.labels(operation).observe(time.perf_counter() - started)
+            return response
 
         def _serve(request: Request, body: bytes) -> Response:
             who = api.authenticate(request)

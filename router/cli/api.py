@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from adapters.axis import protocol as p
     from adapters.axis.api import AxisParts, HubUnavailable, Kind, Submitted
+    from adapters.mailbox import Mailbox
     from router.directory.model import Directory
 
 log = structlog.get_logger("lienthong.axisapi")
@@ -67,8 +68,9 @@ class SentView:
     """getSentEdocList from the ledger: one item per (package, recipient), with the transport
     state (`sendStatus`) and the recipient's latest business status (`receiveStatus`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, mailbox: Mailbox) -> None:
         self.engine = engine
+        self.mailbox = mailbox
 
     def sent(self, system_id: str, kind: Kind, doc_id: str | None) -> list[p.SentEdoc]:
         from sqlalchemy import select
@@ -103,12 +105,17 @@ class SentView:
                 code = latest.get((r["document_id"], leg["recipient_organ"]), "")
                 received = leg["last_at"] if leg["state"] == "delivered" else None
                 handover = f"{r['kind']}-{r['digest'][:32]}-{leg['system_id']}" if leg["system_id"] else ""
+                state, desc = leg["state"], _TRANSPORT.get(leg["state"], leg["state"])
+                letter = self.mailbox.get(leg["system_id"], doc_id_of(handover)) if handover else None
+                if letter is not None:  # a pulling recipient: the mailbox knows whether it was taken
+                    state, desc = _PULLED.get(letter.state.value, (state, desc))
+                    received = letter.updated_at if letter.state.value == "done" else None
                 out.append(p.SentEdoc(
                     senderDocId=sent_doc_id(r["digest"]), receiverDocId=doc_id_of(handover) if handover else "",
                     fromCode=r["from_organ"] or "", toCode=leg["recipient_organ"], title=r["subject"] or "",
                     notation=_notation(r["document_id"]), sentTime=_vn(r["received_at"]),
-                    receivedTime=_vn(received) if received else "", sendStatus=leg["state"],
-                    sendStatusDesc=_TRANSPORT.get(leg["state"], leg["state"]), receiveStatus=code,
+                    receivedTime=_vn(received) if received else "", sendStatus=state,
+                    sendStatusDesc=desc, receiveStatus=code,
                     receiveStatusDesc=_business(StatusCode, code), messageType=kind,
                 ))
         return out
@@ -119,6 +126,15 @@ _TRANSPORT = {
     "delivered": "Đã chuyển đến hệ thống nhận / Delivered to the recipient's system",
     "retrying": "Đang gửi lại / Retrying", "parked": "Không chuyển được, đã dừng / Not delivered, held",
     "rejected": "Bị từ chối / Rejected",
+}
+
+
+_PULLED = {
+    "waiting": ("delivered", "Chờ hệ thống nhận lấy về / Waiting in the recipient's mailbox"),
+    "processing": ("delivered", "Hệ thống nhận đang xử lý / Being taken by the recipient's system"),
+    "retrying": ("retrying", "Hệ thống nhận báo lỗi, sẽ gửi lại / The recipient reported a failure; offered again"),
+    "done": ("delivered", "Hệ thống nhận đã lấy về / Taken by the recipient's system"),
+    "parked": ("parked", "Hệ thống nhận không lấy được, đã dừng / The recipient could not take it; held"),
 }
 
 
@@ -312,7 +328,8 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         TARGETS.amqp_url = settings.api_amqp_url
         gateway.check()
     parts = AxisParts(accounts=accounts, directory=DirectoryView(directory), intake=gateway,
-                      sent=SentView(ledger.engine), mailbox=mailbox, replies=Replies(ledger.engine), retry=retry)
+                      sent=SentView(ledger.engine, mailbox), mailbox=mailbox, replies=Replies(ledger.engine),
+                      retry=retry)
     return Built(parts, gateway, [ledger.close])
 
 
@@ -323,6 +340,8 @@ def api(
                                                          "default 8080]"),
     secrets: str | None = typer.Option(None, "--secrets", help="YAML file of systemid, system and secret per "
                                                                "DMS [env LIENTHONG_API_SECRETS]"),
+    metrics_port: int | None = typer.Option(None, "--metrics-port",
+                                            help="serve Prometheus metrics on 127.0.0.1:PORT"),
     ledger: LedgerOpt = None,
     directory: DirectoryOpt = None,
     prefix: PrefixOpt = None,
@@ -338,6 +357,10 @@ def api(
     settings = command_settings(ledger_url=ledger, directory=directory, prefix=prefix, api_host=host,
                                 api_port=port, api_secrets=secrets)
     built = build(settings)
+    if metrics_port is not None:
+        from ops import metrics
+
+        metrics.serve(metrics_port)
     server = uvicorn.Server(uvicorn.Config(create_app(built.parts), host=settings.api_host, port=settings.api_port,
                                            log_config=None, access_log=False, server_header=False))
     log.info("axis API listening", host=settings.api_host, port=settings.api_port,

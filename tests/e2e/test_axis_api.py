@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pika
 import pytest
+from prometheus_client import REGISTRY
 
 from adapters.axis import protocol as p
 from adapters.mailbox import LetterState
@@ -103,6 +104,7 @@ def test_the_sdks_own_requests_send_list_fetch_confirm_and_report_status(rig: Ax
     (leg,) = sent_list["data"]  # type: ignore[misc]
     assert leg["senderDocId"] == sent["DocId"] and leg["receiverDocId"] == doc_id
     assert (leg["toCode"], leg["sendStatus"], leg["receiveStatus"]) == ("000.00.13.H41", "delivered", "03")
+    assert leg["receivedTime"] and "Taken by the recipient" in leg["sendStatusDesc"]  # confirmed done
     # the other captured calls authenticate and answer in the axis shape
     _, body, _ = replay(rig.port, load("006-getSentEdocList.http"))  # filters on a docId that is not ours
     assert _answer(body)["data"] == []
@@ -152,6 +154,8 @@ def test_refusals_have_the_axis_shape_and_no_effect(rig: AxisRig) -> None:
     headers, body = signer.send_edoc(PACKAGE_1, sender="000.00.00.H41", messagetype="edoc")
     tampered = httpx.post(f"{rig.base}/sendEdoc", headers=headers, content=body.replace(b"1234", b"1235", 1)).json()
     assert tampered["ErrorCode"] == p.ErrorCode.HASH_FILE_MISMATCH.value and tampered["DocId"] == ""
+    counted = REGISTRY.get_sample_value("lienthong_axis_api_requests_total", {"operation": "sendEdoc", "code": "12"})
+    assert counted is not None and counted >= 1
     # From not served by the authenticated system: the SDK's own request 011 (district package, province's id)
     _, raw, _ = replay(rig.port, load("011-sendEdoc.http"))
     refused = _answer(raw)
