@@ -62,8 +62,8 @@ def test_set_shovels_defines_nothing_when_a_url_is_missing(provinces) -> None:  
 def test_the_hub_builds_a_link_sink_on_its_own_broker() -> None:
     options = SINKS.options("shovel", {"remote_prefix": "lt-ht", "remote_url_env": "LT_LINK_HATINH_URL"})
     assert isinstance(options, ShovelOptions)
-    sink = SINKS.build("shovel", options, SinkPlace("lien-tinh-hatinh", Path("."), ("amqp://hub:pw@127.0.0.1:5672/%2F",),
-                                                    "lt-na.link.lien-tinh-hatinh"))
+    sink = SINKS.build("shovel", options, SinkPlace("lien-tinh-hatinh", Path("."), amqp_urls=("amqp://hub:pw@127.0.0.1:5672/%2F",),
+                                                    link_queue="lt-na.link.lien-tinh-hatinh"))
     assert isinstance(sink, LinkSink) and sink.queue == "lt-na.link.lien-tinh-hatinh"
     with pytest.raises(ValueError, match="environment variable"):
         SINKS.options("shovel", {"remote_url_env": "amqp://u:p@h/"})
