@@ -16,6 +16,11 @@ PACKAGES = Counter(
 REJECTIONS = Counter(
     "lienthong_rejections_total", "Rejections by reason code (the closed set of the README).", ["code"]
 )
+VALIDATION_WARNINGS = Counter(
+    "lienthong_validation_warnings_total",
+    "Validation warnings on submitted packages, by submitting system and reason code (a conformance figure).",
+    ["system", "code"],
+)
 DELIVERIES = Counter(
     "lienthong_deliveries_total",
     "Delivery attempts by system and result (delivered, retrying, parked).",
