@@ -27,6 +27,7 @@ from router.pipeline.statuses import StatusSigner
 from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
+from router.topology.names import Names
 
 
 def signature_check(settings: Settings) -> SignatureCheck:
@@ -44,12 +45,15 @@ def signature_check(settings: Settings) -> SignatureCheck:
 
 
 def build_sinks(
-    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None
+    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None, *,
+    amqp_urls: tuple[str, ...] = (), prefix: str = "lienthong",
 ) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
+    names = Names(prefix)
     return {
         sid: adapters.build(s.delivery.adapter, s.delivery.options,
-                            SinkPlace(sid, root, **({"ledger_url": ledger_url} if ledger_url else {})))
+                            SinkPlace(sid, root, amqp_urls=amqp_urls, link_queue=names.link_queue(sid),
+                                      **({"ledger_url": ledger_url} if ledger_url else {})))
         for sid, s in directory.systems.items()
     }
 
@@ -82,7 +86,8 @@ class Hub:
         return cls(
             settings, directory, topology, ledger,
             sinks if sinks is not None
-            else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url),
+            else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url,
+                             amqp_urls=settings.broker_urls, prefix=settings.prefix),
             signatures or signature_check(settings), clock,
         )
 
