@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -104,3 +105,25 @@ def set_shovels(
     for name, value in values.items():
         ctl("set_parameter", "shovel", name, json.dumps(value))
     return list(values)
+
+
+def rabbitmqctl(*args: str) -> None:
+    """Run `rabbitmqctl` on the local node (needs the Erlang cookie); raises LinkError with the
+    tool's first line of complaint."""
+    try:
+        done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=120, check=False)
+    except FileNotFoundError as exc:
+        raise LinkError("rabbitmqctl not found: run on the broker host") from exc
+    if done.returncode != 0:
+        text = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise LinkError(f"rabbitmqctl {args[0]} failed: {text[0] if text else done.returncode}"
+                        " (is the rabbitmq_shovel plugin enabled?)")
+
+
+def redacted(value: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition with the password in `dest-uri` replaced, for printing."""
+    out = dict(value)
+    parsed = urlparse(str(out.get("dest-uri", "")))
+    if parsed.password:
+        out["dest-uri"] = parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")).geturl()
+    return out

@@ -67,3 +67,24 @@ def test_the_hub_builds_a_link_sink_on_its_own_broker() -> None:
     assert isinstance(sink, LinkSink) and sink.queue == "lt-na.link.lien-tinh-hatinh"
     with pytest.raises(ValueError, match="environment variable"):
         SINKS.options("shovel", {"remote_url_env": "amqp://u:p@h/"})
+
+
+def test_topology_links_dry_run_prints_the_shovel_without_its_password(provinces, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from router.cli import app as lienthong
+
+    na, _ = provinces
+    runner = CliRunner()
+    monkeypatch.delenv("LT_LINK_HATINH_URL", raising=False)
+    unset = runner.invoke(lienthong, ["topology", "links", "--dry-run", "--directory", str(na.directory_file),
+                                      "--prefix", "lt-na"])
+    assert unset.exit_code == 0, unset.output
+    assert "LT_LINK_HATINH_URL not set" in unset.output
+    monkeypatch.setenv("LT_LINK_HATINH_URL", "amqps://lt-ht-lien-tinh-nghean:s3cret@hatinh.example:5671/%2F")
+    shown = runner.invoke(lienthong, ["topology", "links", "--dry-run", "--directory", str(na.directory_file),
+                                      "--prefix", "lt-na"])
+    assert shown.exit_code == 0, shown.output
+    assert "s3cret" not in shown.output and ":***@hatinh.example" in shown.output
+    assert '"dest-exchange": "lt-ht.intake"' in shown.output
+    assert runner.invoke(lienthong, ["topology", "links", "--help"]).exit_code == 0
