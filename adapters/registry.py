@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
+from adapters.axis.client import AxisConfig, axis_sink
 from adapters.folder import FolderSink
 from adapters.sink import Sink
 
@@ -54,6 +55,8 @@ class SinkPlace:
 
     system_id: str
     deliver_root: Path
+    #: the national axis the hub is connected to (router/settings.py LIENTHONG_AXIS_*), if any
+    axis: AxisConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,4 +96,16 @@ def _folder(options: FileOptions, place: SinkPlace) -> Sink:
     return FolderSink(folder if folder.is_absolute() else place.deliver_root / folder)
 
 
-SINKS = SinkRegistry([Adapter("file", FileOptions, _folder)])
+class AxisOptions(SinkOptions):
+    """The national-axis gateway: packages go out with `sendEdoc` (adapters/axis/client.py). Where
+    the axis is and the hub's systemId and secret are settings (LIENTHONG_AXIS_*), never the
+    directory. `timeout_s`: how long one call may take."""
+
+    timeout_s: float = Field(30.0, gt=0, le=600)
+
+
+def _axis(options: AxisOptions, place: SinkPlace) -> Sink:
+    return axis_sink(place.axis, place.system_id, options.timeout_s)
+
+
+SINKS = SinkRegistry([Adapter("file", FileOptions, _folder), Adapter("axis", AxisOptions, _axis)])

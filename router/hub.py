@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.axis.client import AxisConfig, AxisLink
 from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
@@ -40,10 +41,21 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
-def build_sinks(directory: Directory, root: Path, adapters: SinkRegistry = SINKS) -> dict[str, Sink]:
+def axis_config(settings: Settings) -> AxisConfig | None:
+    """The national axis from the settings, or None when it is not configured (all three needed)."""
+    secret = settings.axis_secret_value()
+    if not settings.axis_url or not settings.axis_system_id or not secret:
+        return None
+    return AxisConfig(AxisLink(settings.axis_url, settings.axis_system_id, secret), settings.ledger_url,
+                      settings.axis_fetch)
+
+
+def build_sinks(
+    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, axis: AxisConfig | None = None
+) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
     return {
-        sid: adapters.build(s.delivery.adapter, s.delivery.options, SinkPlace(sid, root))
+        sid: adapters.build(s.delivery.adapter, s.delivery.options, SinkPlace(sid, root, axis=axis))
         for sid, s in directory.systems.items()
     }
 
@@ -75,7 +87,7 @@ class Hub:
         ledger = Ledger.open(settings.ledger_url)
         return cls(
             settings, directory, topology, ledger,
-            sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
+            sinks if sinks is not None else build_sinks(directory, settings.deliver_root, axis=axis_config(settings)),
             signatures or signature_check(settings), clock,
         )
 
