@@ -53,11 +53,11 @@ Confirmation = Literal["done", "fail", "processing"]
 TRANSIENT_CODES = frozenset({p.ErrorCode.INTERNAL, p.ErrorCode.HUB_UNAVAILABLE, p.ErrorCode.WRONG_CREDENTIALS,
                              p.ErrorCode.MALFORMED_SIGNATURE})
 
-DOWN_TEXT = ("Trục liên thông quốc gia tạm thời không trả lời; sẽ gửi lại / "
+DOWN_TEXT = ("Trục liên thông quốc gia tạm thời không trả lời; sẽ gửi lại — "
              "the national axis does not answer at the moment; delivery will be retried")
-BUSY_TEXT = ("Trục liên thông quốc gia tạm thời từ chối (mã {code}); sẽ gửi lại / "
+BUSY_TEXT = ("Trục liên thông quốc gia tạm thời từ chối (mã {code}); sẽ gửi lại — "
              "the national axis refused for now (code {code}); delivery will be retried")
-REFUSED_TEXT = ("Trục liên thông quốc gia từ chối gói tin (mã {code}) / "
+REFUSED_TEXT = ("Trục liên thông quốc gia từ chối gói tin (mã {code}) — "
                 "the national axis refused the package (code {code})")
 
 
