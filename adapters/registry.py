@@ -14,12 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from adapters.axis.client import AxisConfig, axis_sink
+from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
+from adapters.folder_drop import DropFolderSink
+from adapters.folder_layout import DropFolders
+from adapters.folder_poller import FolderPoller, Outbox, PollerOptions
+from adapters.folder_sent import SentJournal
 from adapters.sink import Sink
+from adapters.webhook import WebhookSink, WebhookTarget, load_secret
 
 
 class SinkOptions(BaseModel):
@@ -64,6 +70,9 @@ class Adapter:
     name: str
     options: type[SinkOptions]
     build: Callable[[Any, SinkPlace], Sink]  # (options of type `options`, place) → the sink
+    #: adapters that also take packages *from* the system (drop folders): (options, place, outbox
+    #: factory) → the source the hub runs
+    source: Callable[[Any, SinkPlace, Callable[[], Outbox]], FolderPoller] | None = None
 
 
 class SinkRegistry:
@@ -90,10 +99,96 @@ class SinkRegistry:
             raise TypeError(f"{name} adapter built with {type(options).__name__}, expected {adapter.options.__name__}")
         return adapter.build(options, place)
 
+    def source(self, name: str, options: SinkOptions, place: SinkPlace,
+               outbox: Callable[[], Outbox]) -> FolderPoller | None:
+        """The intake side of an adapter that has one (drop folders), else None."""
+        adapter = self._adapters[name]
+        return adapter.source(options, place, outbox) if adapter.source is not None else None
+
 
 def _folder(options: FileOptions, place: SinkPlace) -> Sink:
     folder = Path(options.dir or f"var/deliver/{place.system_id}")
     return FolderSink(folder if folder.is_absolute() else place.deliver_root / folder)
+
+
+class WebhookOptions(SinkOptions):
+    """`url`: the endpoint the packages are POSTed to; the signing secret (`whsec_<base64>`) is
+    never in the directory: `secret_env` names an environment variable holding it, or
+    `secret_file` a file (relative paths from the deliver root). `timeout_s`: a 2xx must come
+    within it. `breaker_*`: the circuit breaker (adapters/breaker.py)."""
+
+    url: StrictStr
+    secret_env: StrictStr | None = None
+    secret_file: StrictStr | None = None
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    breaker_min_attempts: int = Field(10, ge=1, le=1000)
+    breaker_ratio: float = Field(0.5, gt=0, le=1)
+    breaker_pause_s: float = Field(30.0, ge=0, le=86400)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or len(value) < 10:
+            raise PydanticCustomError("lt_url", "must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebhookOptions:
+        if (self.secret_env is None) == (self.secret_file is None):
+            raise PydanticCustomError("lt_secret", "give exactly one of secret_env or secret_file (the secret "
+                                                   "itself never goes in the directory)")
+        return self
+
+
+def _webhook(options: WebhookOptions, place: SinkPlace) -> Sink:
+    secret_file = None
+    if options.secret_file is not None:
+        secret_file = Path(options.secret_file)
+        secret_file = secret_file if secret_file.is_absolute() else place.deliver_root / secret_file
+    key = load_secret(env=options.secret_env, file=secret_file, system=place.system_id)
+    policy = BreakerPolicy(window=max(20, options.breaker_min_attempts), min_attempts=options.breaker_min_attempts,
+                           ratio=options.breaker_ratio, pause_s=options.breaker_pause_s)
+    target = WebhookTarget(place.system_id, options.url, key, options.timeout_s)
+    return WebhookSink(target, breaker=CircuitBreaker(place.system_id, policy))
+
+
+class DropFolderOptions(SinkOptions):
+    """Drop folders both ways (adapters/folder_layout.py): `root` holds out/, in/, status/,
+    failed/; relative paths from the deliver root; default `var/folders/<system id>`.
+    `settle_s`: a file in out/ must be that old before it is taken; `poll_s`: how often out/ is
+    read; `sent_retention_days`: how long a sent file is kept for a late refusal."""
+
+    root: StrictStr | None = None
+    settle_s: float = Field(2.0, ge=0, le=3600)
+    poll_s: float = Field(1.0, gt=0, le=3600)
+    sent_retention_days: float = Field(7.0, gt=0, le=366)
+
+    @field_validator("root")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise PydanticCustomError("lt_empty", "must name a folder")
+        return value
+
+
+def drop_folders(options: DropFolderOptions, place: SinkPlace) -> DropFolders:
+    root = Path(options.root or f"var/folders/{place.system_id}")
+    return DropFolders(place.system_id, root if root.is_absolute() else place.deliver_root / root)
+
+
+def _journal(options: DropFolderOptions, folders: DropFolders) -> SentJournal:
+    return SentJournal(folders, retention_s=options.sent_retention_days * 86400)
+
+
+def _drop_sink(options: DropFolderOptions, place: SinkPlace) -> Sink:
+    folders = drop_folders(options, place)
+    return DropFolderSink(folders, _journal(options, folders))
+
+
+def _drop_source(options: DropFolderOptions, place: SinkPlace, outbox: Callable[[], Outbox]) -> FolderPoller:
+    folders = drop_folders(options, place)
+    return FolderPoller(folders, outbox, _journal(options, folders),
+                        PollerOptions(settle_s=options.settle_s, poll_s=options.poll_s))
 
 
 class AxisOptions(SinkOptions):
@@ -108,4 +203,10 @@ def _axis(options: AxisOptions, place: SinkPlace) -> Sink:
     return axis_sink(place.axis, place.system_id, options.timeout_s)
 
 
-SINKS = SinkRegistry([Adapter("file", FileOptions, _folder), Adapter("axis", AxisOptions, _axis)])
+SINKS = SinkRegistry([
+    Adapter("file", FileOptions, _folder),
+    Adapter("folder", DropFolderOptions, _drop_sink, _drop_source),
+    Adapter("webhook", WebhookOptions, _webhook),
+    Adapter("axis", AxisOptions, _axis),
+])
+

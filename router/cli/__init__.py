@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.cli.topology",
     "router.cli.axis",
     "signing.cli",
+    "router.cli.report",
 )
 
 
