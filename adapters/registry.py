@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from adapters.amqp import DirectQueue
 from adapters.axis.client import AxisConfig, axis_sink
 from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
@@ -24,6 +25,7 @@ from adapters.folder_drop import DropFolderSink
 from adapters.folder_layout import DropFolders
 from adapters.folder_poller import FolderPoller, Outbox, PollerOptions
 from adapters.folder_sent import SentJournal
+from adapters.mailbox import Mailbox, MailboxSink
 from adapters.sink import Sink
 from adapters.webhook import WebhookSink, WebhookTarget, load_secret
 
@@ -61,6 +63,8 @@ class SinkPlace:
 
     system_id: str
     deliver_root: Path
+    #: the ledger's database, where pulling systems' mailboxes live (adapters/mailbox.py)
+    ledger_url: str = "sqlite:///var/ledger.sqlite3"
     #: the national axis the hub is connected to (router/settings.py LIENTHONG_AXIS_*), if any
     axis: AxisConfig | None = None
 
@@ -152,6 +156,21 @@ def _webhook(options: WebhookOptions, place: SinkPlace) -> Sink:
     return WebhookSink(target, breaker=CircuitBreaker(place.system_id, policy))
 
 
+class MailboxOptions(SinkOptions):
+    """No options: the mailbox is a table of the ledger's database; the system pulls its letters
+    through the axis-compatible HTTP API (`lienthong api`)."""
+
+
+_MAILBOXES: dict[str, Mailbox] = {}
+
+
+def _mailbox(options: MailboxOptions, place: SinkPlace) -> Sink:
+    box = _MAILBOXES.get(place.ledger_url)
+    if box is None:  # one engine per database, shared by every pulling system's sink
+        box = _MAILBOXES[place.ledger_url] = Mailbox.open(place.ledger_url)
+    return MailboxSink(box, place.system_id)
+
+
 class DropFolderOptions(SinkOptions):
     """Drop folders both ways (adapters/folder_layout.py): `root` holds out/, in/, status/,
     failed/; relative paths from the deliver root; default `var/folders/<system id>`.
@@ -191,6 +210,14 @@ def _drop_source(options: DropFolderOptions, place: SinkPlace, outbox: Callable[
                         PollerOptions(settle_s=options.settle_s, poll_s=options.poll_s))
 
 
+class DirectAmqpOptions(SinkOptions):
+    """No options: the system consumes `P.sys.<id>.urgent` and `.normal` with its own broker user."""
+
+
+def _direct(options: DirectAmqpOptions, place: SinkPlace) -> Sink:
+    return DirectQueue(place.system_id)
+
+
 class AxisOptions(SinkOptions):
     """The national-axis gateway: packages go out with `sendEdoc` (adapters/axis/client.py). Where
     the axis is and the hub's systemId and secret are settings (LIENTHONG_AXIS_*), never the
@@ -204,8 +231,10 @@ def _axis(options: AxisOptions, place: SinkPlace) -> Sink:
 
 
 SINKS = SinkRegistry([
+    Adapter("amqp", DirectAmqpOptions, _direct),
     Adapter("file", FileOptions, _folder),
     Adapter("folder", DropFolderOptions, _drop_sink, _drop_source),
+    Adapter("mailbox", MailboxOptions, _mailbox),
     Adapter("webhook", WebhookOptions, _webhook),
     Adapter("axis", AxisOptions, _axis),
 ])
