@@ -29,6 +29,7 @@ from router.pipeline.statuses import StatusSigner
 from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
+from router.topology.names import Names
 
 
 def signature_check(settings: Settings) -> SignatureCheck:
@@ -55,13 +56,15 @@ def axis_config(settings: Settings) -> AxisConfig | None:
 
 
 def build_sinks(
-    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None,
-    axis: AxisConfig | None = None,
+    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None, *,
+    amqp_urls: tuple[str, ...] = (), prefix: str = "lienthong", axis: AxisConfig | None = None,
 ) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
+    names = Names(prefix)
     return {
         sid: adapters.build(s.delivery.adapter, s.delivery.options,
-                            SinkPlace(sid, root, **({"ledger_url": ledger_url} if ledger_url else {}), axis=axis))
+                            SinkPlace(sid, root, amqp_urls=amqp_urls, link_queue=names.link_queue(sid), axis=axis,
+                                      **({"ledger_url": ledger_url} if ledger_url else {})))
         for sid, s in directory.systems.items()
     }
 
@@ -95,7 +98,7 @@ class Hub:
             settings, directory, topology, ledger,
             sinks if sinks is not None
             else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url,
-                             axis=axis_config(settings)),
+                             amqp_urls=settings.broker_urls, prefix=settings.prefix, axis=axis_config(settings)),
             signatures or signature_check(settings), clock,
         )
 

@@ -83,6 +83,11 @@ def run(
         threading.Thread(target=poller.run, args=(polling,), name=f"folder-{poller.folders.system}",
                          daemon=True).start()
 
+    if role in (Role.deliver, Role.all):  # letters a pulling system could not take (adapters/mailbox.py)
+        from router.amqp.mailbox_returns import start_returns
+
+        start_returns(hub.sinks, hub.topology, settings.amqp_url, polling)
+
     def stop(signum: int, frame: FrameType | None) -> None:
         polling.set()
         for c in consumers:
