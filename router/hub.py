@@ -20,7 +20,6 @@ from router.pipeline.clock import Clock, system_clock
 from router.pipeline.decisions import Decision
 from router.pipeline.delivery import DeliveryStage
 from router.pipeline.delivery_recovery import DeliveryRecovery
-from router.pipeline.envelope import Submission
 from router.pipeline.failure import FailurePolicy
 from router.pipeline.intake import IntakeStage
 from router.pipeline.intake_recovery import IntakeRecovery
@@ -166,18 +165,31 @@ class Hub:
         pollers = []
         for sid, s in self.directory.systems.items():
             place = SinkPlace(sid, self.settings.deliver_root)
-            poller = adapters.source(s.delivery.adapter, s.delivery.options, place, self.outbox_for(s.broker_user))
+            adapter = adapters.get(s.delivery.adapter)
+            if adapter is None or adapter.source is None:
+                continue
+            poller = adapters.source(s.delivery.adapter, s.delivery.options, place, self.outbox_for(sid))
             if poller is not None:
                 pollers.append(poller)
         return pollers
 
-    def outbox_for(self, broker_user: str) -> Callable[[], Outbox]:
-        """The one place where the hub submits on behalf of a system (drop folders): with its own
-        account, naming the system in `lt-submitted-by`, which intake trusts only on the hub's
-        `user_id`. To be switched to the gateway-submitter mechanism when it lands."""
-        headers = Submission(submitted_by=broker_user).to_headers()
+    def outbox_for(self, system_id: str) -> Callable[[], Outbox]:
+        """The one place where the hub submits on behalf of a system (drop folders): with the folder
+        watcher's gateway account (LIENTHONG_FOLDERS_AMQP_URL), naming the system in
+        `lt-on-behalf-of`, which intake trusts only from LIENTHONG_GATEWAY_USERS
+        (router/pipeline/submitter.py)."""
+        from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
+
+        url = self.settings.folders_amqp_url
+        if not url:
+            raise ValueError("no broker account for the drop folders: set LIENTHONG_FOLDERS_AMQP_URL to the "
+                             "folder watcher's gateway account")
+        if pika_user(url) not in self.settings.gateway_users:
+            raise ValueError(f"the drop folders' broker user {pika_user(url)!r} is not in LIENTHONG_GATEWAY_USERS: "
+                             "intake would not trust it to name the system")
+        headers = {ON_BEHALF_OF: system_id, AUTHENTICATED_BY: "folder"}
         exchange = self.topology.names.intake_exchange
-        return lambda: Submitter(self.settings.amqp_url, exchange).outbox(headers=headers)
+        return lambda: Submitter(url, exchange).outbox(headers=headers)
 
     def delivery_consumer(self, systems: list[str] | None = None, name: str = "deliver", **options: Any) -> Consumer:
         stage = self.delivery_stage()

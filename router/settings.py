@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, ge=0, le=65535)
     api_secrets: Path | None = None
     api_reply_wait_s: float = Field(20.0, gt=0)
+    #: The drop-folder watcher's own broker URL (a gateway account listed in gateway_users): it
+    #: submits the files of `adapter: folder` systems on their behalf (adapters/folder_poller.py).
+    folders_amqp_url: str | None = None
     #: The national axis (adapters/axis/client.py, README "Connect to the national axis"): its
     #: endpoint (`https://<adapter>/XrdAdapter/adapter`), the hub's systemId on it and its secret
     #: (here or in a file; never logged), the broker URL of the gateway system's own account the

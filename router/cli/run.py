@@ -77,7 +77,10 @@ def run(
     if role in (Role.deliver, Role.all):
         consumers.append(hub.delivery_consumer(list(system) or None))
     polling = threading.Event()  # drop folders are read by the intake role (adapters/folder_poller.py)
-    pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
+    try:
+        pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
+    except ValueError as missing:  # the folder watcher's gateway account is not configured
+        raise OperatorError(f"{missing} (README, drop folders)") from None
     for poller in pollers:
         poller.folders.prepare()  # a folder outside its root is refused here, in one line
         threading.Thread(target=poller.run, args=(polling,), name=f"folder-{poller.folders.system}",
