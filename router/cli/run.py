@@ -81,10 +81,12 @@ def run(
         pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
     except ValueError as missing:  # the folder watcher's gateway account is not configured
         raise OperatorError(f"{missing} (README, drop folders)") from None
+    poller_threads = []
     for poller in pollers:
         poller.folders.prepare()  # a folder outside its root is refused here, in one line
-        threading.Thread(target=poller.run, args=(polling,), name=f"folder-{poller.folders.system}",
-                         daemon=True).start()
+        poller_threads.append(threading.Thread(target=poller.run, args=(polling,),
+                                               name=f"folder-{poller.folders.system}", daemon=True))
+        poller_threads[-1].start()
 
     if role in (Role.deliver, Role.all):  # letters a pulling system could not take (adapters/mailbox.py)
         from router.amqp.mailbox_returns import start_returns
@@ -114,6 +116,9 @@ def run(
     for t in threads:
         while t.is_alive():
             t.join(0.5)
+    polling.set()  # a claim in progress finishes (or is resumed by the next start's sweep)
+    for t in poller_threads:
+        t.join(settings.grace_s)
     for c in consumers:
         if not c.stopped.is_set():
             errors.append(RuntimeError(f"{c.name} did not stop"))
