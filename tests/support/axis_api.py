@@ -107,10 +107,10 @@ def replay(port: int, capture: Capture, *, expect_continue_within_s: float = 1.0
             s.sendall(body)
         else:
             s.sendall(capture.raw)
-        return (*_read_response(s), waited)
+        return (*read_response(s), waited)
 
 
-def _read_response(s: socket.socket) -> tuple[int, bytes]:
+def read_response(s: socket.socket) -> tuple[int, bytes]:
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = s.recv(65536)
