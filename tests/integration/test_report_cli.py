@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,8 +21,8 @@ from openpyxl import load_workbook
 
 from router.ledger import Ledger
 from tests.support.compliance_ledger import PROVINCE, A, build, rules_file
+from tests.support.ops_tools import tool
 from tests.support.png import pixels
-from tests.support.services import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -121,13 +120,7 @@ class _Trap(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        subprocess.run(["bash", str(ROOT / "scripts" / "ops-tools.sh")], check=False, timeout=900)
-        found = shutil.which("chromium")
-    if found is None:
-        pytest.skip("chromium could not be installed (scripts/ops-tools.sh: apt-get install chromium)")
-    return found
+    return tool("chromium")
 
 
 @pytest.fixture
