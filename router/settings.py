@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     #: PEM key and certificate (chain) the hub signs its own status packages with (optional).
     hub_key: Path | None = None
     hub_cert: Path | None = None
+    #: RabbitMQ management API (an administrator's URL) and the delegated admins of `lienthong systems`.
+    management_url: str = "http://guest:guest@127.0.0.1:15672"
+    admins_file: Path | None = None
+    audit_log: Path = Path("var/admin-audit.jsonl")
 
     @field_validator("retry_delays_s", "intake_retry_delays_s", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.cli.topology",
     "signing.cli",
     "router.cli.report",
+    "router.cli.systems",
 )
 
 
