@@ -17,6 +17,8 @@ from typing import Any
 import pika
 from pika.exceptions import UnroutableError
 
+from adapters.folder_poller import Submitted
+
 REPLY_TO = "amq.rabbitmq.reply-to"
 
 
@@ -47,18 +49,21 @@ class Submitter:
             self._replies[props.correlation_id or ""] = {"outcome": "unreadable-reply", "raw": raw}
 
     def submit(
-        self, body: bytes, *, wait_s: float = 30.0, user_id: str | None = "", want_reply: bool = True
+        self, body: bytes, *, wait_s: float = 30.0, user_id: str | None = "", want_reply: bool = True,
+        message_id: str | None = None, headers: dict[str, Any] | None = None,
     ) -> SubmitResult:
-        """`user_id=""` means the login (the normal case); None sends no user_id at all."""
+        """`user_id=""` means the login (the normal case); None sends no user_id at all.
+        `message_id`: the sender's own id of the package (default: a fresh one)."""
         correlation = uuid.uuid4().hex
         props = pika.BasicProperties(
             delivery_mode=2,
             content_type="application/xml",
             user_id=self.user if user_id == "" else user_id,
             timestamp=int(time.time()),
-            message_id=correlation,
+            message_id=message_id or correlation,
             correlation_id=correlation,
             reply_to=REPLY_TO if want_reply else None,
+            headers=headers or None,
         )
         try:
             self.ch.basic_publish(self.exchange, "", body, props, mandatory=True)
@@ -75,8 +80,29 @@ class Submitter:
         if self.conn.is_open:
             self.conn.close()
 
+    def outbox(self, *, headers: dict[str, Any] | None = None, wait_s: float = 10.0) -> AmqpOutbox:
+        return AmqpOutbox(self, headers or {}, wait_s)
+
     def __enter__(self) -> Submitter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class AmqpOutbox:
+    """A Submitter as the drop-folder poller's Outbox (adapters/folder_poller.py): confirmed
+    publish, the intake result awaited for `wait_s`, `headers` on every message (how the hub
+    names the system it submits for)."""
+
+    submitter: Submitter
+    headers: dict[str, Any]
+    wait_s: float = 10.0
+
+    def submit(self, body: bytes, message_id: str) -> Submitted:
+        done = self.submitter.submit(body, wait_s=self.wait_s, message_id=message_id, headers=self.headers)
+        return Submitted(done.confirmed, done.result)
+
+    def close(self) -> None:
+        self.submitter.close()

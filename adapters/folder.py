@@ -34,6 +34,7 @@ from pathlib import Path
 
 import structlog
 
+from adapters.folder_layout import fsync_directory as _fsync_directory
 from adapters.sink import Delivered, Handover, PermanentFailure, SinkResult, TransientFailure
 
 log = structlog.get_logger("lienthong.sink.folder")
@@ -164,10 +165,3 @@ def _publish(path: Path, data: bytes) -> None:
     finally:
         tmp.unlink(missing_ok=True)
 
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

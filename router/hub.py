@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.amqp import Submitter
+from adapters.folder_poller import FolderPoller, Outbox
 from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
@@ -17,6 +19,7 @@ from router.pipeline.clock import Clock, system_clock
 from router.pipeline.decisions import Decision
 from router.pipeline.delivery import DeliveryStage
 from router.pipeline.delivery_recovery import DeliveryRecovery
+from router.pipeline.envelope import Submission
 from router.pipeline.failure import FailurePolicy
 from router.pipeline.intake import IntakeStage
 from router.pipeline.intake_recovery import IntakeRecovery
@@ -132,10 +135,28 @@ class Hub:
             return stage.process(m.body, submitter, self.clock(), m.digest)
 
         return Consumer(
-            self.settings.amqp_url, [names.intake_queue, names.intake_retried, names.intake_dead], handle,
+            self.settings.broker_urls, [names.intake_queue, names.intake_retried, names.intake_dead], handle,
             self.ledger.append, name=name, prefetch=self.settings.prefetch, workers=self.settings.workers,
             grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery), **options,
         )
+
+    def folder_pollers(self, adapters: SinkRegistry = SINKS) -> list[FolderPoller]:
+        """The intake side of drop-folder systems: one poller each, submitting for its system."""
+        pollers = []
+        for sid, s in self.directory.systems.items():
+            place = SinkPlace(sid, self.settings.deliver_root)
+            poller = adapters.source(s.delivery.adapter, s.delivery.options, place, self.outbox_for(s.broker_user))
+            if poller is not None:
+                pollers.append(poller)
+        return pollers
+
+    def outbox_for(self, broker_user: str) -> Callable[[], Outbox]:
+        """The one place where the hub submits on behalf of a system (drop folders): with its own
+        account, naming the system in `lt-submitted-by`, which intake trusts only on the hub's
+        `user_id`. To be switched to the gateway-submitter mechanism when it lands."""
+        headers = Submission(submitted_by=broker_user).to_headers()
+        exchange = self.topology.names.intake_exchange
+        return lambda: Submitter(self.settings.amqp_url, exchange).outbox(headers=headers)
 
     def delivery_consumer(self, systems: list[str] | None = None, name: str = "deliver", **options: Any) -> Consumer:
         stage = self.delivery_stage()
@@ -152,7 +173,7 @@ class Hub:
             return stage.process(m.body, m.headers, self.clock(), m.digest)
 
         return Consumer(
-            self.settings.amqp_url, queues, handle, self.ledger.append, name=name,
+            self.settings.broker_urls, queues, handle, self.ledger.append, name=name,
             prefetch=self.settings.prefetch, workers=self.settings.workers, grace_s=self.settings.grace_s,
             executor=Executor(self.policy(), self.delivery_recovery()), queue_priority=priority, **options,
         )
