@@ -1,9 +1,12 @@
-"""Direct AMQP: how a DMS (or `lienthong send`) submits a package to the hub.
+"""Direct AMQP: how a DMS (or `lienthong send`) submits a package to the hub, and receives.
 
-The contract: publish the raw edXML bytes to the intake exchange, persistent, `mandatory`, with
-publisher confirms and `user_id` set to the login (RabbitMQ rejects a user_id that is not the
-login; the hub rejects a missing one). Only after the confirm may the DMS consider the package
-handed over. With `reply_to`, the hub answers with the intake result as JSON.
+The contract (README, "Direct AMQP"; examples/amqp_client.py is a runnable client): publish
+the raw edXML bytes to the intake exchange, persistent, `mandatory`, with publisher confirms
+and `user_id` set to the login (RabbitMQ rejects a user_id that is not the login; the hub
+rejects a missing one). Only after the confirm may the DMS consider the package handed over.
+With `reply_to`, the hub answers with the intake result as JSON. A system whose delivery
+adapter is `amqp` consumes its own queues `P.sys.<id>.urgent` and `.normal` and acks what it
+has stored; the hub's delivery workers leave those queues alone (`DirectQueue`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pika
 from pika.exceptions import UnroutableError
 
 from adapters.folder_poller import Submitted
+from adapters.sink import Handover, SinkResult, TransientFailure
 
 REPLY_TO = "amq.rabbitmq.reply-to"
 
@@ -106,3 +110,17 @@ class AmqpOutbox:
 
     def close(self) -> None:
         self.submitter.close()
+
+
+class DirectQueue:
+    """The delivery "sink" of a system that consumes its own queues (adapter `amqp`): the hub
+    runs no delivery worker for it (`consumes_itself`). Should one be started for it anyway
+    (`lienthong run --system`), nothing is handed over and the copy waits in a retry tier."""
+
+    consumes_itself = True
+
+    def __init__(self, system_id: str) -> None:
+        self.system_id = system_id
+
+    def deliver(self, handover: Handover) -> SinkResult:
+        return TransientFailure("the recipient's system takes its packages from its own queue")

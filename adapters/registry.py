@@ -17,12 +17,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from adapters.amqp import DirectQueue
 from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
 from adapters.folder_drop import DropFolderSink
 from adapters.folder_layout import DropFolders
 from adapters.folder_poller import FolderPoller, Outbox, PollerOptions
 from adapters.folder_sent import SentJournal
+from adapters.mailbox import Mailbox, MailboxSink
 from adapters.sink import Sink
 from adapters.webhook import WebhookSink, WebhookTarget, load_secret
 
@@ -60,6 +62,8 @@ class SinkPlace:
 
     system_id: str
     deliver_root: Path
+    #: the ledger's database, where pulling systems' mailboxes live (adapters/mailbox.py)
+    ledger_url: str = "sqlite:///var/ledger.sqlite3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +153,21 @@ def _webhook(options: WebhookOptions, place: SinkPlace) -> Sink:
     return WebhookSink(target, breaker=CircuitBreaker(place.system_id, policy))
 
 
+class MailboxOptions(SinkOptions):
+    """No options: the mailbox is a table of the ledger's database; the system pulls its letters
+    through the axis-compatible HTTP API (`lienthong api`)."""
+
+
+_MAILBOXES: dict[str, Mailbox] = {}
+
+
+def _mailbox(options: MailboxOptions, place: SinkPlace) -> Sink:
+    box = _MAILBOXES.get(place.ledger_url)
+    if box is None:  # one engine per database, shared by every pulling system's sink
+        box = _MAILBOXES[place.ledger_url] = Mailbox.open(place.ledger_url)
+    return MailboxSink(box, place.system_id)
+
+
 class DropFolderOptions(SinkOptions):
     """Drop folders both ways (adapters/folder_layout.py): `root` holds out/, in/, status/,
     failed/; relative paths from the deliver root; default `var/folders/<system id>`.
@@ -188,8 +207,18 @@ def _drop_source(options: DropFolderOptions, place: SinkPlace, outbox: Callable[
                         PollerOptions(settle_s=options.settle_s, poll_s=options.poll_s))
 
 
+class DirectAmqpOptions(SinkOptions):
+    """No options: the system consumes `P.sys.<id>.urgent` and `.normal` with its own broker user."""
+
+
+def _direct(options: DirectAmqpOptions, place: SinkPlace) -> Sink:
+    return DirectQueue(place.system_id)
+
+
 SINKS = SinkRegistry([
+    Adapter("amqp", DirectAmqpOptions, _direct),
     Adapter("file", FileOptions, _folder),
     Adapter("folder", DropFolderOptions, _drop_sink, _drop_source),
+    Adapter("mailbox", MailboxOptions, _mailbox),
     Adapter("webhook", WebhookOptions, _webhook),
 ])

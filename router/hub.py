@@ -25,6 +25,7 @@ from router.pipeline.intake import IntakeStage
 from router.pipeline.intake_recovery import IntakeRecovery
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import StatusSigner
+from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
 
@@ -43,10 +44,13 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
-def build_sinks(directory: Directory, root: Path, adapters: SinkRegistry = SINKS) -> dict[str, Sink]:
+def build_sinks(
+    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None
+) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
     return {
-        sid: adapters.build(s.delivery.adapter, s.delivery.options, SinkPlace(sid, root))
+        sid: adapters.build(s.delivery.adapter, s.delivery.options,
+                            SinkPlace(sid, root, **({"ledger_url": ledger_url} if ledger_url else {})))
         for sid, s in directory.systems.items()
     }
 
@@ -78,7 +82,8 @@ class Hub:
         ledger = Ledger.open(settings.ledger_url)
         return cls(
             settings, directory, topology, ledger,
-            sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
+            sinks if sinks is not None
+            else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url),
             signatures or signature_check(settings), clock,
         )
 
@@ -117,6 +122,7 @@ class Hub:
         return IntakeRecovery(
             self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
             hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name, sign_status=self.status_signer(),
+            trust=SubmitterTrust(self.directory, self.settings.gateway_users),
         )
 
     def delivery_recovery(self) -> DeliveryRecovery:
@@ -163,7 +169,8 @@ class Hub:
         names = self.topology.names
         queues: list[str] = []
         priority: dict[str, int] = {}
-        for sid in systems or list(self.topology.systems):
+        direct = {sid for sid, sink in self.sinks.items() if getattr(sink, "consumes_itself", False)}
+        for sid in systems or [s for s in self.topology.systems if s not in direct]:  # direct AMQP: its own
             urgent, normal = names.system_queue(sid, "urgent"), names.system_queue(sid, "normal")
             queues += [urgent, normal]
             priority[urgent], priority[normal] = 0, 1

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     #: PEM key and certificate (chain) the hub signs its own status packages with (optional).
     hub_key: Path | None = None
     hub_cert: Path | None = None
+    #: Broker users of adapter processes (the axis-compatible API, the folder watcher) whose
+    #: `lt-on-behalf-of` claim intake trusts: `lt-gw-api,lt-gw-folders` (router/pipeline/submitter.py).
+    gateway_users: Annotated[tuple[str, ...], NoDecode] = ()
+    #: The axis-compatible HTTP API (`lienthong api`): its own broker URL (a gateway account),
+    #: where it listens, the file of systems' secrets, how long sendEdoc waits for intake's answer.
+    api_amqp_url: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=0, le=65535)
+    api_secrets: Path | None = None
+    api_reply_wait_s: float = Field(20.0, gt=0)
     #: RabbitMQ management API (an administrator's URL) and the delegated admins of `lienthong systems`.
     management_url: str = "http://guest:guest@127.0.0.1:15672"
     admins_file: Path | None = None
@@ -71,6 +81,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip().removeprefix("[").removesuffix("]")
             return tuple(int(x) for x in text.split(",") if x.strip())
+        return value
+
+    @field_validator("gateway_users", mode="before")
+    @classmethod
+    def _users(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(u.strip() for u in value.split(",") if u.strip())
         return value
 
     @field_validator("amqp_failover_urls", mode="before")

@@ -34,6 +34,7 @@ from ops.provision import ProvisionError
 from router.amqp.consumer import BrokerAuthError
 from router.directory.model import DirectoryError
 from router.ledger.engine import LedgerMissing, LedgerUrlError
+from router.pipeline.submitter import GatewayConfigError
 from router.topology.declare import TopologyMismatchError
 
 EXIT_USAGE = 2
@@ -151,6 +152,8 @@ def explain_one(exc: BaseException) -> OperatorError | None:
             return OperatorError(str(exc))  # the validation report: one line per entry in error
         case UnicodeDecodeError():
             return OperatorError(f"not UTF-8 text (byte {exc.start}) — save the file as UTF-8")
+        case GatewayConfigError():
+            return OperatorError(str(exc))
         case WebhookSecretError():
             return OperatorError(f"{exc} — set it outside the directory file (README, webhook)")
         case FolderJailError():

@@ -9,7 +9,7 @@ duplicate whose earlier outcome is re-sent.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from router.ledger.events import (
     TransportState,
 )
 from router.ledger.store import Ledger
+from router.pipeline import warnings
 from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope
@@ -92,7 +93,8 @@ class IntakeStage:
         return decision
 
     def _process(self, body: bytes, user_id: str | None, at: datetime, digest: str) -> Decision:
-        report = validate_package(body, self.options, digest=digest)
+        system = self.directory.system_by_user(user_id) if user_id else None
+        report = validate_package(body, self._options_for(system), digest=digest)
         try:
             return self._decide(body, digest, user_id, at, report)
         finally:
@@ -162,6 +164,12 @@ class IntakeStage:
             )
         return self._route(digest, body, parsed, system, at, verdict=sig.header, extra=sig.events, warning=sig.warning)
 
+    def _options_for(self, system: System | None) -> ValidationOptions:
+        """The submitting system's validation profile (directory `validation:`), else the hub's."""
+        if system is None or system.validation is self.options.profile:
+            return self.options
+        return self.options.model_copy(update={"profile": system.validation})
+
     # -- checks ---------------------------------------------------------------------------------
     def _authorize(
         self, user_id: str | None, system: System | None, pkg: EdocPackage | StatusPackage
@@ -219,7 +227,9 @@ class IntakeStage:
         publishes: list[Publish] = []
         after: list[LedgerEvent] = []
         if not already_recorded:
-            before.append(self._received(digest, pkg, submitter, requested, at))
+            before.append(replace(self._received(digest, pkg, submitter, requested, at),
+                                  warnings=warnings.for_ledger(parsed.warnings)))
+            warnings.count(system.id if system else None, parsed.warnings)
             if isinstance(pkg, StatusPackage):
                 h = pkg.header
                 before.append(
@@ -262,6 +272,7 @@ class IntakeStage:
                 document_id=pkg.document_id, submitted_by=submitter, lane=lane, priority=int(pkg.priority),
                 doc_type=int(edoc.doc_type) if edoc else 0, target=(edoc.target_document_id or None) if edoc else None,
                 forwarded=tuple((r.requested, r.code) for r in resolutions if r.forwarded), verdict=verdict,
+                warnings=warnings.for_recipient(parsed.warnings),
             )
             publishes.append(Publish(exchange, key, body, envelope.to_headers(), priority=pkg.priority.amqp_priority,
                                      message_id=envelope.message_id))

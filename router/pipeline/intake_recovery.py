@@ -20,6 +20,7 @@ from router.pipeline.envelope import Submission
 from router.pipeline.failure import Failure, FailureKind, Park, Stage
 from router.pipeline.recovery import Inbound, dead_letter_failure, ledger_reason, reason_code
 from router.pipeline.statuses import StatusSigner, hub_status
+from router.pipeline.submitter import SubmitterTrust
 from router.topology.build import Topology
 from schemas.findings import Code
 from schemas.models import EdocPackage
@@ -47,7 +48,9 @@ class IntakeRecovery:
         hub_organ: str,
         hub_name: str,
         sign_status: StatusSigner | None = None,
+        trust: SubmitterTrust | None = None,
     ) -> None:
+        self.trust = trust  # who may submit on behalf of a system (router/pipeline/submitter.py)
         self.directory = directory
         self.names = topology.names
         self.tiers = len(topology.options.intake_tiers)
@@ -67,7 +70,9 @@ class IntakeRecovery:
         """The broker user that submitted the package: the validated `user_id`, or on the hub's
         own copies (retries, replays) the submitter they carry."""
         own = self._own_copy(inbound)
-        return own.submitted_by if own is not None else inbound.user_id
+        if own is not None:
+            return own.submitted_by
+        return self.trust.of(inbound.user_id, inbound.headers).user if self.trust else inbound.user_id
 
     def inbound_failure(self, inbound: Inbound) -> Failure | None:
         if inbound.queue == self.names.intake_dead:

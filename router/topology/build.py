@@ -177,6 +177,10 @@ def route_for(target: Resolution | Organ | OrganId | str, names: Names) -> tuple
                 f"recipient {target.requested} resolves to {target.outcome}"
                 f"{f' ({target.reason})' if target.reason else ''}: reject it, do not publish"
             )
+        if target.outcome == "external" and not OrganId.is_valid(target.code):
+            # a connector id or pre-2020 code outside the tree has no level and no routing key
+            # of the level exchanges: straight to the national axis's fanout
+            return names.external_exchange, target.code
         oid = OrganId.parse(target.code)
     elif isinstance(target, OrganId):
         oid = target

@@ -118,9 +118,9 @@ def test_a_dropped_package_reaches_the_in_folder_and_the_webhook(world: World) -
     body = make_edoc(DISTRICT, [PROVINCE, GOVERNMENT_OFFICE], 301)
     world.drop(A, "cong-van-301.xml", body)
     inbox = world.folders[B].inbox
-    wait_for(lambda: any(p.read_bytes() == body for p in inbox.glob("*.edxml")), what="B's in/")
-    wait_for(lambda: body in world.rx.inbox.values(), what="the webhook")
-    wait_for(lambda: list(world.folders[A].claimed.iterdir()) == [], what="the claim finished")
+    wait_for(lambda: any(p.read_bytes() == body for p in inbox.glob("*.edxml")), 90, "B's in/")
+    wait_for(lambda: body in world.rx.inbox.values(), 90, "the webhook")
+    wait_for(lambda: list(world.folders[A].claimed.iterdir()) == [], 60, "the claim finished")
     assert _files(world.folders[A].out) == []
     sent = _files(world.folders[A].sent)
     assert any(p.suffix == ".edxml" and p.read_bytes() == body for p in sent)  # kept for a late refusal

@@ -1,0 +1,34 @@
+"""What the hub does with a package's validation warnings (schemas/profiles.py): keeps them in
+the ledger with the package, tells the recipient in `lt-warnings`, and counts them per
+submitting system (`lienthong_validation_warnings_total{system,code}`, a conformance figure
+ops can watch: both labels are closed sets, the directory's systems and the reason codes).
+
+Bounded everywhere: at most `MAX_WARNINGS` stored per package (messages are already clipped by
+schemas.findings), and the header is cut at `envelope.WARNINGS_CHARS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ops import metrics
+from schemas.findings import Finding
+
+MAX_WARNINGS = 20
+#: the system label of a package whose broker user the directory does not know
+UNKNOWN_SYSTEM = "unknown"
+
+
+def for_ledger(warnings: Sequence[Finding]) -> tuple[tuple[str, str, int | None, str], ...] | None:
+    """(code, path, line, "vi / en") of the first `MAX_WARNINGS`; None when there are none."""
+    return tuple((w.code.value, w.path, w.line, w.message) for w in warnings[:MAX_WARNINGS]) or None
+
+
+def for_recipient(warnings: Sequence[Finding]) -> tuple[str, ...]:
+    """`CODE path:line` each (`CODE path` without a line), for the `lt-warnings` header."""
+    return tuple(f"{w.code.value} {w.path}" + (f":{w.line}" if w.line else "") for w in warnings)
+
+
+def count(system: str | None, warnings: Sequence[Finding]) -> None:
+    for w in warnings:
+        metrics.VALIDATION_WARNINGS.labels(system or UNKNOWN_SYSTEM, w.code.value).inc()
