@@ -31,8 +31,8 @@ systems_app = typer.Typer(help="Systems' broker accounts and API secrets (delega
 
 AdminOpt = Annotated[str, typer.Option("--admin", help="Acting admin (admins file); token in LIENTHONG_ADMIN_TOKEN")]
 SecretsOpt = Annotated[Path | None, typer.Option(
-    "--api-secrets", help="API secrets YAML to write the system's new secret to (accounts: systemid, system, "
-                          "secret)")]
+    "--api-secrets", help="API secrets YAML of `lienthong api` to write the system's new secret to "
+                          "[env LIENTHONG_API_SECRETS]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON")]
 
 
@@ -55,7 +55,7 @@ def _act(action: Action, system_id: str, admin: str, api_secrets: Path | None, a
         accounts = SystemAccounts(
             api, prefix=settings.prefix, topic_exchanges=[x.name for x in topology.exchanges if x.type == "topic"],
             admins=Admins.load(settings.admins_file), audit=AuditLog(settings.audit_log), lineage=units.lineage,
-            api_secrets=api_secrets)
+            api_secrets=api_secrets or settings.api_secrets)
         result = accounts.run(admin, token, action, SystemRef(system.id, system.broker_user, system.serves))
     except AdminError as exc:
         raise OperatorError(str(exc)) from None

@@ -49,8 +49,10 @@ def test_the_binary_refuses_an_invalid_file(tmp_path: Path) -> None:
 
 def test_the_stack_runs_the_hub_roles_and_its_monitoring(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert set(services) == {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "postgres", "intake", "deliver",
+    assert set(services) == {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "postgres", "intake", "deliver", "api",
                              "compliance", "prometheus", "grafana"}
+    assert services["api"]["command"][0] == "api"
+    assert services["api"]["environment"]["LIENTHONG_API_AMQP_URL"].startswith("amqp://lt-gw-api:")
     assert services["intake"]["command"][:3] == ["run", "--role", "intake"]
     assert services["deliver"]["command"][:3] == ["run", "--role", "deliver"]
     assert services["compliance"]["command"][0] == "exporter"
