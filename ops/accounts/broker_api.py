@@ -4,6 +4,7 @@ password (the URL is shown without its credentials)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -91,10 +92,19 @@ class ManagementApi:
             return []
         return [TopicPermission(x["exchange"], x["write"], x["read"]) for x in r.json()]
 
-    def close_connections(self, user: str, reason: str) -> int:
-        """Close every open connection of `user` (permissions alone leave them open)."""
-        r = self._call("GET", "/connections?columns=name,user")
-        names = [c["name"] for c in r.json() if c.get("user") == user]
-        for name in names:
-            self._call("DELETE", f"/connections/{quote(name, safe='')}", ok404=True, headers={"X-Reason": reason})
-        return len(names)
+    def close_connections(self, user: str, reason: str, settle_s: float = 6.0) -> int:
+        """Close every open connection of `user` (permissions alone leave them open). The API
+        lists connections from statistics emitted every 5 s (`collect_statistics_interval`), so
+        a connection opened just before may not be listed yet: keep listing and closing for
+        `settle_s` (one interval and a margin) before answering."""
+        closed: set[str] = set()
+        deadline = time.monotonic() + settle_s
+        while True:
+            r = self._call("GET", "/connections?columns=name,user")
+            for name in [c["name"] for c in r.json() if c.get("user") == user and c["name"] not in closed]:
+                self._call("DELETE", f"/connections/{quote(name, safe='')}", ok404=True,
+                           headers={"X-Reason": reason})
+                closed.add(name)
+            if time.monotonic() >= deadline:
+                return len(closed)
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
