@@ -361,7 +361,15 @@ def api(
         from ops import metrics
 
         metrics.serve(metrics_port)
-    server = uvicorn.Server(uvicorn.Config(create_app(built.parts), host=settings.api_host, port=settings.api_port,
+    class Server(uvicorn.Server):
+        """Stops on SIGTERM/SIGINT after answering what is in flight, and exits 0 like `lienthong
+        run` (uvicorn would re-raise the signal after its graceful shutdown)."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    server = Server(uvicorn.Config(create_app(built.parts), host=settings.api_host, port=settings.api_port,
                                            log_config=None, access_log=False, server_header=False))
     log.info("axis API listening", host=settings.api_host, port=settings.api_port,
              systems=len(built.parts.accounts), gateway=built.gateway.user)

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 
 from adapters.axis import protocol as p
 from adapters.mailbox import LetterState
+from router.amqp.mailbox_returns import MailboxReturns
 from router.pipeline.submitter import ON_BEHALF_OF
 from schemas.codes import StatusCode
 from tests.integration.test_pipeline_basic import wait_for
@@ -230,3 +231,16 @@ def test_fail_goes_back_through_the_failure_policy(rig: AxisRig) -> None:
     time.sleep(1.2)
     assert mine() == []
     assert client.update(doc_id, "done")["ErrorCode"] == p.ErrorCode.WRONG_STATE.value
+    # the hub carries the park out like any other (delivery executor, its own account): the
+    # sender is told DELIVERY_FAILED and the copy waits in the parked queue for an operator
+    before = {f.name for f in rig.hub.inbox("huyen-thanhchuong")}
+    returns = MailboxReturns(rig.mailbox, rig.hub.hub.topology, rig.hub.amqp_url)
+    assert returns.run_once() == 1
+    assert returns.run_once() == 0  # handed back once
+
+    def told() -> list[bytes]:
+        return [f.read_bytes() for f in rig.hub.inbox("huyen-thanhchuong") if f.name not in before]
+
+    wait_for(lambda: any(b"DELIVERY_FAILED" in b or b"could not deliver" in b for b in told()), timeout=30)
+    parked_queue = rig.hub.hub.topology.names.parked_queue("tinh-nghean")
+    wait_for(lambda: rig.hub.queue_depth(parked_queue) == 1, timeout=10)

@@ -18,10 +18,11 @@ import pytest
 import yaml
 
 from adapters.folder_layout import DropFolders
+from ops.provision import ensure_user, gateway_grant, revoke_user
 from router.directory.model import Directory
 from router.ledger.store import Ledger
 from tests.support.packages import make_edoc
-from tests.support.procs import hub_environment
+from tests.support.procs import PASSWORD, hub_environment
 from tests.support.services import unique_prefix
 from tests.support.waiting import wait_for
 from tests.support.webhook_receiver import receiver
@@ -35,6 +36,15 @@ FILES, KILLS = 120, 4
 
 def test_two_hubs_on_one_folder_one_killed_repeatedly(amqp_url: str, tmp_path: Path) -> None:
     prefix = unique_prefix("fh")
+    request_cleanup: list[str] = []
+    try:
+        _run(amqp_url, tmp_path, prefix, request_cleanup)
+    finally:
+        for user in request_cleanup:
+            revoke_user(user)
+
+
+def _run(amqp_url: str, tmp_path: Path, prefix: str, request_cleanup: list[str]) -> None:
     with receiver() as rx, hub_environment(amqp_url, prefix, tmp_path / "hub") as env:
         data = yaml.safe_load(env.directory_file.read_text(encoding="utf-8"))
         for system in data["systems"]:
@@ -46,7 +56,11 @@ def test_two_hubs_on_one_folder_one_killed_repeatedly(amqp_url: str, tmp_path: P
                                                                        "secret_env": "LT_E2E_GW_SECRET"}}
         env.directory_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
         Directory.from_dict(data)  # what the hubs will load
-        extra = {"LT_E2E_GW_SECRET": rx.secret}
+        gateway = f"{prefix}-gw-folders"  # the folder watcher's own account
+        ensure_user(gateway_grant(gateway, prefix), PASSWORD)
+        request_cleanup.append(gateway)
+        extra = {"LT_E2E_GW_SECRET": rx.secret, "LIENTHONG_GATEWAY_USERS": gateway,
+                 "LIENTHONG_FOLDERS_AMQP_URL": f"amqp://{gateway}:{PASSWORD}@{amqp_url.split('@', 1)[1]}"}
         a = DropFolders(A, env.deliver_root / "folders" / A)
         b = DropFolders(B, env.deliver_root / "folders" / B)
         steady = env.spawn("all", extra_env=extra)

@@ -3,8 +3,12 @@ rights or its configuration are wrong (real broker, real accounts)."""
 
 from __future__ import annotations
 
+import json
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +19,10 @@ from router.cli.api import build
 from router.cli.errors import OperatorError, explain
 from router.settings import Settings
 from router.topology.declare import apply_to_url
-from tests.support.axis_api import write_directory, write_secrets
+from tests.support.axis_api import replay, write_directory, write_secrets
+from tests.support.axis_captures import load
 from tests.support.hub import PASSWORD
-from tests.support.services import ROOT, delete_broker_objects, unique_prefix
+from tests.support.services import ROOT, answers, delete_broker_objects, unique_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +99,34 @@ def test_the_command_prints_one_line_and_no_traceback(amqp_url: str, place: tupl
                           timeout=60, env=env, cwd=ROOT, check=False)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "may not publish" in done.stderr.strip().splitlines()[-1]
+
+
+def test_the_command_serves_the_sdks_requests_and_stops_on_sigterm(amqp_url: str, place: tuple[str, Path]) -> None:
+    prefix, tmp = place
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"LIENTHONG_API_SECRETS": str(tmp / "secrets.yaml"), "LIENTHONG_PREFIX": prefix,
+           "LIENTHONG_DIRECTORY": str(tmp / "dir.yaml"), "LIENTHONG_LEDGER_URL": f"sqlite:///{tmp}/l.db",
+           "LIENTHONG_API_AMQP_URL": amqp_url.replace("guest:guest", f"{prefix}-gw:{PASSWORD}"),
+           "LIENTHONG_GATEWAY_USERS": f"{prefix}-gw", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("lienthong")), "--log-format", "json", "api",
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(port):
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "lienthong api did not listen"
+            time.sleep(0.2)
+        status, body, _ = replay(port, load("007-getAgenciesList.http"))
+        assert status == 200 and json.loads(body)["ErrorCode"] == "0"
+        status, body, _ = replay(port, load("002-getReceivedEdocList.http"))
+        assert json.loads(body) == {"status": "OK", "ErrorCode": "0", "ErrorDesc": "Thành công / Success", "data": []}
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+        assert b"test-secret-123" not in err and b"Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
