@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +23,10 @@ from adapters.mailbox import LetterState
 from router.amqp.mailbox_returns import MailboxReturns
 from router.pipeline.submitter import ON_BEHALF_OF
 from schemas.codes import StatusCode
+from schemas.limits import ParseLimits
+from schemas.policy import ValidationOptions
 from tests.integration.test_pipeline_basic import wait_for
-from tests.support.axis_api import DISTRICT_ID, DISTRICT_SECRET, AxisRig, axis_rig, replay
+from tests.support.axis_api import DISTRICT_ID, DISTRICT_SECRET, AxisRig, axis_rig, read_response, replay
 from tests.support.axis_captures import SYSTEM_ID, load
 from tests.support.packages import document_id, make_edoc, make_status
 from tests.support.services import delete_broker_objects, unique_prefix
@@ -155,6 +158,23 @@ def test_refusals_have_the_axis_shape_and_no_effect(rig: AxisRig) -> None:
     headers, body = signer.send_edoc(PACKAGE_1, sender="000.00.00.H41", messagetype="edoc")
     tampered = httpx.post(f"{rig.base}/sendEdoc", headers=headers, content=body.replace(b"1234", b"1235", 1)).json()
     assert tampered["ErrorCode"] == p.ErrorCode.HASH_FILE_MISMATCH.value and tampered["DocId"] == ""
+    # a package over the size limit is refused as it streams in (limit lowered for the test)
+    options = rig.built.parts.options
+    rig.built.parts.options = ValidationOptions(limits=ParseLimits(max_package_bytes=1000))
+    try:
+        headers, body = p.Signer(SYSTEM_ID, "test-secret-123").send_edoc(PACKAGE_1, sender="000.00.00.H41",
+                                                                         messagetype="edoc")
+        big = httpx.post(f"{rig.base}/sendEdoc", headers=headers, content=body + b" " * (2 << 20)).json()
+        assert big["ErrorCode"] == p.ErrorCode.INVALID_FILE.value and "1000" in big["ErrorDesc"], big
+    finally:
+        rig.built.parts.options = options
+    # an unauthenticated request with Expect: 100-continue is answered at once, without 100 Continue
+    capture = load("005-updateStatus.http")
+    forged_head = capture.raw.partition(b"\r\n\r\n")[0].replace(b"XroadVnpt-hash-header: e3", b"XroadVnpt-hash-header: f3")
+    with socket.create_connection(("127.0.0.1", rig.port), timeout=5) as s:
+        s.sendall(forged_head + b"\r\n\r\n")  # and never the body: the answer must come anyway
+        code, answer = read_response(s)
+    assert code == 401 and _answer(answer)["ErrorCode"] == p.ErrorCode.WRONG_CREDENTIALS.value
     counted = REGISTRY.get_sample_value("lienthong_axis_api_requests_total", {"operation": "sendEdoc", "code": "12"})
     assert counted is not None and counted >= 1
     # From not served by the authenticated system: the SDK's own request 011 (district package, province's id)

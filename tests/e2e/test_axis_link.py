@@ -30,6 +30,7 @@ from adapters.registry import SINKS, SinkPlace
 from router.cli.axis import BrokerIntake
 from router.settings import PACKAGE_DATA
 from schemas.codes import StatusCode
+from schemas.models import StatusPackage
 from schemas.parse import parse_package
 from tests.integration.test_pipeline_basic import wait_for
 from tests.support.fake_axis import FakeAxis, fake_axis
@@ -70,7 +71,7 @@ def link(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
         config = AxisConfig(AxisLink(axis.url, HUB_ID, HUB_SECRET), ledger_url)
         sink = SINKS.build("axis", SINKS.options("axis", {}), SinkPlace("truc-quoc-gia", tmp_path, axis=config))
         assert isinstance(sink, AxisSink)
-        with running_hub(amqp_url, broker_prefix, tmp_path, ledger_url=ledger_url,
+        with running_hub(amqp_url, broker_prefix, tmp_path, ledger_url=ledger_url, retry_delays_s=(1, 1, 1, 1),
                          sinks={"truc-quoc-gia": sink}) as hub:
             intake = BrokerIntake(hub.user_url("truc-quoc-gia"), hub.hub.topology.names.intake_exchange)
             journal = AxisJournal.open(ledger_url)
@@ -189,6 +190,46 @@ def test_an_inbound_package_reaches_its_recipient_once(link: Link) -> None:
     assert arrived.read_bytes() == body
     assert len([c for c in link.axis.calls_of("sendEdoc") if c.system == HUB_ID]) == hub_sends  # none from the hub
     assert all(r.status == "done" for r in link.axis.inbox(HUB_ID))
+
+
+def test_an_axis_failing_for_a_while_recovers_through_the_tiers(link: Link) -> None:
+    for mode in ("drop", "500", "json500"):  # no answer, a 500 page, the axis shape with ErrorCode 20
+        link.axis.fail("sendEdoc", 1, mode)
+    body = make_edoc(TINH, [BNV], 103)
+    res = link.hub.submit("tinh-nghean", body).result
+    assert res is not None and res["outcome"] == "accepted", res
+
+    def delivered() -> bool:
+        row = link.hub.hub.ledger.delivery_state(res["digest"], BNV)
+        return row is not None and row.state == "delivered"
+
+    wait_for(delivered, timeout=60)
+    steps = [h.state for h in link.hub.hub.ledger.history(res["digest"], BNV)]
+    assert steps.count("retrying") == 3, steps
+    assert [r.body for r in link.axis.inbox(BNV_ID) if r.status != "done"] == [body]  # one copy on the axis
+
+
+def test_a_refusal_by_the_axis_parks_the_package_and_tells_the_sender(link: Link) -> None:
+    unknown = "000.00.09.G22"  # outside the tree, and no agency of the axis: ErrorCode 18
+    body = make_edoc(TINH, [unknown], 104)
+    res = link.hub.submit("tinh-nghean", body).result
+    assert res is not None and res["outcome"] == "accepted", res
+
+    def parked() -> bool:
+        row = link.hub.hub.ledger.delivery_state(res["digest"], unknown)
+        return row is not None and row.state == "parked"
+
+    wait_for(parked, timeout=60)
+    assert len([c for c in link.axis.calls_of("sendEdoc") if c.params.get("to") == f'["{unknown}"]']) == 1
+
+    def notices() -> list[str]:
+        return [f.read_text(encoding="utf-8") for f in _inbox(link, "tinh-nghean", "status-")
+                if b"DELIVERY_REFUSED" in f.read_bytes()]
+
+    wait_for(lambda: bool(notices()), timeout=30)
+    notice = parse_package(notices()[0].encode()).package
+    assert isinstance(notice, StatusPackage)
+    assert notice.header.status_code is StatusCode.REJECTED and notice.document_id == document_id(TINH, 104)
 
 
 def first_digest(body: bytes) -> str:
