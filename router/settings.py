@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, ge=0, le=65535)
     api_secrets: Path | None = None
     api_reply_wait_s: float = Field(20.0, gt=0)
+    #: RabbitMQ management API (an administrator's URL) and the delegated admins of `lienthong systems`.
+    management_url: str = "http://guest:guest@127.0.0.1:15672"
+    admins_file: Path | None = None
+    audit_log: Path = Path("var/admin-audit.jsonl")
     #: The drop-folder watcher's own broker URL (a gateway account listed in gateway_users): it
     #: submits the files of `adapter: folder` systems on their behalf (adapters/folder_poller.py).
     folders_amqp_url: str | None = None
