@@ -171,6 +171,8 @@ def open_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    if parsed.drivername == "postgresql":  # the ledger's driver (psycopg 3), not SQLAlchemy's default
+        parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True)
 
 

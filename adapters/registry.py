@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, m
 from pydantic_core import PydanticCustomError
 
 from adapters.amqp import DirectQueue, LinkSink
+from adapters.axis.client import AxisConfig, axis_sink
 from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
 from adapters.folder_drop import DropFolderSink
@@ -67,6 +68,8 @@ class SinkPlace:
     #: the hub's own broker (every node) and this system's link queue, for the `shovel` adapter
     amqp_urls: tuple[str, ...] = ()
     link_queue: str = ""
+    #: the national axis the hub is connected to (router/settings.py LIENTHONG_AXIS_*), if any
+    axis: AxisConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +242,18 @@ def _direct(options: DirectAmqpOptions, place: SinkPlace) -> Sink:
     return DirectQueue(place.system_id)
 
 
+class AxisOptions(SinkOptions):
+    """The national-axis gateway: packages go out with `sendEdoc` (adapters/axis/client.py). Where
+    the axis is and the hub's systemId and secret are settings (LIENTHONG_AXIS_*), never the
+    directory. `timeout_s`: how long one call may take."""
+
+    timeout_s: float = Field(30.0, gt=0, le=600)
+
+
+def _axis(options: AxisOptions, place: SinkPlace) -> Sink:
+    return axis_sink(place.axis, place.system_id, options.timeout_s)
+
+
 SINKS = SinkRegistry([
     Adapter("amqp", DirectAmqpOptions, _direct),
     Adapter("file", FileOptions, _folder),
@@ -246,4 +261,6 @@ SINKS = SinkRegistry([
     Adapter("mailbox", MailboxOptions, _mailbox),
     Adapter("shovel", ShovelOptions, _shovel),
     Adapter("webhook", WebhookOptions, _webhook),
+    Adapter("axis", AxisOptions, _axis),
 ])
+

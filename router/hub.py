@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.amqp import Submitter
+from adapters.axis.client import AxisConfig, AxisLink
 from adapters.folder_poller import FolderPoller, Outbox
 from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
@@ -44,15 +45,24 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
+def axis_config(settings: Settings) -> AxisConfig | None:
+    """The national axis from the settings, or None when it is not configured (all three needed)."""
+    secret = settings.axis_secret_value()
+    if not settings.axis_url or not settings.axis_system_id or not secret:
+        return None
+    return AxisConfig(AxisLink(settings.axis_url, settings.axis_system_id, secret), settings.ledger_url,
+                      settings.axis_fetch)
+
+
 def build_sinks(
     directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None, *,
-    amqp_urls: tuple[str, ...] = (), prefix: str = "lienthong",
+    amqp_urls: tuple[str, ...] = (), prefix: str = "lienthong", axis: AxisConfig | None = None,
 ) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
     names = Names(prefix)
     return {
         sid: adapters.build(s.delivery.adapter, s.delivery.options,
-                            SinkPlace(sid, root, amqp_urls=amqp_urls, link_queue=names.link_queue(sid),
+                            SinkPlace(sid, root, amqp_urls=amqp_urls, link_queue=names.link_queue(sid), axis=axis,
                                       **({"ledger_url": ledger_url} if ledger_url else {})))
         for sid, s in directory.systems.items()
     }
@@ -87,7 +97,7 @@ class Hub:
             settings, directory, topology, ledger,
             sinks if sinks is not None
             else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url,
-                             amqp_urls=settings.broker_urls, prefix=settings.prefix),
+                             amqp_urls=settings.broker_urls, prefix=settings.prefix, axis=axis_config(settings)),
             signatures or signature_check(settings), clock,
         )
 

@@ -187,6 +187,14 @@ class IntakeGateway:
         self._local.state = (conn, ch, replies)
         return conn, ch, replies
 
+    def _drop(self) -> None:
+        state, self._local.state = getattr(self._local, "state", None), None
+        if state is not None and state[0].is_open:
+            try:
+                state[0].close()
+            except Exception:  # noqa: BLE001 - a connection already broken may fail to close; it is gone either way
+                log.debug("closing a broken broker connection failed")
+
     def submit(self, body: bytes, system_id: str) -> Submitted | HubUnavailable:
         import pika
         from pika.exceptions import AMQPError, UnroutableError
@@ -195,25 +203,28 @@ class IntakeGateway:
         from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
 
         correlation = uuid.uuid4().hex
-        try:
-            conn, ch, replies = self._channel()
-            props = pika.BasicProperties(
-                delivery_mode=2, content_type="application/xml", user_id=self.user, timestamp=int(time.time()),
-                message_id=correlation, correlation_id=correlation, reply_to=REPLY_TO,
-                headers={ON_BEHALF_OF: system_id, AUTHENTICATED_BY: HMAC_METHOD},
-            )
-            ch.basic_publish(self.exchange, "", body, props, mandatory=True)
-        except UnroutableError:
-            return HubUnavailable("intake exchange has no queue bound (is the topology applied?)")
-        except (AMQPError, OSError) as exc:
-            self._local.state = None
-            return HubUnavailable(f"broker: {exc!r}"[:300])
+        props = pika.BasicProperties(
+            delivery_mode=2, content_type="application/xml", user_id=self.user, timestamp=int(time.time()),
+            message_id=correlation, correlation_id=correlation, reply_to=REPLY_TO,
+            headers={ON_BEHALF_OF: system_id, AUTHENTICATED_BY: HMAC_METHOD},
+        )
+        for attempt in (1, 2):  # a connection idle past its heartbeat is found dead only here: reconnect once
+            try:
+                conn, ch, replies = self._channel()
+                ch.basic_publish(self.exchange, "", body, props, mandatory=True)
+                break
+            except UnroutableError:
+                return HubUnavailable("intake exchange has no queue bound (is the topology applied?)")
+            except (AMQPError, OSError) as exc:
+                self._drop()
+                if attempt == 2:  # (a publish that did get through is de-duplicated by intake)
+                    return HubUnavailable(f"broker: {exc!r}"[:300])
         deadline = time.monotonic() + self.reply_wait_s
         try:
             while correlation not in replies and time.monotonic() < deadline:
                 conn.process_data_events(time_limit=0.2)
         except (AMQPError, OSError):
-            self._local.state = None  # confirmed already: the package is in the hub
+            self._drop()  # confirmed already: the package is in the hub
         raw = replies.pop(correlation, None)
         if raw is None:
             return Submitted("accepted", message="confirmed by the broker; intake's verdict not yet known")
@@ -361,7 +372,15 @@ def api(
         from ops import metrics
 
         metrics.serve(metrics_port)
-    server = uvicorn.Server(uvicorn.Config(create_app(built.parts), host=settings.api_host, port=settings.api_port,
+    class Server(uvicorn.Server):
+        """Stops on SIGTERM/SIGINT after answering what is in flight, and exits 0 like `lienthong
+        run` (uvicorn would re-raise the signal after its graceful shutdown)."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    server = Server(uvicorn.Config(create_app(built.parts), host=settings.api_host, port=settings.api_port,
                                            log_config=None, access_log=False, server_header=False))
     log.info("axis API listening", host=settings.api_host, port=settings.api_port,
              systems=len(built.parts.accounts), gateway=built.gateway.user)
