@@ -30,25 +30,45 @@ _TOKEN = re.compile(
 _CTE = b"ContentTransferEncoded"
 
 
-def _next_token(buf: bytes, pos: int) -> re.Match[bytes] | None:
+class _Tokens:
     """`_TOKEN.search(buf, pos)`, found with `bytes.find`: every token starts with `<!`, `<?` or
-    is `<`, an optional prefix of at most 64 bytes, `ContentTransferEncoded`; the regex engine
-    stopping at every `<` of the markup cost more than libxml2's parse of it."""
-    best = len(buf)
-    for lit in (b"<!", b"<?"):
-        at = buf.find(lit, pos, best + 1)
-        if at != -1:
-            best = at
-    at = buf.find(_CTE, pos, best + len(_CTE) + 65)
-    while at != -1 and at - 1 < best:
-        lt = buf.rfind(b"<", max(pos, at - 66), at)
-        if lt != -1 and lt < best:
-            m = _TOKEN.match(buf, lt)
-            if m is not None and m.end() == at + len(_CTE):
-                best = lt
-                break
-        at = buf.find(_CTE, at + 1, best + len(_CTE) + 65)
-    return _TOKEN.match(buf, best) if best < len(buf) else None
+    is `<`, an optional prefix of at most 64 bytes, `ContentTransferEncoded`. The regex engine
+    stopping at every `<` of the markup cost more than libxml2's parse of it. Where each literal
+    next occurs is remembered, so a literal that does not occur again is not searched for again
+    across the attachment text on every token (`pos` only moves forward within one buffer)."""
+
+    __slots__ = ("buf", "next")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        #: literal → (searched from, found at or -1)
+        self.next: dict[bytes, tuple[int, int]] = {}
+
+    def _find(self, lit: bytes, pos: int) -> int:
+        known = self.next.get(lit)
+        if known is not None and known[0] <= pos and (known[1] == -1 or known[1] >= pos):
+            return known[1]
+        at = self.buf.find(lit, pos)
+        self.next[lit] = (pos, at)
+        return at
+
+    def search(self, pos: int) -> re.Match[bytes] | None:
+        buf = self.buf
+        best = len(buf)
+        for lit in (b"<!", b"<?"):
+            at = self._find(lit, pos)
+            if at != -1 and at < best:
+                best = at
+        at = self._find(_CTE, pos)
+        while at != -1 and at - 1 < best:
+            lt = buf.rfind(b"<", max(pos, at - 66), at)
+            if lt != -1 and lt < best:
+                m = _TOKEN.match(buf, lt)
+                if m is not None and m.end() == at + len(_CTE):
+                    best = lt
+                    break
+            at = self._find(_CTE, at + 1)
+        return _TOKEN.match(buf, best) if best < len(buf) else None
 
 
 _TAG_END = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*?(/?)>""")
@@ -187,6 +207,7 @@ class _Diverter:
     def _pump(self, *, final: bool) -> None:
         buf = self.buf
         pos = 0
+        tokens = _Tokens(buf)
         while True:
             if self.decoder is not None:
                 lt = buf.find(b"<", pos)
@@ -208,7 +229,7 @@ class _Diverter:
                     path=ATTACHMENT_PATH.format(n=len(self.payloads) + 1),
                     line=self.line,
                 )
-            m = _next_token(buf, pos)
+            m = tokens.search(pos)
             if m is None or (not final and m.start() > len(buf) - _CARRY and m.end() >= len(buf) - 1):
                 safe = len(buf) if final else max(pos, len(buf) - _CARRY)
                 if m is not None:
