@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
 from adapters.sink import Sink
+from adapters.webhook import WebhookSink, WebhookTarget, load_secret
 
 
 class SinkOptions(BaseModel):
@@ -93,4 +95,45 @@ def _folder(options: FileOptions, place: SinkPlace) -> Sink:
     return FolderSink(folder if folder.is_absolute() else place.deliver_root / folder)
 
 
-SINKS = SinkRegistry([Adapter("file", FileOptions, _folder)])
+class WebhookOptions(SinkOptions):
+    """`url`: the endpoint the packages are POSTed to; the signing secret (`whsec_<base64>`) is
+    never in the directory: `secret_env` names an environment variable holding it, or
+    `secret_file` a file (relative paths from the deliver root). `timeout_s`: a 2xx must come
+    within it. `breaker_*`: the circuit breaker (adapters/breaker.py)."""
+
+    url: StrictStr
+    secret_env: StrictStr | None = None
+    secret_file: StrictStr | None = None
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    breaker_min_attempts: int = Field(10, ge=1, le=1000)
+    breaker_ratio: float = Field(0.5, gt=0, le=1)
+    breaker_pause_s: float = Field(30.0, ge=0, le=86400)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or len(value) < 10:
+            raise PydanticCustomError("lt_url", "must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebhookOptions:
+        if (self.secret_env is None) == (self.secret_file is None):
+            raise PydanticCustomError("lt_secret", "give exactly one of secret_env or secret_file (the secret "
+                                                   "itself never goes in the directory)")
+        return self
+
+
+def _webhook(options: WebhookOptions, place: SinkPlace) -> Sink:
+    secret_file = None
+    if options.secret_file is not None:
+        secret_file = Path(options.secret_file)
+        secret_file = secret_file if secret_file.is_absolute() else place.deliver_root / secret_file
+    key = load_secret(env=options.secret_env, file=secret_file, system=place.system_id)
+    policy = BreakerPolicy(window=max(20, options.breaker_min_attempts), min_attempts=options.breaker_min_attempts,
+                           ratio=options.breaker_ratio, pause_s=options.breaker_pause_s)
+    target = WebhookTarget(place.system_id, options.url, key, options.timeout_s)
+    return WebhookSink(target, breaker=CircuitBreaker(place.system_id, policy))
+
+
+SINKS = SinkRegistry([Adapter("file", FileOptions, _folder), Adapter("webhook", WebhookOptions, _webhook)])

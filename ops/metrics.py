@@ -44,6 +44,16 @@ FAILURE_DECISIONS = Counter(
     ["stage", "failure", "action"],
 )
 RECONNECTS = Counter("lienthong_reconnects_total", "Connection losses followed by a reconnect.", ["consumer"])
+WEBHOOK_BREAKER_STATE = Gauge(
+    "lienthong_webhook_breaker_state",
+    "Circuit breaker of a push destination (system): 0 closed, 1 half-open (one probe allowed), 2 open.",
+    ["system"],
+)
+WEBHOOK_BREAKER_TRANSITIONS = Counter(
+    "lienthong_webhook_breaker_transitions_total",
+    "Circuit breaker transitions of a push destination (system), by the state entered (closed, half_open, open).",
+    ["system", "to"],
+)
 
 
 def serve(port: int, addr: str = "127.0.0.1") -> None:

@@ -6,6 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
+bash "$ROOT/scripts/ops-tools.sh"  # chromium, promtool and prometheus for the ops tests
 cd "$ROOT"
 marker="not slow"
 if [ "${1:-}" = "--slow" ]; then marker="slow"; shift; fi

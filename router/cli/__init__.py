@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.cli.trace",
     "router.cli.topology",
     "signing.cli",
+    "router.cli.report",
 )
 
 

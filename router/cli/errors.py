@@ -28,6 +28,7 @@ from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
+from adapters.webhook import WebhookSecretError
 from ops.provision import ProvisionError
 from router.amqp.consumer import BrokerAuthError
 from router.directory.model import DirectoryError
@@ -149,6 +150,8 @@ def explain_one(exc: BaseException) -> OperatorError | None:
             return OperatorError(str(exc))  # the validation report: one line per entry in error
         case UnicodeDecodeError():
             return OperatorError(f"not UTF-8 text (byte {exc.start}) — save the file as UTF-8")
+        case WebhookSecretError():
+            return OperatorError(f"{exc} — set it outside the directory file (README, webhook)")
         case ProvisionError():
             return ServiceUnavailable(f"{_first_line(exc)}")
         case FileNotFoundError() | IsADirectoryError() | NotADirectoryError() | PermissionError():

@@ -61,7 +61,7 @@ def test_a_failing_sink_is_reported_by_the_hub_and_a_replay_supersedes_it(
         assert result.result["digest"] == digest
         document_id = result.result["document_id"]
 
-        wait_for(lambda: len(statuses(hub, "tinh-nghean")) == 1, "the sender told of the parking")
+        wait_for(lambda: len(statuses(hub, "tinh-nghean")) == 1, what="the sender told of the parking")
         notice = statuses(hub, "tinh-nghean")[0].header
         assert notice.from_.organ_id == hub_organ != COMMUNE  # the hub's, not the recipient's
         assert notice.from_.organ_name == hub.hub.settings.hub_name
@@ -81,15 +81,15 @@ def test_a_failing_sink_is_reported_by_the_hub_and_a_replay_supersedes_it(
         # the operator frees the disk and replays: delivered, and the sender hears it from the hub
         del sink.always[digest]
         assert replay_parked(hub.hub.topology, amqp_url, "huyen-thanhchuong") == 1
-        wait_for(lambda: len(hub.inbox("huyen-thanhchuong")) == 1, "delivered after the replay")
+        wait_for(lambda: len(hub.inbox("huyen-thanhchuong")) == 1, what="delivered after the replay")
         assert hub.inbox("huyen-thanhchuong")[0].read_bytes() == body
-        wait_for(lambda: len(statuses(hub, "tinh-nghean")) == 2, "the sender told of the delivery")
+        wait_for(lambda: len(statuses(hub, "tinh-nghean")) == 2, what="the sender told of the delivery")
         follow_up = statuses(hub, "tinh-nghean")[1].header
         assert follow_up.from_.organ_id == hub_organ and follow_up.status_code is StatusCode.ARRIVED
         assert follow_up.response_for.document_id == document_id and not LEAKS.search(follow_up.description)
 
         wait_for(lambda: (s := ledger.delivery_state(digest, COMMUNE)) is not None
-                 and s.state is TransportState.DELIVERED, "the ledger says delivered")
+                 and s.state is TransportState.DELIVERED, what="the ledger says delivered")
         trace = ledger.trace(document_id)
         organs = {o.organ: o for o in trace.organs}
         assert organs[COMMUNE].deliveries[0].delivery.state is TransportState.DELIVERED
@@ -106,7 +106,7 @@ def test_a_refusal_at_intake_comes_from_the_hub_not_from_the_unknown_recipient(
     with running_hub(amqp_url, broker_prefix, tmp_path) as hub:
         result = hub.submit("tinh-nghean", make_edoc(SENDER, ["000.00.13.H41", unknown], 42))
         assert result.result is not None and result.result["rejected_recipients"] == [unknown], result.result
-        wait_for(lambda: len(statuses(hub, "tinh-nghean")) == 1, "the sender told of the refused recipient")
+        wait_for(lambda: len(statuses(hub, "tinh-nghean")) == 1, what="the sender told of the refused recipient")
         refusal = statuses(hub, "tinh-nghean")[0].header
         assert refusal.from_.organ_id == hub.hub.settings.hub_organ
         assert refusal.status_code is StatusCode.REJECTED

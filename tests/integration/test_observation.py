@@ -61,8 +61,8 @@ def test_one_canonical_event_per_package_and_metrics_from_the_outcomes(
             replies = [s.submit(b).result for b in (to_department, to_commune, to_department, refused)]
         assert [r["outcome"] for r in replies if r] == ["accepted", "accepted", "duplicate", "rejected"], replies
         # two edoc copies, and the hub's refusal (a status 02) to the sender's system
-        wait_for(lambda: sum(len(f) for f in env.delivered_files().values()) == 3, "every copy delivered", 60)
-        wait_for(lambda: hub.log_events("delivery.delivered") == 3, "every delivery logged", 60)
+        wait_for(lambda: sum(len(f) for f in env.delivered_files().values()) == 3, 60, what="every copy delivered")
+        wait_for(lambda: hub.log_events("delivery.delivered") == 3, 60, what="every delivery logged")
         metrics = scrape(free_tcp_port)
         assert hub.terminate() == 0, hub.tail()
 

@@ -1,4 +1,4 @@
-"""Waiting for a condition in integration tests (one helper instead of one per file)."""
+"""Waiting for a condition in a test, with a deadline and a message naming what was awaited."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import time
 from collections.abc import Callable
 
 
-def wait_for(cond: Callable[[], object], what: str, timeout: float = 30.0, every: float = 0.05) -> None:
-    """Poll `cond` until it is truthy; fail naming `what` after `timeout` seconds."""
+def wait_for(cond: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
             return
-        time.sleep(every)
-    raise AssertionError(f"{what}: not reached within {timeout}s")
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not met within {timeout} s")
