@@ -1,9 +1,12 @@
-"""Direct AMQP: how a DMS (or `lienthong send`) submits a package to the hub.
+"""Direct AMQP: how a DMS (or `lienthong send`) submits a package to the hub, and receives.
 
-The contract: publish the raw edXML bytes to the intake exchange, persistent, `mandatory`, with
-publisher confirms and `user_id` set to the login (RabbitMQ rejects a user_id that is not the
-login; the hub rejects a missing one). Only after the confirm may the DMS consider the package
-handed over. With `reply_to`, the hub answers with the intake result as JSON.
+The contract (README, "Direct AMQP"; examples/amqp_client.py is a runnable client): publish
+the raw edXML bytes to the intake exchange, persistent, `mandatory`, with publisher confirms
+and `user_id` set to the login (RabbitMQ rejects a user_id that is not the login; the hub
+rejects a missing one). Only after the confirm may the DMS consider the package handed over.
+With `reply_to`, the hub answers with the intake result as JSON. A system whose delivery
+adapter is `amqp` consumes its own queues `P.sys.<id>.urgent` and `.normal` and acks what it
+has stored; the hub's delivery workers leave those queues alone (`DirectQueue`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import Any
 
 import pika
 from pika.exceptions import UnroutableError
+
+from adapters.folder_poller import Submitted
+from adapters.sink import Handover, SinkResult, TransientFailure
 
 REPLY_TO = "amq.rabbitmq.reply-to"
 
@@ -47,18 +53,21 @@ class Submitter:
             self._replies[props.correlation_id or ""] = {"outcome": "unreadable-reply", "raw": raw}
 
     def submit(
-        self, body: bytes, *, wait_s: float = 30.0, user_id: str | None = "", want_reply: bool = True
+        self, body: bytes, *, wait_s: float = 30.0, user_id: str | None = "", want_reply: bool = True,
+        message_id: str | None = None, headers: dict[str, Any] | None = None,
     ) -> SubmitResult:
-        """`user_id=""` means the login (the normal case); None sends no user_id at all."""
+        """`user_id=""` means the login (the normal case); None sends no user_id at all.
+        `message_id`: the sender's own id of the package (default: a fresh one)."""
         correlation = uuid.uuid4().hex
         props = pika.BasicProperties(
             delivery_mode=2,
             content_type="application/xml",
             user_id=self.user if user_id == "" else user_id,
             timestamp=int(time.time()),
-            message_id=correlation,
+            message_id=message_id or correlation,
             correlation_id=correlation,
             reply_to=REPLY_TO if want_reply else None,
+            headers=headers or None,
         )
         try:
             self.ch.basic_publish(self.exchange, "", body, props, mandatory=True)
@@ -75,8 +84,43 @@ class Submitter:
         if self.conn.is_open:
             self.conn.close()
 
+    def outbox(self, *, headers: dict[str, Any] | None = None, wait_s: float = 10.0) -> AmqpOutbox:
+        return AmqpOutbox(self, headers or {}, wait_s)
+
     def __enter__(self) -> Submitter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class AmqpOutbox:
+    """A Submitter as the drop-folder poller's Outbox (adapters/folder_poller.py): confirmed
+    publish, the intake result awaited for `wait_s`, `headers` on every message (how the hub
+    names the system it submits for)."""
+
+    submitter: Submitter
+    headers: dict[str, Any]
+    wait_s: float = 10.0
+
+    def submit(self, body: bytes, message_id: str) -> Submitted:
+        done = self.submitter.submit(body, wait_s=self.wait_s, message_id=message_id, headers=self.headers)
+        return Submitted(done.confirmed, done.result)
+
+    def close(self) -> None:
+        self.submitter.close()
+
+
+class DirectQueue:
+    """The delivery "sink" of a system that consumes its own queues (adapter `amqp`): the hub
+    runs no delivery worker for it (`consumes_itself`). Should one be started for it anyway
+    (`lienthong run --system`), nothing is handed over and the copy waits in a retry tier."""
+
+    consumes_itself = True
+
+    def __init__(self, system_id: str) -> None:
+        self.system_id = system_id
+
+    def deliver(self, handover: Handover) -> SinkResult:
+        return TransientFailure("the recipient's system takes its packages from its own queue")

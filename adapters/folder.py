@@ -20,7 +20,19 @@ temp file still there means step 3 did not happen and is finished now; gone mean
 was published, whatever the DMS did with it since. So a crash at any point gives neither a
 duplicate nor a loss, and a partial temp file of a killed writer (no marker) is swept away by
 the next hand-over of the same package. The window of packages a DMS may see twice is zero
-for this sink, as long as the journal is kept (it holds one small file per package).
+for this sink, as long as the journal is kept.
+
+The journal is pruned, or it would grow by one file per package forever. A marker matters only
+while the same hand-over can still come to this sink: the ledger records `delivered` before
+the broker message is acked, and the delivery stage never calls a sink for what the ledger
+marks delivered, so a marker guards the gap between the sink's commit and that record — a
+crash there redelivers the message as soon as a hub consumes again (a quorum queue hands
+returned messages out first), and a failure after the commit goes through the retry tiers
+(about 7 h with the defaults). So a marker is removed when it is older than `retention_s`
+(7 days), its package published (no temp file left to finish), and this sink has been
+delivering for `settle_s` (10 min) in this process — after a long outage the redeliveries of
+the previous run come first, before anything is pruned. Pruning runs at most every
+`prune_every_s` (1 h), inside a hand-over.
 """
 
 from __future__ import annotations
@@ -30,10 +42,14 @@ import errno
 import json
 import os
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
+from adapters.folder_layout import fsync_directory as _fsync_directory
 from adapters.sink import Delivered, Handover, PermanentFailure, SinkResult, TransientFailure
 
 log = structlog.get_logger("lienthong.sink.folder")
@@ -56,11 +72,28 @@ class FolderSink:
     """`<dir>/<handover_id>.edxml` plus a `.json` sidecar naming recipients and sender, and a
     journal of what was handed over so a re-delivery never writes a package the DMS took away."""
 
-    def __init__(self, directory: str | Path, *, journal: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        journal: str | Path | None = None,
+        retention_s: float = 7 * 86400,
+        settle_s: float = 600.0,
+        prune_every_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.directory = Path(directory)
         self.journal = Path(journal) if journal is not None else self.directory / JOURNAL
+        self.retention_s = retention_s
+        self.settle_s = settle_s
+        self.prune_every_s = prune_every_s
+        self._clock = clock
+        self._first_delivery: float | None = None
+        self._last_prune = 0.0
+        self._prune_lock = threading.Lock()
 
     def deliver(self, handover: Handover) -> SinkResult:
+        self._maybe_prune()
         try:
             return self._deliver(handover)
         except OSError as exc:  # the detail (path, errno) is for the operator's log only
@@ -122,6 +155,48 @@ class FolderSink:
             stale.unlink(missing_ok=True)
         return Delivered(target.name)
 
+    def _maybe_prune(self) -> None:
+        now = self._clock()
+        if self._first_delivery is None:
+            self._first_delivery = now
+        if now - self._first_delivery < self.settle_s or now - self._last_prune < self.prune_every_s:
+            return
+        if not self._prune_lock.acquire(blocking=False):
+            return
+        try:
+            self._last_prune = now
+            removed = self.prune(now)
+            if removed:
+                log.info("sink.folder.journal_pruned", folder=str(self.directory), removed=removed)
+        except OSError as exc:
+            log.warning("sink.folder.prune_failed", folder=str(self.directory), error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._prune_lock.release()
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove journal markers older than the retention whose package was published; returns
+        how many. Markers of a commit not yet published (its temp file is still there) stay."""
+        now = self._clock() if now is None else now
+        if not self.journal.exists():
+            return 0
+        removed = 0
+        with os.scandir(self.journal) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    age = now - entry.stat(follow_symlinks=False).st_mtime
+                    target = os.readlink(entry.path)
+                except OSError:
+                    continue
+                if age < self.retention_s:
+                    continue
+                if target != PUBLISHED and (self.directory / target).exists():
+                    continue  # committed, not published yet: the next hand-over finishes it
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def delivered(self) -> list[Path]:
         """Complete packages in the inbox now; in-progress `.tmp-*` files are not the DMS's to see."""
         if not self.directory.exists():
@@ -164,10 +239,3 @@ def _publish(path: Path, data: bytes) -> None:
     finally:
         tmp.unlink(missing_ok=True)
 
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

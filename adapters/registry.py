@@ -17,8 +17,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from adapters.amqp import DirectQueue
 from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
+from adapters.folder_drop import DropFolderSink
+from adapters.folder_layout import DropFolders
+from adapters.folder_poller import FolderPoller, Outbox, PollerOptions
+from adapters.folder_sent import SentJournal
+from adapters.mailbox import Mailbox, MailboxSink
 from adapters.sink import Sink
 from adapters.webhook import WebhookSink, WebhookTarget, load_secret
 
@@ -56,6 +62,8 @@ class SinkPlace:
 
     system_id: str
     deliver_root: Path
+    #: the ledger's database, where pulling systems' mailboxes live (adapters/mailbox.py)
+    ledger_url: str = "sqlite:///var/ledger.sqlite3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,9 @@ class Adapter:
     name: str
     options: type[SinkOptions]
     build: Callable[[Any, SinkPlace], Sink]  # (options of type `options`, place) → the sink
+    #: adapters that also take packages *from* the system (drop folders): (options, place, outbox
+    #: factory) → the source the hub runs
+    source: Callable[[Any, SinkPlace, Callable[[], Outbox]], FolderPoller] | None = None
 
 
 class SinkRegistry:
@@ -88,6 +99,12 @@ class SinkRegistry:
         if not isinstance(options, adapter.options):
             raise TypeError(f"{name} adapter built with {type(options).__name__}, expected {adapter.options.__name__}")
         return adapter.build(options, place)
+
+    def source(self, name: str, options: SinkOptions, place: SinkPlace,
+               outbox: Callable[[], Outbox]) -> FolderPoller | None:
+        """The intake side of an adapter that has one (drop folders), else None."""
+        adapter = self._adapters[name]
+        return adapter.source(options, place, outbox) if adapter.source is not None else None
 
 
 def _folder(options: FileOptions, place: SinkPlace) -> Sink:
@@ -136,4 +153,72 @@ def _webhook(options: WebhookOptions, place: SinkPlace) -> Sink:
     return WebhookSink(target, breaker=CircuitBreaker(place.system_id, policy))
 
 
-SINKS = SinkRegistry([Adapter("file", FileOptions, _folder), Adapter("webhook", WebhookOptions, _webhook)])
+class MailboxOptions(SinkOptions):
+    """No options: the mailbox is a table of the ledger's database; the system pulls its letters
+    through the axis-compatible HTTP API (`lienthong api`)."""
+
+
+_MAILBOXES: dict[str, Mailbox] = {}
+
+
+def _mailbox(options: MailboxOptions, place: SinkPlace) -> Sink:
+    box = _MAILBOXES.get(place.ledger_url)
+    if box is None:  # one engine per database, shared by every pulling system's sink
+        box = _MAILBOXES[place.ledger_url] = Mailbox.open(place.ledger_url)
+    return MailboxSink(box, place.system_id)
+
+
+class DropFolderOptions(SinkOptions):
+    """Drop folders both ways (adapters/folder_layout.py): `root` holds out/, in/, status/,
+    failed/; relative paths from the deliver root; default `var/folders/<system id>`.
+    `settle_s`: a file in out/ must be that old before it is taken; `poll_s`: how often out/ is
+    read; `sent_retention_days`: how long a sent file is kept for a late refusal."""
+
+    root: StrictStr | None = None
+    settle_s: float = Field(2.0, ge=0, le=3600)
+    poll_s: float = Field(1.0, gt=0, le=3600)
+    sent_retention_days: float = Field(7.0, gt=0, le=366)
+
+    @field_validator("root")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise PydanticCustomError("lt_empty", "must name a folder")
+        return value
+
+
+def drop_folders(options: DropFolderOptions, place: SinkPlace) -> DropFolders:
+    root = Path(options.root or f"var/folders/{place.system_id}")
+    return DropFolders(place.system_id, root if root.is_absolute() else place.deliver_root / root)
+
+
+def _journal(options: DropFolderOptions, folders: DropFolders) -> SentJournal:
+    return SentJournal(folders, retention_s=options.sent_retention_days * 86400)
+
+
+def _drop_sink(options: DropFolderOptions, place: SinkPlace) -> Sink:
+    folders = drop_folders(options, place)
+    return DropFolderSink(folders, _journal(options, folders))
+
+
+def _drop_source(options: DropFolderOptions, place: SinkPlace, outbox: Callable[[], Outbox]) -> FolderPoller:
+    folders = drop_folders(options, place)
+    return FolderPoller(folders, outbox, _journal(options, folders),
+                        PollerOptions(settle_s=options.settle_s, poll_s=options.poll_s))
+
+
+class DirectAmqpOptions(SinkOptions):
+    """No options: the system consumes `P.sys.<id>.urgent` and `.normal` with its own broker user."""
+
+
+def _direct(options: DirectAmqpOptions, place: SinkPlace) -> Sink:
+    return DirectQueue(place.system_id)
+
+
+SINKS = SinkRegistry([
+    Adapter("amqp", DirectAmqpOptions, _direct),
+    Adapter("file", FileOptions, _folder),
+    Adapter("folder", DropFolderOptions, _drop_sink, _drop_source),
+    Adapter("mailbox", MailboxOptions, _mailbox),
+    Adapter("webhook", WebhookOptions, _webhook),
+])

@@ -20,6 +20,11 @@ REJECTIONS = Counter(
     "Refusals at intake by reason code (the closed set of the README): whole packages and refused recipients.",
     ["code"],
 )
+VALIDATION_WARNINGS = Counter(
+    "lienthong_validation_warnings_total",
+    "Validation warnings on submitted packages, by submitting system and reason code (a conformance figure).",
+    ["system", "code"],
+)
 DELIVERIES = Counter(
     "lienthong_deliveries_total",
     "Delivery attempts by recipient system and result (delivered, retrying, parked, duplicate).",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.amqp import Submitter
+from adapters.folder_poller import FolderPoller, Outbox
 from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
@@ -18,12 +20,14 @@ from router.pipeline.clock import Clock, system_clock
 from router.pipeline.decisions import Decision
 from router.pipeline.delivery import DeliveryStage
 from router.pipeline.delivery_recovery import DeliveryRecovery
+from router.pipeline.envelope import Submission
 from router.pipeline.failure import FailurePolicy
 from router.pipeline.intake import IntakeStage
 from router.pipeline.intake_recovery import IntakeRecovery
 from router.pipeline.recovery import Recovery
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import HubIdentity, HubVoice, StatusSigner
+from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
 
@@ -42,10 +46,13 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
-def build_sinks(directory: Directory, root: Path, adapters: SinkRegistry = SINKS) -> dict[str, Sink]:
+def build_sinks(
+    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None
+) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
     return {
-        sid: adapters.build(s.delivery.adapter, s.delivery.options, SinkPlace(sid, root))
+        sid: adapters.build(s.delivery.adapter, s.delivery.options,
+                            SinkPlace(sid, root, **({"ledger_url": ledger_url} if ledger_url else {})))
         for sid, s in directory.systems.items()
     }
 
@@ -77,7 +84,8 @@ class Hub:
         ledger = Ledger.open(settings.ledger_url)
         return cls(
             settings, directory, topology, ledger,
-            sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
+            sinks if sinks is not None
+            else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url),
             signatures or signature_check(settings), clock,
         )
 
@@ -114,7 +122,7 @@ class Hub:
 
     def intake_recovery(self) -> IntakeRecovery:
         return IntakeRecovery(self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
-                              voice=self.voice())
+                              voice=self.voice(), trust=SubmitterTrust(self.directory, self.settings.gateway_users))
 
     def delivery_recovery(self) -> DeliveryRecovery:
         return DeliveryRecovery(self.directory, self.topology, voice=self.voice())
@@ -126,7 +134,7 @@ class Hub:
         """Both stages run the same way: the hub's broker URL and pool settings, the failure
         executor of the stage's recovery and the stage's observer."""
         return Consumer(
-            self.settings.amqp_url, queues, handle, self.ledger.append, name=name, prefetch=self.settings.prefetch,
+            self.settings.broker_urls, queues, handle, self.ledger.append, name=name, prefetch=self.settings.prefetch,
             workers=self.settings.workers, grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery),
             observer=Observer(recovery.stage, self.topology.systems), **options,
         )
@@ -145,12 +153,31 @@ class Hub:
         return self._consumer([names.intake_queue, names.intake_retried, names.intake_dead], handle, recovery, name,
                               **options)
 
+    def folder_pollers(self, adapters: SinkRegistry = SINKS) -> list[FolderPoller]:
+        """The intake side of drop-folder systems: one poller each, submitting for its system."""
+        pollers = []
+        for sid, s in self.directory.systems.items():
+            place = SinkPlace(sid, self.settings.deliver_root)
+            poller = adapters.source(s.delivery.adapter, s.delivery.options, place, self.outbox_for(s.broker_user))
+            if poller is not None:
+                pollers.append(poller)
+        return pollers
+
+    def outbox_for(self, broker_user: str) -> Callable[[], Outbox]:
+        """The one place where the hub submits on behalf of a system (drop folders): with its own
+        account, naming the system in `lt-submitted-by`, which intake trusts only on the hub's
+        `user_id`. To be switched to the gateway-submitter mechanism when it lands."""
+        headers = Submission(submitted_by=broker_user).to_headers()
+        exchange = self.topology.names.intake_exchange
+        return lambda: Submitter(self.settings.amqp_url, exchange).outbox(headers=headers)
+
     def delivery_consumer(self, systems: list[str] | None = None, name: str = "deliver", **options: Any) -> Consumer:
         stage = self.delivery_stage()
         names = self.topology.names
         queues: list[str] = []
         priority: dict[str, int] = {}
-        for sid in systems or list(self.topology.systems):
+        direct = {sid for sid, sink in self.sinks.items() if getattr(sink, "consumes_itself", False)}
+        for sid in systems or [s for s in self.topology.systems if s not in direct]:  # direct AMQP: its own
             urgent, normal = names.system_queue(sid, "urgent"), names.system_queue(sid, "normal")
             queues += [urgent, normal]
             priority[urgent], priority[normal] = 0, 1

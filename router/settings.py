@@ -8,13 +8,14 @@ so a default (ledger URL, prefix, retry tiers, delivery limit, directory) exists
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from router.topology.build import DEFAULT_RETRY_DELAYS_S, TopologyOptions
+from router.topology.build import DEFAULT_RETRY_DELAYS_S, QueueType, TopologyOptions
 from schemas.organ import OrganId
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIENTHONG_", env_file=".env", extra="ignore")
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    #: Other nodes of the same cluster (`url1,url2` or a JSON list), tried in turn after
+    #: `amqp_url` when the node in use is unreachable (router/TOPOLOGY.md, "A cluster").
+    amqp_failover_urls: Annotated[tuple[str, ...], NoDecode] = ()
     prefix: str = Field("lienthong", min_length=1)
     directory: Path = PACKAGE_DATA / "nghe_an.yaml"
     ledger_url: str = "sqlite:///var/ledger.sqlite3"
@@ -44,6 +48,9 @@ class Settings(BaseSettings):
     #: it is parked (ORIGINAL_NOT_DELIVERED).
     original_wait_s: float = Field(86400.0, gt=0)
     delivery_limit: int = Field(5, ge=1)
+    #: Queue type of every queue (only `quorum`) and members of each new quorum queue (0: left out).
+    queue_type: QueueType = "quorum"
+    quorum_initial_group_size: int = Field(3, ge=0)
     prefetch: int = Field(64, ge=1)
     workers: int = Field(4, ge=1)
     #: Seconds to finish in-flight work after SIGTERM before closing anyway.
@@ -59,6 +66,16 @@ class Settings(BaseSettings):
     #: PEM key and certificate (chain) the hub signs its own status packages with (optional).
     hub_key: Path | None = None
     hub_cert: Path | None = None
+    #: Broker users of adapter processes (the axis-compatible API, the folder watcher) whose
+    #: `lt-on-behalf-of` claim intake trusts: `lt-gw-api,lt-gw-folders` (router/pipeline/submitter.py).
+    gateway_users: Annotated[tuple[str, ...], NoDecode] = ()
+    #: The axis-compatible HTTP API (`lienthong api`): its own broker URL (a gateway account),
+    #: where it listens, the file of systems' secrets, how long sendEdoc waits for intake's answer.
+    api_amqp_url: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=0, le=65535)
+    api_secrets: Path | None = None
+    api_reply_wait_s: float = Field(20.0, gt=0)
 
     @field_validator("retry_delays_s", "intake_retry_delays_s", mode="before")
     @classmethod
@@ -75,6 +92,28 @@ class Settings(BaseSettings):
             raise ValueError("the hub's own organ code, LLL.KK.JJ.XNN in ASCII (e.g. 000.02.13.H41)")
         return value
 
+    @field_validator("gateway_users", mode="before")
+    @classmethod
+    def _users(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(u.strip() for u in value.split(",") if u.strip())
+        return value
+
+    @field_validator("amqp_failover_urls", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return tuple(json.loads(text))
+            return tuple(u.strip() for u in text.split(",") if u.strip())
+        return value
+
+    @property
+    def broker_urls(self) -> tuple[str, ...]:
+        """Every node the hub may connect to, `amqp_url` first."""
+        return (self.amqp_url, *(u for u in self.amqp_failover_urls if u != self.amqp_url))
+
     @field_validator("retry_delays_s")
     @classmethod
     def _delays_positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
@@ -85,7 +124,8 @@ class Settings(BaseSettings):
     def topology_options(self) -> TopologyOptions:
         return TopologyOptions(
             prefix=self.prefix, delivery_limit=self.delivery_limit, retry_delays_s=tuple(self.retry_delays_s),
-            intake_retry_delays_s=tuple(self.intake_retry_delays_s),
+            intake_retry_delays_s=tuple(self.intake_retry_delays_s), queue_type=self.queue_type,
+            quorum_initial_group_size=self.quorum_initial_group_size,
         )
 
 

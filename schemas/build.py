@@ -43,7 +43,7 @@ from schemas.models import (
     TraceHeader,
     TraceHeaderList,
 )
-from schemas.organ import STRICT, TOLERANT
+from schemas.organ import shape_of
 from schemas.payload import PayloadProblem, detect_type, inspect_zip
 from schemas.reader import RawDocument
 
@@ -242,24 +242,43 @@ class Builder:
             )
             return default
 
-    def organ_id(self, k: Kids, name: str = "OrganId") -> str:
+    def organ_id(self, k: Kids, name: str = "OrganId", *, allow_empty: bool = False) -> str:
+        """The value, with a finding unless it is a strict code. An absent element is the XSD's
+        to report; an empty one, where `allow_empty`, the rule that wants it (ResponseFor)."""
+        if k.get(name) is None:
+            return ""
         value = self.text(k, name)
-        path = self.child_path(k, name)
-        if STRICT.match(value):
+        if value == "" and allow_empty:
             return value
-        if TOLERANT.match(value) and self.tolerant:
+        path = self.child_path(k, name)
+        shape = shape_of(value)
+        if shape == "strict":
+            return value
+        if shape == "tolerant" and self.tolerant:
             self.add(
                 Code.ORGAN_ID_NONSTANDARD, path,
                 f"Mã định danh '{value}' không đúng dạng chuẩn (chỉ khớp dạng mở rộng)",
                 f"organ code '{value}' matches only the tolerant shape",
                 severity=Severity.WARNING,
             )
-            return value
-        self.add(
-            Code.ORGAN_ID_INVALID, path,
-            f"Mã định danh '{value}' không đúng dạng LLL.KK.JJ.XNN",
-            f"organ code '{value}' is not of the shape LLL.KK.JJ.XNN",
-        )
+        elif shape == "legacy":
+            self.add(
+                Code.ORGAN_ID_LEGACY, path,
+                f"Mã định danh '{value}' theo quy cách cũ (trước 2020), không phải dạng LLL.KK.JJ.XNN",
+                f"organ code '{value}' is of the pre-2020 three-group scheme, not LLL.KK.JJ.XNN",
+            )
+        elif shape == "connector":
+            self.add(
+                Code.ORGAN_ID_CONNECTOR, path,
+                f"'{value}' là mã kết nối dùng chung (SaaS) của trục quốc gia, không phải mã định danh LLL.KK.JJ.XNN",
+                f"'{value}' is a national-axis SaaS connector id, not an organ code LLL.KK.JJ.XNN",
+            )
+        else:
+            self.add(
+                Code.ORGAN_ID_INVALID, path,
+                f"Mã định danh '{value}' không đúng dạng LLL.KK.JJ.XNN",
+                f"organ code '{value}' is not of the shape LLL.KK.JJ.XNN",
+            )
         return value
 
     def date_value(self, k: Kids, name: str, *, required: bool = True) -> date | None:
@@ -282,6 +301,8 @@ class Builder:
         return parsed
 
     def timestamp(self, k: Kids, name: str) -> datetime | None:
+        if k.get(name) is None:
+            return None  # absent: the XSD's to report
         raw = self.text(k, name)
         path = self.child_path(k, name)
         value: datetime | None = None
@@ -339,9 +360,9 @@ class Builder:
 
     def response_for(self, k: Kids) -> ResponseFor:
         return ResponseFor(
-            organ_id=self.organ_id(k),
+            organ_id=self.organ_id(k, allow_empty=True),
             code=self.text(k, "Code"),
-            promulgation_date=self.date_value(k, "PromulgationDate") or date.min,
+            promulgation_date=self.date_value(k, "PromulgationDate", required=False) or date.min,
             document_id=self.text(k, "DocumentId"),
             extras=self.extras(k),
         )

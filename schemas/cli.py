@@ -13,29 +13,42 @@ from schemas.findings import Severity
 from schemas.models import EdocPackage, Organization, StatusPackage
 from schemas.organ import OrganId
 from schemas.parse import ValidationReport, validate_package
+from schemas.policy import ValidationOptions
+from schemas.profiles import Profile
 
 FILES = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="edXML package file(s)")
 
 
-def _read(path: Path) -> ValidationReport:
+def _read(path: Path, options: ValidationOptions | None = None) -> ValidationReport:
     with path.open("rb") as fh:
-        return validate_package(fh)
+        return validate_package(fh, options)
+
+
+PROFILE = typer.Option(
+    Profile.DEFAULT.value, "--profile", "-p",
+    help="default (refuse what is unsafe or unroutable, warn about the rest) or strict (full QCVN: "
+         "every finding of the standard refuses); a system's profile is `validation:` in the directory",
+)
 
 
 def validate(
     files: list[Path] = FILES,
     fmt: str = typer.Option("text", "--format", "-f", help="text (for people) or json (one object per line)"),
+    profile: str = PROFILE,
 ) -> None:
     """Validate edXML edoc/status packages: XSD + business rules (QCVN 102:2016).
 
     Exit 0 when every file is valid, 1 when any is invalid, 2 on usage errors.
-    Warnings never make a file invalid.
+    Warnings never make a file invalid; which findings are warnings depends on --profile.
     """
     if fmt not in ("text", "json"):
         raise typer.BadParameter("must be text or json", param_hint="--format")
+    if profile not in {p.value for p in Profile}:
+        raise typer.BadParameter("must be default or strict", param_hint="--profile")
+    options = ValidationOptions(profile=Profile(profile))
     any_invalid = False
     for path in files:
-        report = _read(path)
+        report = _read(path, options)
         any_invalid |= not report.valid
         if fmt == "json":
             typer.echo(json.dumps(_as_json(path, report), ensure_ascii=False))
@@ -50,7 +63,8 @@ def _as_json(path: Path, r: ValidationReport) -> dict[str, object]:
         "valid": r.valid,
         "kind": r.kind,
         "document_id": r.document_id,
-        "errors": [f.model_dump(mode="json") for f in r.findings],
+        "errors": [f.model_dump(mode="json") for f in r.errors],
+        "warnings": [f.model_dump(mode="json") for f in r.warnings],
     }
 
 

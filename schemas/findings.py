@@ -40,6 +40,8 @@ class Code(StrEnum):
     DOCUMENT_ID_OPAQUE = "DOCUMENT_ID_OPAQUE"
     DATE_LEGACY_FORMAT = "DATE_LEGACY_FORMAT"
     ORGAN_ID_NONSTANDARD = "ORGAN_ID_NONSTANDARD"
+    ORGAN_ID_LEGACY = "ORGAN_ID_LEGACY"
+    ORGAN_ID_CONNECTOR = "ORGAN_ID_CONNECTOR"
     # Raised by the router (same closed set, so a status Description always carries one code)
     USER_ID_MISSING = "USER_ID_MISSING"
     SENDER_UNKNOWN_SYSTEM = "SENDER_UNKNOWN_SYSTEM"
@@ -78,6 +80,8 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.DOCUMENT_ID_OPAQUE: "Warning: DocumentId is not OrganId,yyyy/MM/dd,Number/Notation",
     Code.DATE_LEGACY_FORMAT: "Warning: a legacy dd/MM/yyyy date was accepted",
     Code.ORGAN_ID_NONSTANDARD: "Warning: an OrganId matches only the tolerant shape",
+    Code.ORGAN_ID_LEGACY: "An OrganId of the pre-2020 three-group scheme (01.02.G22): no level, no parent",
+    Code.ORGAN_ID_CONNECTOR: "An OrganId the national axis gives a shared SaaS connector (vxp.saas.03)",
     Code.USER_ID_MISSING: "The AMQP user_id property is absent: the submitting system is unknown",
     Code.SENDER_UNKNOWN_SYSTEM: "The broker user is not a system of the directory",
     Code.SENDER_NOT_SERVED: "From/OrganId is not served by the submitting system (forged sender)",

@@ -78,7 +78,9 @@ TRACE_HEADER_LIST = Node(
         Node(
             "Bussiness",
             (
-                *_leaves("BussinessDocType", "BussinessDocReason", "DocumentId", "Paper"),
+                Node("BussinessDocType", aliases=("BusinessDocType",)),
+                Node("BussinessDocReason", aliases=("BusinessDocReason",)),
+                *_leaves("DocumentId", "Paper"),
                 STAFF_INFO,
                 Node(
                     "BussinessDocumentInfo",
@@ -86,6 +88,7 @@ TRACE_HEADER_LIST = Node(
                         *_leaves("DocumentInfo", "DocumentReceiver"),
                         Node("ReceiverList", (Node("Receiver", _leaves("OrganId", "ReceiverType"), many=True),)),
                     ),
+                    aliases=("BusinessDocumentInfo",),
                 ),
                 Node(
                     "ReplacementInfoList",

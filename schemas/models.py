@@ -212,8 +212,13 @@ class EdocPackage(Frozen):
 
     @property
     def target_document_id(self) -> str | None:
+        """The document a revoke/update/replace changes: `Bussiness/DocumentId` when present,
+        otherwise the package's own DocumentId (the vendor SDK's samples carry the original's
+        DocumentId as their own, domain.md §1.8, §2.4). None for a new document."""
         b = self.trace.bussiness if self.trace else None
-        return b.target_document_id if b else None
+        if b is None or b.doc_type is BussinessDocType.NEW:
+            return None
+        return b.target_document_id or self.header.document_id or None
 
     @property
     def priority(self) -> Priority:

@@ -14,12 +14,40 @@ from typing import Literal
 STRICT = re.compile(r"^(?P<l4>[0-9]{3})\.(?P<l3>[0-9]{2})\.(?P<l2>[0-9]{2})\.(?P<l1>[A-Z][0-9]{2})\Z")
 TOLERANT = re.compile(r"^(?P<l4>[0-9A-Z]{3})\.(?P<l3>[0-9A-Z]{2})\.(?P<l2>[0-9A-Z]{2})\.(?P<l1>[A-Z][0-9A-Z]{2})\Z")
 
+#: Identifiers real traffic carries that are not codes of Decision 20 (domain.md §7.3): codes of
+#: the pre-2020 three-group scheme (`01.02.G22`, level-1 group last, as today), and the ids the
+#: national axis gives shared SaaS connectors (`vxp.saas.03`: lower-case ASCII words). Neither
+#: tells a level or a parent; the directory routes them as codes it does not know.
+LEGACY = re.compile(r"^(?P<l3>[0-9]{2})\.(?P<l2>[0-9]{2})\.(?P<l1>[A-Z][0-9]{2})\Z")
+CONNECTOR = re.compile(r"^[a-z][a-z0-9]{1,15}(?:\.[a-z0-9]{1,16}){1,3}\Z")
+
 Shape = Literal["strict", "tolerant"]
+#: every shape an identifier can be recognised as; None: not an organ identifier at all
+KnownShape = Literal["strict", "tolerant", "legacy", "connector"]
 _ZERO = ("000", "00", "00")
 
 
 class OrganIdError(ValueError):
     pass
+
+
+def shape_of(text: str) -> KnownShape | None:
+    """Which identifier shape `text` has (strict first), or None when it is none of them."""
+    if STRICT.match(text):
+        return "strict"
+    if TOLERANT.match(text):
+        return "tolerant"
+    if LEGACY.match(text):
+        return "legacy"
+    if CONNECTOR.match(text):
+        return "connector"
+    return None
+
+
+def level1_group(text: str) -> str | None:
+    """The level-1 group (`H41`) of a code that has one (every shape but a connector id)."""
+    shape = shape_of(text)
+    return text[-3:] if shape is not None and shape != "connector" else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from schemas.limits import Bounded, within
 from schemas.models import Attachment, EdocPackage, StatusPackage
 from schemas.payload import AttachmentSink, Payload
 from schemas.policy import ValidationOptions
+from schemas.profiles import grade
 from schemas.reader import RawDocument, read_document
 from schemas.rules import check_edoc, check_status
 from schemas.xsdcheck import validate_tree
@@ -153,8 +154,8 @@ def validate_package(
         kind = _kind(doc.root)
     except PackageError as exc:
         return ValidationReport(False, None, None, list(exc.findings))
-    findings = validate_tree(doc.root, kind)
-    if findings:
+    findings = validate_tree(doc.root, kind, options.profile)
+    if any(f.is_error for f in findings):
         ParsedPackage.close_payloads(doc)
         return ValidationReport(False, kind, _raw_document_id(doc.root, kind), findings,
                                 sender=_raw_sender(doc.root))
@@ -162,12 +163,12 @@ def validate_package(
     builder.limits_unzipped = options.limits.max_unzipped_bytes
     builder.limits_ratio = options.limits.max_zip_ratio
     package: EdocPackage | StatusPackage = builder.edoc() if kind == "edoc" else builder.status()
-    findings = list(builder.findings)
+    findings += grade(builder.findings, options.profile)
     if not any(f.is_error for f in findings):
         if isinstance(package, EdocPackage):
-            findings += check_edoc(package, builder.lines, options)
+            findings += grade(check_edoc(package, builder.lines, options), options.profile)
         else:
-            findings += check_status(package, builder.lines, options)
+            findings += grade(check_status(package, builder.lines, options), options.profile)
     valid = not any(f.is_error for f in findings)
     parsed = ParsedPackage(package, doc, tuple(f for f in findings if not f.is_error))
     if not valid:

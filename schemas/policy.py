@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.limits import ParseLimits
+from schemas.profiles import Profile
 
 _MARKER = r"(TUYỆT MẬT|TỐI MẬT|MẬT)"
 
@@ -48,6 +49,9 @@ class ValidationOptions(BaseModel):
     limits: ParseLimits = ParseLimits()
     secret: SecretPolicy = SecretPolicy()
     tolerant_organ_ids: bool = True
+    #: which findings refuse a package (schemas/profiles.py): `default` refuses what is unsafe or
+    #: unroutable and warns about the rest; `strict` holds a system to the full QCVN
+    profile: Profile = Profile.DEFAULT
     today: date | None = None  # None: today in Vietnam (UTC+7), when validating
 
     def current_date(self) -> date:

@@ -12,7 +12,7 @@ from schemas.confusables import fold
 from schemas.findings import Code, Finding, Severity, finding
 from schemas.limits import ADVISORY_LENGTHS, Bounded, bound
 from schemas.models import EdocPackage, ResponseFor, StatusPackage
-from schemas.organ import STRICT, TOLERANT
+from schemas.organ import shape_of
 from schemas.policy import ValidationOptions
 
 MH = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader"
@@ -50,7 +50,7 @@ def check_status(pkg: StatusPackage, lines: Lines, options: ValidationOptions) -
     ctx = Ctx(lines)
     if _bounds(ctx, _status_bounded(pkg)):
         return ctx.out
-    _response_for(pkg.header.response_for, f"{MH}/ResponseFor", ctx)
+    _response_for(pkg.header.response_for, f"{MH}/ResponseFor", ctx, routed=True)
     ts = pkg.header.timestamp.date()
     if ts > options.current_date():
         ctx.add(
@@ -136,8 +136,14 @@ def _recipients(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
 def _document_id(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
     h = pkg.header
     path = f"{MH}/DocumentId"
+    if not h.document_id:
+        ctx.add(
+            Code.SCHEMA_VIOLATION, path,
+            "DocumentId rỗng: văn bản không có định danh", "DocumentId is empty: the document has no identity",
+        )
+        return
     m = _DOCID.match(h.document_id)
-    if not m or not (STRICT.match(m["organ"]) or TOLERANT.match(m["organ"])):
+    if not m or shape_of(m["organ"]) is None:
         ctx.add(
             Code.DOCUMENT_ID_OPAQUE, path,
             f"DocumentId '{h.document_id}' không theo dạng MãĐịnhDanh,yyyy/MM/dd,Số/KýHiệu",
@@ -244,12 +250,16 @@ def _target(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
     if not has_target:
         ctx.add(
             Code.TARGET_MISSING, f"{BUSS}/DocumentId",
-            f"Văn bản loại {int(kind)} ({kind.vi}) phải nêu DocumentId của văn bản đích",
-            f"BussinessDocType {int(kind)} ({kind.name.lower()}) must name the target DocumentId",
+            f"Văn bản loại {int(kind)} ({kind.vi}) không nêu DocumentId của văn bản đích trong "
+            "Bussiness/DocumentId (theo bộ SDK: văn bản đích là DocumentId của chính gói tin)",
+            f"BussinessDocType {int(kind)} ({kind.name.lower()}) does not name the target DocumentId in "
+            "Bussiness/DocumentId (the SDK's convention: the target is the package's own DocumentId)",
         )
 
 
-def _response_for(rf: ResponseFor, path: str, ctx: Ctx) -> None:
+def _response_for(rf: ResponseFor, path: str, ctx: Ctx, *, routed: bool = False) -> None:
+    """`routed`: a status's ResponseFor, whose OrganId and DocumentId route it; the finding then
+    names the first of those missing, so its path tells the profile it is vital."""
     missing = [
         name for name, value in (
             ("OrganId", rf.organ_id), ("Code", rf.code),
@@ -258,8 +268,9 @@ def _response_for(rf: ResponseFor, path: str, ctx: Ctx) -> None:
         ) if not value
     ]
     if missing:
+        vital = [m for m in missing if m in ("OrganId", "DocumentId")] if routed else []
         ctx.add(
-            Code.RESPONSE_FOR_INCOMPLETE, f"{path}/{missing[0]}",
+            Code.RESPONSE_FOR_INCOMPLETE, f"{path}/{(vital or missing)[0]}",
             "ResponseFor thiếu: " + ", ".join(missing), "ResponseFor lacks: " + ", ".join(missing),
         )
 

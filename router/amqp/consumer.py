@@ -164,7 +164,7 @@ class _Pool:
 class Consumer:
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         queues: Sequence[str],
         handler: Handler,
         ledger_write: LedgerWriter,
@@ -182,8 +182,10 @@ class Consumer:
         """`executor` carries out failure decisions (without one, a failure gives the message
         back to the broker after a delay: tests of the bare runtime). A connection consuming
         for `healthy_after_s`, or that settled a message, resets the reconnect backoff."""
-        self.url = url
-        self._user = pika.URLParameters(url).credentials.username
+        #: the nodes of one cluster, tried in turn, one per connection attempt
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.url = self.urls[0]
+        self._user = pika.URLParameters(self.url).credentials.username
         self.queues = list(queues)
         self.handler = handler
         self.ledger_write = ledger_write
@@ -296,6 +298,7 @@ class Consumer:
         self._fatal = None
         self._consuming_since = None
         self._settled_on_connection = 0
+        self.url = self.urls[(self._generation - 1) % len(self.urls)]
         params = pika.URLParameters(self.url)
         params.heartbeat = 30
         params.blocked_connection_timeout = 300

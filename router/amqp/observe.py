@@ -131,6 +131,8 @@ class Observer:
                 metrics.PACKAGES.labels(kind, o.result.value).inc()
             if code and (o.result is Result.REJECTED or o.refused_recipients):
                 metrics.REJECTIONS.labels(code).inc()
+            for w in o.validation_warnings:
+                metrics.VALIDATION_WARNINGS.labels(self._system(o.system), w if w in _KNOWN_CODES else "OTHER").inc()
         else:
             metrics.DELIVERIES.labels(self._system(o.system), o.result.value).inc()
         if o.result is Result.PARKED:

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.cli.run",
     "router.cli.trace",
     "router.cli.topology",
+    "router.cli.api",
     "signing.cli",
     "router.cli.report",
 )

@@ -28,11 +28,13 @@ from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
+from adapters.folder_layout import FolderJailError
 from adapters.webhook import WebhookSecretError
 from ops.provision import ProvisionError
 from router.amqp.consumer import BrokerAuthError
 from router.directory.model import DirectoryError
 from router.ledger.engine import LedgerMissing, LedgerUrlError
+from router.pipeline.submitter import GatewayConfigError
 from router.topology.declare import TopologyMismatchError
 
 EXIT_USAGE = 2
@@ -150,8 +152,12 @@ def explain_one(exc: BaseException) -> OperatorError | None:
             return OperatorError(str(exc))  # the validation report: one line per entry in error
         case UnicodeDecodeError():
             return OperatorError(f"not UTF-8 text (byte {exc.start}) — save the file as UTF-8")
+        case GatewayConfigError():
+            return OperatorError(str(exc))
         case WebhookSecretError():
             return OperatorError(f"{exc} — set it outside the directory file (README, webhook)")
+        case FolderJailError():
+            return OperatorError(f"{exc} — use real folders inside the root (README, drop folders)")
         case ProvisionError():
             return ServiceUnavailable(f"{_first_line(exc)}")
         case FileNotFoundError() | IsADirectoryError() | NotADirectoryError() | PermissionError():

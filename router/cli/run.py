@@ -70,14 +70,21 @@ def run(
             except OSError as unusable:  # a broken inbox is the sink's failure at delivery, not the hub's
                 log.warning("delivery folder unusable", system=sid, folder=str(sink.directory), error=str(unusable))
     if apply_topology:
-        apply_to_url(hub.topology, settings.amqp_url)
+        apply_to_url(hub.topology, settings.broker_urls)
     consumers = []
     if role in (Role.intake, Role.all):
         consumers.append(hub.intake_consumer())
     if role in (Role.deliver, Role.all):
         consumers.append(hub.delivery_consumer(list(system) or None))
+    polling = threading.Event()  # drop folders are read by the intake role (adapters/folder_poller.py)
+    pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
+    for poller in pollers:
+        poller.folders.prepare()  # a folder outside its root is refused here, in one line
+        threading.Thread(target=poller.run, args=(polling,), name=f"folder-{poller.folders.system}",
+                         daemon=True).start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        polling.set()
         for c in consumers:
             c.stop()
 

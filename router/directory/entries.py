@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from schemas.organ import OrganId
+from schemas.profiles import Profile
 
 SYSTEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ADAPTER = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -110,6 +111,14 @@ class DeliveryEntry(_Entry):
     options: Annotated[dict[str, Any], BeforeValidator(_options)] = Field(default_factory=dict)
 
 
+def _validation(value: Any) -> str:
+    name = str(value).strip()
+    if name not in {p.value for p in Profile}:
+        raise PydanticCustomError("lt_validation", "{value} must be one of: {names}",
+                                  {"value": repr(name), "names": ", ".join(p.value for p in Profile)})
+    return name
+
+
 class SystemEntry(_Entry):
     id: Annotated[str, BeforeValidator(_system_id)]
     name: Annotated[str, BeforeValidator(_text)]
@@ -117,6 +126,8 @@ class SystemEntry(_Entry):
     serves: Annotated[list[str], BeforeValidator(_serves)] = Field(default_factory=list)
     gateway: StrictBool = False
     delivery: Annotated[DeliveryEntry, BeforeValidator(_delivery)] = Field(None, validate_default=True)
+    #: validation profile of what this system submits (schemas/profiles.py)
+    validation: Annotated[str, BeforeValidator(_validation)] = Profile.DEFAULT.value
 
 
 class DirectoryFile(_Entry):

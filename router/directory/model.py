@@ -24,6 +24,8 @@ File format (YAML, UTF-8; documented with an example in router/TOPOLOGY.md)::
         delivery: {adapter: file, options: {dir: /srv/lienthong/out/tinh-nghean}}
                                          # adapter: one of adapters/registry.py, options checked
                                          # by its model (file: `dir`, relative to the deliver root)
+        validation: strict               # optional: default (refuse the unsafe or unroutable,
+                                         # warn about the rest) or strict (full QCVN)
 
 Rules checked at load (each error names its entry, e.g.
 ``organs[17] (000.00.13.H41): parent 000.00.99.H41 not in directory``): code shape, duplicate
@@ -37,7 +39,10 @@ entry is checked by the pydantic models of entries.py.
 
 The hub's own tree (`local_roots`) is the set of level-1 codes under which a non-gateway system
 serves something; a level-1 tree is local or external as a whole. Everything outside it is
-the gateway's (the national axis), including codes the directory has never heard of.
+the gateway's (the national axis), including codes the directory has never heard of and the
+identifiers real traffic carries beside Decision-20 codes (schemas/organ.py: pre-2020
+three-group codes, placed by their level-1 group; SaaS connector ids such as `vxp.saas.03`,
+always outside).
 """
 
 from __future__ import annotations
@@ -54,8 +59,9 @@ from pydantic import ValidationError
 
 from adapters.registry import SINKS, SinkOptions, SinkRegistry
 from router.directory.entries import DeliveryEntry, DirectoryFile, OrganEntry, SystemEntry, entry_name, render
-from schemas.organ import OrganId
+from schemas.organ import OrganId, level1_group, shape_of
 from schemas.policy import vietnam_today
+from schemas.profiles import Profile
 
 Outcome = Literal["local", "external", "unknown_local", "invalid"]
 
@@ -115,6 +121,8 @@ class System:
     serves: tuple[str, ...]
     gateway: bool
     delivery: Delivery
+    #: how strictly what it submits is validated: `default` or `strict` (schemas/profiles.py)
+    validation: Profile = Profile.DEFAULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +229,15 @@ class Directory:
         """True when the code's level-1 group belongs to the hub's tree (code need not exist)."""
         return code[-3:] in self._local_groups and OrganId.is_valid(code)
 
+    def _outside(self, code: str) -> bool | None:
+        """For a code the directory does not list: True outside the hub's tree, False inside,
+        None when it is no identifier at all. Pre-2020 codes (`01.02.G22`) are placed by their
+        level-1 group; connector ids (`vxp.saas.03`) have none and are the national axis's."""
+        if shape_of(code) is None:
+            return None
+        group = level1_group(code)
+        return group is None or group not in self._local_groups
+
     def server_of(self, code: str) -> System | None:
         """The system whose queues receive this code's routing key, ignoring successors.
 
@@ -229,9 +246,7 @@ class Directory:
         """
         if code in self._server:
             return self._server[code]
-        if not OrganId.is_valid(code) or code[-3:] in self._local_groups:
-            return None
-        return self._gateway
+        return self._gateway if self._outside(code) else None
 
     def serves(self, system_id: str, organ_code: str) -> bool:
         """Does this system speak for the organ? (authorization of `From`; no forwarding)."""
@@ -246,9 +261,10 @@ class Directory:
         day = on or vietnam_today()  # mergers take effect on Vietnamese calendar days
         organ = self._organs.get(code)
         if organ is None:
-            if not OrganId.is_valid(code):
+            outside = self._outside(code)
+            if outside is None:
                 return Resolution(code, None, None, (), "invalid", "not an organ code LLL.KK.JJ.XNN")
-            if code[-3:] in self._local_groups:
+            if not outside:
                 return Resolution(code, None, None, (), "unknown_local", "not in the directory")
             return Resolution(code, None, self._gateway, (), "external")
         forwarded: list[str] = []
@@ -412,7 +428,8 @@ def _read_systems(
         if delivery is None:
             complete = False
             continue
-        systems.append(System(e.id, e.name, e.broker_user, tuple(e.serves), e.gateway, delivery))
+        systems.append(System(e.id, e.name, e.broker_user, tuple(e.serves), e.gateway, delivery,
+                              Profile(e.validation)))
     if complete:
         gateways = [s.id for s in systems if s.gateway]
         if not gateways:

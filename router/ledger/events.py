@@ -57,6 +57,11 @@ class TransportState(StrEnum):
     REJECTED = "rejected"
 
 
+#: Marks a field added after events of its type were already chained: left out of the canonical
+#: form while None, so an event recorded before the field existed keeps its identity and hash.
+LATER: Mapping[str, bool] = MappingProxyType({"omit_if_none": True})
+
+
 def _post_init_at(event: Any) -> None:
     object.__setattr__(event, "at", as_utc(event.at, f"{type(event).__name__}.at"))
 
@@ -80,18 +85,19 @@ class PackageReceived:
     due_date: date | None = None
     promulgation_date: date | None = None
     at: datetime = field(default_factory=utc_now)
+    #: the validation warnings the package was accepted with: (code, path, line, "vi / en")
+    #: each, at most `MAX_WARNINGS` (router/pipeline/warnings.py), in the evidence chain
+    warnings: tuple[tuple[str, str, int | None, str], ...] | None = field(default=None, metadata=LATER)
 
     def __post_init__(self) -> None:
         _post_init_at(self)
         object.__setattr__(self, "kind", PackageKind(self.kind))
+        if self.warnings is not None:  # from JSON (audit) lists come back: keep one spelling
+            kept = tuple((str(c), str(p), None if n is None else int(n), str(m)) for c, p, n, m in self.warnings)
+            object.__setattr__(self, "warnings", kept or None)
         object.__setattr__(self, "recipients", tuple(dict.fromkeys(self.recipients)))
         if self.kind is PackageKind.EDOC and not self.document_id:
             raise ValueError("PackageReceived: an edoc needs its MessageHeader/DocumentId")
-
-
-#: Marks a field added after events of its type were already chained: left out of the canonical
-#: form while None, so an event recorded before the field existed keeps its identity and hash.
-LATER: Mapping[str, bool] = MappingProxyType({"omit_if_none": True})
 
 
 @dataclass(frozen=True, slots=True)

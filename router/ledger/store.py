@@ -156,8 +156,10 @@ class Ledger:
                 ).mappings()
             ]
         by_digest = next((p for p in rows if p.digest == digest), None)
+        # only a new document holds its DocumentId: a revoke/update/replace may carry its
+        # original's as its own (the SDK's convention), and is never the original it waits for
         holders = [p for p in rows if p.kind is PackageKind.EDOC and p.from_organ == from_organ
-                   and p.document_id == document_id]
+                   and p.document_id == document_id and not p.bussiness_doc_type]
         accepted = [p for p in holders if p.outcome is Outcome.ACCEPTED]
         return by_digest, accepted[0] if accepted else (holders[-1] if holders else None)
 

@@ -38,11 +38,15 @@ SUBMITTED_BY = "lt-submitted-by"
 PRIORITY = "lt-priority"
 #: When the first copy was waiting for its original (ISO instant): bounds the wait.
 WAITING_SINCE = "lt-waiting-since"
+#: The validation warnings of the package (`CODE path:line; …`), for the recipient's DMS
+WARNINGS = "lt-warnings"
+#: what `lt-warnings` may take at most; past it the list ends in `… (+N)`
+WARNINGS_CHARS = 2000
 
 #: Every header the hub owns; anything else starting with `lt-` on an inbound copy is foreign.
 HUB_HEADERS = frozenset({
     LANE, DIGEST, KIND, DOCUMENT_ID, SENDER, RECIPIENTS, SYSTEM, ATTEMPT, DOC_TYPE, TARGET, FORWARDED,
-    VERDICT, PARK_REASON, PARK_CODE, SUBMITTED_BY, PRIORITY, WAITING_SINCE,
+    VERDICT, PARK_REASON, PARK_CODE, SUBMITTED_BY, PRIORITY, WAITING_SINCE, WARNINGS,
 })
 
 
@@ -78,6 +82,8 @@ class Envelope:
     park_reason: str | None = None
     park_code: str | None = None
     waiting_since: str | None = None
+    #: the package's validation warnings, one `CODE path:line` each (what the DMS is told)
+    warnings: tuple[str, ...] = ()
 
     # -- encode ---------------------------------------------------------------------------------
     def to_headers(self) -> dict[str, Any]:
@@ -102,6 +108,7 @@ class Envelope:
             PARK_REASON: self.park_reason,
             PARK_CODE: self.park_code,
             WAITING_SINCE: self.waiting_since,
+            WARNINGS: _bounded_list(self.warnings, WARNINGS_CHARS),
         }
         out.update({k: v for k, v in optional.items() if v})
         return out
@@ -156,7 +163,25 @@ class Envelope:
             doc_type=_integer(h, DOC_TYPE, 0), target=_text(h, TARGET) or None, forwarded=forwarded,
             verdict=_text(h, VERDICT) or None, park_reason=_text(h, PARK_REASON) or None,
             park_code=_text(h, PARK_CODE) or None, waiting_since=_text(h, WAITING_SINCE) or None,
+            warnings=tuple(w for w in _text(h, WARNINGS).split("; ") if w),
         )
+
+
+def _bounded_list(items: tuple[str, ...], limit: int) -> str | None:
+    """`a; b; c` within `limit` characters; what does not fit is counted: `a; b; … (+1)`."""
+    whole = "; ".join(items)
+    if len(whole) <= limit:
+        return whole or None
+    out: list[str] = []
+    used = 0
+    for i, item in enumerate(items):
+        tail = f"… (+{len(items) - i - 1})"  # what follows if this item is the last one kept
+        if used + len(item) + 2 + len(tail) + (2 if out else 0) > limit:
+            break
+        out.append(item)
+        used += len(item) + (2 if len(out) > 1 else 0)
+    out.append(f"… (+{len(items) - len(out)})")
+    return "; ".join(out)
 
 
 def _text(headers: Mapping[str, Any], name: str) -> str:

@@ -24,6 +24,7 @@ from router.ledger.events import (
     TransportState,
 )
 from router.ledger.store import Ledger
+from router.pipeline import warnings
 from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope
@@ -80,7 +81,8 @@ class IntakeStage:
         return self._process(body, user_id, at or system_clock(), digest or hashlib.sha256(body).hexdigest())
 
     def _process(self, body: bytes, user_id: str | None, at: datetime, digest: str) -> Decision:
-        report = validate_package(body, self.options, digest=digest)
+        system = self.directory.system_by_user(user_id) if user_id else None
+        report = validate_package(body, self._options_for(system), digest=digest)
         try:
             return self._decide(body, digest, user_id, at, report)
         finally:
@@ -150,6 +152,12 @@ class IntakeStage:
             )
         return self._route(digest, body, parsed, system, at, verdict=sig.header, extra=sig.events, warning=sig.warning)
 
+    def _options_for(self, system: System | None) -> ValidationOptions:
+        """The submitting system's validation profile (directory `validation:`), else the hub's."""
+        if system is None or system.validation is self.options.profile:
+            return self.options
+        return self.options.model_copy(update={"profile": system.validation})
+
     # -- checks ---------------------------------------------------------------------------------
     def _authorize(
         self, user_id: str | None, system: System | None, pkg: EdocPackage | StatusPackage
@@ -207,7 +215,8 @@ class IntakeStage:
         publishes: list[Publish] = []
         after: list[LedgerEvent] = []
         if not already_recorded:
-            before.append(self._received(digest, pkg, submitter, requested, at))
+            before.append(replace(self._received(digest, pkg, submitter, requested, at),
+                                  warnings=warnings.for_ledger(parsed.warnings)))
             if isinstance(pkg, StatusPackage):
                 h = pkg.header
                 before.append(
@@ -248,6 +257,7 @@ class IntakeStage:
                 document_id=pkg.document_id, submitted_by=submitter, lane=lane, priority=int(pkg.priority),
                 doc_type=int(edoc.doc_type) if edoc else 0, target=(edoc.target_document_id or None) if edoc else None,
                 forwarded=tuple((r.requested, r.code) for r in resolutions if r.forwarded), verdict=verdict,
+                warnings=warnings.for_recipient(parsed.warnings),
             )
             publishes.append(Publish(exchange, key, body, envelope.to_headers(), priority=pkg.priority.amqp_priority,
                                      message_id=envelope.message_id))
@@ -272,6 +282,7 @@ class IntakeStage:
             forwarded={r.requested: r.code for rs in groups.values() for r in rs if r.forwarded},
             code=Code.UNKNOWN_RECIPIENT.value if unknown else None,
             warnings=tuple(w.code.value for w in parsed.warnings) + ((warning,) if warning else ()),
+            validation_warnings=() if already_recorded else warnings.for_metrics(parsed.warnings),
         )
         return Decision(tuple(publishes), tuple(before), tuple(after), "ack", outcome)
 
@@ -384,6 +395,7 @@ class IntakeStage:
         refused: tuple[str, ...] = (),
         forwarded: dict[str, str] | None = None,
         warnings: tuple[str, ...] = (),
+        validation_warnings: tuple[str, ...] = (),
     ) -> StageOutcome:
         return StageOutcome(
             Stage.INTAKE, result, digest,
@@ -392,4 +404,5 @@ class IntakeStage:
             document_id=pkg.document_id if pkg is not None else document_id,
             sender=pkg.sender if pkg is not None else sender, code=code, vi=vi, en=en, note=note,
             routed=routed or {}, refused_recipients=refused, forwarded=forwarded or {}, warnings=warnings,
+            validation_warnings=validation_warnings,
         )

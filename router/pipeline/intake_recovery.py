@@ -20,6 +20,7 @@ from router.pipeline.failure import Failure, FailureKind, Park
 from router.pipeline.outcome import Result, Stage, StageOutcome
 from router.pipeline.recovery import Inbound, dead_letter_failure, ledger_reason, reason_code
 from router.pipeline.statuses import About, HubVoice, held_package_notice
+from router.pipeline.submitter import SubmitterTrust
 from router.topology.build import Topology
 from schemas.findings import Code
 from schemas.models import EdocPackage
@@ -37,8 +38,15 @@ class IntakeRecovery:
     stage: Stage = Stage.INTAKE
 
     def __init__(
-        self, directory: Directory, topology: Topology, *, hub_user: str | None, voice: HubVoice | None = None
+        self,
+        directory: Directory,
+        topology: Topology,
+        *,
+        hub_user: str | None,
+        voice: HubVoice | None = None,
+        trust: SubmitterTrust | None = None,
     ) -> None:
+        self.trust = trust  # who may submit on behalf of a system (router/pipeline/submitter.py)
         self.directory = directory
         self.names = topology.names
         self.tier_s = topology.options.intake_tiers
@@ -57,7 +65,9 @@ class IntakeRecovery:
         """The broker user that submitted the package: the validated `user_id`, or on the hub's
         own copies (retries, replays) the submitter they carry."""
         own = self._own_copy(inbound)
-        return own.submitted_by if own is not None else inbound.user_id
+        if own is not None:
+            return own.submitted_by
+        return self.trust.of(inbound.user_id, inbound.headers).user if self.trust else inbound.user_id
 
     def inbound_failure(self, inbound: Inbound) -> Failure | None:
         if inbound.queue == self.names.intake_dead:

@@ -77,6 +77,8 @@ class StageOutcome:
     refused_recipients: tuple[str, ...] = ()
     forwarded: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: the code of each validation warning of a package recorded now (counted per system)
+    validation_warnings: tuple[str, ...] = ()
     note: str | None = None
     previous: Result | None = None
 

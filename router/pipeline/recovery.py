@@ -62,6 +62,8 @@ def dead_letter_failure(headers: Mapping[str, Any]) -> Failure:
     count = first.get("count", 1)
     detail = f"dead-lettered by the broker from {queue or '?'}: {reason or '?'} (count {count})"
     kind = FailureKind.DELIVERY_LIMIT if reason == "delivery_limit" else FailureKind.DEAD_LETTERED
+    if reason == "rejected":  # the hub rejects only with requeue: a direct-AMQP system refused it for good
+        kind = FailureKind.SINK_PERMANENT
     return Failure(kind, detail)
 
 

@@ -35,6 +35,8 @@ from router.topology.names import LANE_HEADER, LANES, LEVELS, Names
 from schemas.organ import OrganId
 
 ExchangeType = Literal["topic", "direct", "fanout", "headers"]
+QueueType = Literal["quorum"]
+QUEUE_TYPES: tuple[str, ...] = ("quorum",)
 DEFAULT_RETRY_DELAYS_S: tuple[int, ...] = (30, 120, 600, 3600, 21600)
 
 
@@ -53,10 +55,22 @@ class TopologyOptions:
     #: Parked, unknown and graveyard queues are read by operators' tools only; a high limit
     #: keeps a crash-looping replay from dead-lettering them (explicit: 4.x defaults to 20).
     holding_delivery_limit: int = 1000
+    #: Only quorum queues: the topology needs their delivery limit, at-least-once dead-lettering
+    #: and replication (classic queues have none of them; streams cannot dead-letter).
+    queue_type: QueueType = "quorum"
+    #: Members of each new quorum queue (`x-quorum-initial-group-size`); the broker caps it at
+    #: the nodes running at declare time. 0 leaves the argument out, for a broker whose queues
+    #: were declared before it was set (the broker refuses to add it to an existing queue).
+    quorum_initial_group_size: int = 3
 
     def __post_init__(self) -> None:
         if self.delivery_limit < 1 or self.holding_delivery_limit < 1:
             raise ValueError("delivery limits must be at least 1")
+        if self.queue_type not in QUEUE_TYPES:
+            raise ValueError(f"queue type {self.queue_type!r} is not supported: only quorum queues carry the "
+                             "delivery limit and at-least-once dead-lettering the hub relies on")
+        if self.quorum_initial_group_size < 0:
+            raise ValueError("quorum initial group size must be 0 (left out) or a number of members")
         if not self.retry_delays_s or any(d <= 0 for d in (*self.retry_delays_s, *self.intake_retry_delays_s)):
             raise ValueError("retry_delays_s needs at least one positive delay")
 
@@ -163,6 +177,10 @@ def route_for(target: Resolution | Organ | OrganId | str, names: Names) -> tuple
                 f"recipient {target.requested} resolves to {target.outcome}"
                 f"{f' ({target.reason})' if target.reason else ''}: reject it, do not publish"
             )
+        if target.outcome == "external" and not OrganId.is_valid(target.code):
+            # a connector id or pre-2020 code outside the tree has no level and no routing key
+            # of the level exchanges: straight to the national axis's fanout
+            return names.external_exchange, target.code
         oid = OrganId.parse(target.code)
     elif isinstance(target, OrganId):
         oid = target
@@ -223,13 +241,15 @@ def cover(directory: Directory) -> tuple[Cover, ...]:
 
 
 def _quorum_args(
-    limit: int, dlx: str | None, dlrk: str | None = None, ttl_ms: int | None = None
+    opts: TopologyOptions, limit: int, dlx: str | None, dlrk: str | None = None, ttl_ms: int | None = None
 ) -> dict[str, Any]:
     args: dict[str, Any] = {
-        "x-queue-type": "quorum",
+        "x-queue-type": opts.queue_type,
         "x-delivery-limit": limit,
         "x-overflow": "reject-publish",
     }
+    if opts.quorum_initial_group_size:
+        args["x-quorum-initial-group-size"] = opts.quorum_initial_group_size
     if dlx is not None:
         args["x-dead-letter-exchange"] = dlx
         args["x-dead-letter-strategy"] = "at-least-once"
@@ -255,15 +275,16 @@ def build_topology(directory: Directory, options: TopologyOptions | None = None)
         Exchange(n.external_exchange, "fanout"),
     ]
     queues: list[Queue] = [
-        Queue(n.intake_queue, _quorum_args(opts.delivery_limit, dlx, n.intake_dead)),
-        Queue(n.intake_retried, _quorum_args(opts.delivery_limit, dlx, n.intake_dead)),
-        *(Queue(n.intake_retry_queue(tier), _quorum_args(opts.delivery_limit, dlx, n.intake_retried, delay * 1000))
+        Queue(n.intake_queue, _quorum_args(opts, opts.delivery_limit, dlx, n.intake_dead)),
+        Queue(n.intake_retried, _quorum_args(opts, opts.delivery_limit, dlx, n.intake_dead)),
+        *(Queue(n.intake_retry_queue(tier),
+                _quorum_args(opts, opts.delivery_limit, dlx, n.intake_retried, delay * 1000))
           for tier, delay in enumerate(opts.intake_tiers, start=1)),
-        Queue(n.intake_dead, _quorum_args(hold, dlx, n.graveyard_queue)),
-        Queue(n.intake_parked, _quorum_args(hold, dlx, n.graveyard_queue)),
-        Queue(n.deliver_dead, _quorum_args(hold, dlx, n.graveyard_queue)),
-        Queue(n.unknown_queue, _quorum_args(hold, dlx, n.graveyard_queue)),
-        Queue(n.graveyard_queue, _quorum_args(hold, None)),
+        Queue(n.intake_dead, _quorum_args(opts, hold, dlx, n.graveyard_queue)),
+        Queue(n.intake_parked, _quorum_args(opts, hold, dlx, n.graveyard_queue)),
+        Queue(n.deliver_dead, _quorum_args(opts, hold, dlx, n.graveyard_queue)),
+        Queue(n.unknown_queue, _quorum_args(opts, hold, dlx, n.graveyard_queue)),
+        Queue(n.graveyard_queue, _quorum_args(opts, hold, None)),
     ]
     bindings: list[Binding] = [
         Binding(n.intake_exchange, n.intake_queue, "queue"),
@@ -282,12 +303,12 @@ def build_topology(directory: Directory, options: TopologyOptions | None = None)
         exchanges.append(Exchange(sx, "headers"))
         for lane in LANES:
             q = n.system_queue(sid, lane)
-            queues.append(Queue(q, _quorum_args(opts.delivery_limit, dlx, n.deliver_dead)))
+            queues.append(Queue(q, _quorum_args(opts, opts.delivery_limit, dlx, n.deliver_dead)))
             bindings.append(Binding(sx, q, "queue", "", {"x-match": "all", LANE_HEADER: lane}))
         for tier, delay in enumerate(opts.retry_delays_s, start=1):
-            retry_args = _quorum_args(opts.delivery_limit, sx, None, delay * 1000)
+            retry_args = _quorum_args(opts, opts.delivery_limit, sx, None, delay * 1000)
             queues.append(Queue(n.retry_queue(sid, tier), retry_args))
-        queues.append(Queue(parked, _quorum_args(hold, dlx, n.graveyard_queue)))
+        queues.append(Queue(parked, _quorum_args(opts, hold, dlx, n.graveyard_queue)))
     gateway = directory.gateway.id
     bindings.append(Binding(n.external_exchange, n.system_exchange(gateway), "exchange"))
     covers = cover(directory)

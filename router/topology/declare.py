@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,11 +169,13 @@ def apply_topology(topology: Topology, channel: Any) -> ApplyReport:
 
 
 def apply_to_url(
-    topology: Topology, amqp_url: str, prune: Callable[[], Iterable[Binding]] | None = None
+    topology: Topology, amqp_url: str | Sequence[str], prune: Callable[[], Iterable[Binding]] | None = None
 ) -> ApplyReport:
-    """Open a connection, apply, optionally prune with the listing `prune()` returns, close:
-    what `lienthong topology apply [--prune]` does."""
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    """Open a connection (to the first node of a cluster that answers, when given several),
+    apply, optionally prune with the listing `prune()` returns, close: what `lienthong topology
+    apply [--prune]` does."""
+    urls = [amqp_url] if isinstance(amqp_url, str) else list(amqp_url)
+    conn = pika.BlockingConnection([pika.URLParameters(u) for u in urls])
     try:
         channel = conn.channel()
         report = apply_topology(topology, channel)

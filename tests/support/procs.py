@@ -1,5 +1,6 @@
 """The hub as a separate process, the way it runs in production (`lienthong run`), so tests can
-kill it with SIGKILL, restart it, and restart the broker under it.
+kill it with SIGKILL and restart it (a broker restarted under it runs on a node of the test's
+own: tests/support/cluster.py, never the shared one).
 
 `hub_environment()` prepares everything a hub process needs on the shared broker — a directory
 file whose broker users carry the test prefix, the topology, the users themselves, a ledger file
@@ -28,6 +29,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pika
 import yaml
@@ -80,8 +82,8 @@ def install_journal(path: str) -> None:
     original = router.hub.build_sinks
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
-    def build(directory: Directory, root: Path) -> dict[str, Sink]:
-        return {sid: JournalSink(s, sid, fd) for sid, s in original(directory, root).items()}
+    def build(directory: Directory, root: Path, **kw: Any) -> dict[str, Sink]:
+        return {sid: JournalSink(s, sid, fd) for sid, s in original(directory, root, **kw).items()}
 
     router.hub.build_sinks = build
 
@@ -296,23 +298,6 @@ def hub_environment(
 # -- the broker --------------------------------------------------------------------------------
 def _ctl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def broker_stop_app() -> None:
-    """Stop RabbitMQ's application (the Erlang node stays up): every connection drops."""
-    out = _ctl("stop_app")
-    if out.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl stop_app failed: {out.stderr or out.stdout}")
-
-
-def broker_start_app(timeout: float = 120.0) -> float:
-    """Start it again and wait until it takes AMQP connections; returns the seconds waited."""
-    start = time.monotonic()
-    out = _ctl("start_app")
-    if out.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl start_app failed: {out.stderr or out.stdout}")
-    wait_broker(timeout)
-    return time.monotonic() - start
 
 
 def wait_broker(timeout: float = 120.0) -> None:

@@ -25,3 +25,16 @@ def sample_text(name: str) -> str:
 def replace_once(text: str, old: str, new: str) -> str:
     assert old in text, f"{old!r} not in sample"
     return text.replace(old, new, 1)
+
+
+#: Packages real software produced (the national axis, a gateway, the vendor SDK), byte for
+#: byte, with `manifest.json` saying which a hub must accept, refuse (with which codes) or either.
+REALWORLD = SAMPLES.parent.parent / "realworld"
+
+
+def realworld_manifest() -> list[dict[str, object]]:
+    import json
+
+    entries = json.loads((REALWORLD / "manifest.json").read_text(encoding="utf-8"))
+    assert isinstance(entries, list) and entries, "realworld/manifest.json is empty"
+    return entries

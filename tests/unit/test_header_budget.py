@@ -50,6 +50,7 @@ def worst_envelope() -> Envelope:
         priority=4, doc_type=3, target=WIDE * bound(Bounded.DOCUMENT_ID), forwarded=((ORGAN, ORGAN),) * n,
         verdict=verdict, park_reason=WIDE * PARK_REASON_CHARS, park_code=max(Code, key=len).value,
         waiting_since=datetime.max.replace(tzinfo=UTC).isoformat(),
+        warnings=(WIDE * 100,) * 1000,  # lt-warnings is cut at H.WARNINGS_CHARS characters
     )
 
 

@@ -3,12 +3,16 @@ only, and the secret-document policy matches what a reader sees, however it was 
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from schemas.confusables import fold
 from schemas.findings import Code
 from schemas.organ import OrganId
 from schemas.parse import validate_package
+from schemas.policy import ValidationOptions
+from schemas.profiles import Profile
 from tests.support.samples import EDOC_1, replace_once, sample_text
 
 pytestmark = pytest.mark.unit
@@ -46,10 +50,15 @@ def test_a_lookalike_recipient_is_refused_as_invalid(lookalike: str) -> None:
     assert Code.ORGAN_ID_INVALID in {f.code for f in report.errors}, report.findings
 
 
-def test_full_width_digits_in_a_date_are_refused() -> None:
+def test_full_width_digits_in_a_date_are_not_read_as_a_date() -> None:
+    """Refused under strict; under the default profile a date is not a routing value: warned."""
     text = replace_once(sample_text(EDOC_1), "<edXML:PromulgationDate>2025/03/14<",
                         "<edXML:PromulgationDate>2025/0３/14<")
-    assert not validate_package(text.encode("utf-8")).valid
+    assert not validate_package(text.encode("utf-8"), ValidationOptions(profile=Profile.STRICT)).valid
+    report = validate_package(text.encode("utf-8"))
+    assert report.valid
+    assert Code.DATE_INVALID in {w.code for w in report.warnings}
+    assert report.parsed is not None and report.parsed.package.header.promulgation_info.promulgation_date == date.min  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -138,9 +138,12 @@ def test_delivery_park_records_tells_the_sender_and_keeps_detail_out_of_the_stat
 
 
 def test_delivery_dead_letters_and_pending_parks_are_read_off_the_message() -> None:
-    dead = DELIVERY.inbound_failure(inbound({**ENV.to_headers(), "x-death": [{"reason": "rejected"}]},
+    dead = DELIVERY.inbound_failure(inbound({**ENV.to_headers(), "x-death": [{"reason": "expired"}]},
                                             queue=N.deliver_dead))
     assert dead is not None and dead.kind is FailureKind.DEAD_LETTERED
+    refused = DELIVERY.inbound_failure(inbound({**ENV.to_headers(), "x-death": [{"reason": "rejected"}]},
+                                               queue=N.deliver_dead))
+    assert refused is not None and refused.kind is FailureKind.SINK_PERMANENT  # a direct-AMQP system refused it
     marked = ENV.parked("CRASH_LOOP", "held").to_headers()
     pending = DELIVERY.inbound_failure(inbound(marked))
     assert pending is not None and pending.kind is FailureKind.PARK_PENDING and pending.code is Code.CRASH_LOOP

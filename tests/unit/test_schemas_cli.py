@@ -32,11 +32,12 @@ def test_validate_all_samples_exit_0() -> None:
 
 def test_validate_json_one_object_per_file(tmp_path: Path) -> None:
     bad = _bad_file(tmp_path)
-    result = runner.invoke(app, ["validate", "--format", "json", str(SAMPLES / EDOC_1), str(bad)])
+    result = runner.invoke(app, ["validate", "--profile", "strict", "--format", "json", str(SAMPLES / EDOC_1),
+                                 str(bad)])
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [r["valid"] for r in lines] == [True, False]
-    assert set(lines[1]) == {"file", "valid", "kind", "document_id", "errors"}
+    assert set(lines[1]) == {"file", "valid", "kind", "document_id", "errors", "warnings"}
     err = lines[1]["errors"][0]
     assert set(err) == {"code", "severity", "path", "line", "message", "vi", "en"}
     assert err["code"] == "CODE_LIST_VALUE"
@@ -45,8 +46,17 @@ def test_validate_json_one_object_per_file(tmp_path: Path) -> None:
     assert lines[0]["document_id"] == "000.00.00.H41,2025/03/14,1234/UBND-KGVX"
 
 
+def test_the_default_profile_warns_where_strict_refuses(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--format", "json", str(_bad_file(tmp_path))])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output)
+    assert line["valid"] and not line["errors"]
+    assert [(w["code"], w["severity"]) for w in line["warnings"]] == [("CODE_LIST_VALUE", "warning")]
+    assert runner.invoke(app, ["validate", "--profile", "lax", str(_bad_file(tmp_path))]).exit_code == 2
+
+
 def test_validate_text_names_field_line_and_both_languages(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["validate", str(_bad_file(tmp_path))])
+    result = runner.invoke(app, ["validate", "-p", "strict", str(_bad_file(tmp_path))])
     assert result.exit_code == 1
     assert "CODE_LIST_VALUE" in result.output
     assert "OtherInfo/Priority" in result.output

@@ -1,4 +1,7 @@
-"""Each reason code, provoked by a minimal change to a valid sample, with its path and line."""
+"""Each reason code, provoked by a minimal change to a valid sample, with its path and line.
+
+Under the `strict` profile (full QCVN): the default profile's grading of the same findings is
+held by tests/unit/test_schemas_profiles.py."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from schemas.findings import Code, Severity
 from schemas.limits import ParseLimits
 from schemas.parse import ValidationReport, validate_package
 from schemas.policy import SecretPolicy, ValidationOptions
+from schemas.profiles import Profile
 from tests.support.samples import EDOC_1, EDOC_3, STATUS_1, replace_once, sample_text
 
 pytestmark = pytest.mark.unit
@@ -17,8 +21,11 @@ pytestmark = pytest.mark.unit
 MH = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader"
 
 
+STRICT = Profile.STRICT
+
+
 def _check(text: str, options: ValidationOptions | None = None) -> ValidationReport:
-    return validate_package(text.encode("utf-8"), options)
+    return validate_package(text.encode("utf-8"), options or ValidationOptions(profile=STRICT))
 
 
 def _only(report: ValidationReport, code: Code) -> None:
@@ -120,7 +127,7 @@ def test_date_invalid(old: str, new: str, path_end: str) -> None:
 
 
 def test_promulgation_date_in_the_future() -> None:
-    r = _check(sample_text(EDOC_1), ValidationOptions(today=date(2025, 3, 13)))
+    r = _check(sample_text(EDOC_1), ValidationOptions(today=date(2025, 3, 13), profile=STRICT))
     _only(r, Code.DATE_INVALID)
     assert "future" in r.errors[0].message
 
@@ -164,7 +171,7 @@ def test_attachment_encoding_names_the_attachment() -> None:
 
 
 def test_attachment_too_large_by_configured_limit() -> None:
-    r = _check(sample_text(EDOC_1), ValidationOptions(limits=ParseLimits(max_attachment_bytes=10_000)))
+    r = _check(sample_text(EDOC_1), ValidationOptions(limits=ParseLimits(max_attachment_bytes=10_000), profile=STRICT))
     assert [f.code for f in r.errors] == [Code.ATTACHMENT_TOO_LARGE]
 
 
@@ -225,7 +232,7 @@ def test_secret_policy_is_configurable_and_nfd_safe() -> None:
     nfd = unicodedata.normalize("NFD", "MẬT")
     text = replace_once(sample_text(EDOC_1), "<edXML:SphereOfPromulgation>Liên thông văn bản<", f"<edXML:SphereOfPromulgation>{nfd}<")
     _only(_check(text), Code.SECRET_DOCUMENT)
-    off = ValidationOptions(secret=SecretPolicy(enabled=False))
+    off = ValidationOptions(secret=SecretPolicy(enabled=False), profile=STRICT)
     assert _check(text, off).valid
 
 
