@@ -69,6 +69,8 @@ class PollerOptions:
     poll_s: float = 1.0
     #: files per poll, per folder
     batch: int = 200
+    #: how often the sent/ records older than their retention are pruned
+    prune_every_s: float = 3600.0
 
 
 class FolderPoller:
@@ -83,6 +85,7 @@ class FolderPoller:
         self.journal = journal
         self.options = options or PollerOptions()
         self.submitted = 0  # files submitted by this poller (for tests and logs)
+        self._pruned_at = 0.0
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -103,6 +106,10 @@ class FolderPoller:
     def poll_once(self) -> int:
         """One sweep and one pass over `out/` and `status/out/`; returns files submitted."""
         before = self.submitted
+        if time.monotonic() - self._pruned_at >= self.options.prune_every_s or not self._pruned_at:
+            self._pruned_at = time.monotonic()
+            if removed := self.journal.prune():
+                log.info("folder.sent_pruned", system=self.folders.system, removed=removed)
         for folder, claimed in ((self.folders.out, self.folders.claimed),
                                 (self.folders.status_out, self.folders.status_claimed)):
             self.sweep(claimed)

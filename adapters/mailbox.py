@@ -20,10 +20,11 @@ system id and a letter of another system is "not found", the same answer as no l
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -80,6 +81,8 @@ LETTERS = Table(
     Column("created_at", DateTime(timezone=False), nullable=False),
     Column("updated_at", DateTime(timezone=False), nullable=False),
     Column("last_error", Text, nullable=True),
+    Column("headers", Text, nullable=True),  # the hand-over's envelope (JSON): to send a parked letter back
+    Column("reported_at", DateTime(timezone=False), nullable=True),  # a parked letter handed back to the hub
     Index("ix_lt_mailbox_system_state", "system_id", "kind", "state"),
 )
 
@@ -124,6 +127,7 @@ class Letter:
     created_at: datetime  # aware UTC
     updated_at: datetime
     visible_after: datetime
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,8 @@ def open_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    if parsed.drivername == "postgresql":  # the ledger's driver (psycopg 3), not SQLAlchemy's default
+        parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True)
 
 
@@ -203,6 +209,7 @@ class Mailbox:
             "digest": h.digest, "sender": h.sender, "recipients": ",".join(h.recipients),
             "document_id": h.document_id, "body": h.body, "state": LetterState.WAITING.value, "fails": 0,
             "visible_after": now, "created_at": now, "updated_at": now, "last_error": None,
+            "headers": json.dumps(h.headers, ensure_ascii=False), "reported_at": None,
         }
         try:
             with self._tx() as conn:
@@ -272,6 +279,21 @@ class Mailbox:
             fresh = conn.execute(select(LETTERS).where(LETTERS.c.doc_id == doc_id)).mappings().one()
         return Confirmed(_letter(fresh), delay)
 
+    # -- the hub's side again: parked letters go back through the failure executor --------------
+    def parked_unreported(self, limit: int = 100) -> list[Letter]:
+        """Letters parked after the system's `fail`s whose park the hub has not carried out yet
+        (the record, the sender's failure status: router/amqp/mailbox_returns.py)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(LETTERS).where(LETTERS.c.state == LetterState.PARKED.value, LETTERS.c.reported_at.is_(None))
+                .order_by(LETTERS.c.updated_at).limit(limit)
+            ).mappings().all()
+        return [_letter(r) for r in rows]
+
+    def mark_reported(self, doc_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(update(LETTERS).where(LETTERS.c.doc_id == doc_id).values(reported_at=_now()))
+
     def _open(self, system_id: str, kind: Kind) -> tuple[ColumnElement[bool], ...]:
         return (
             LETTERS.c.system_id == system_id, LETTERS.c.kind == kind,
@@ -290,7 +312,7 @@ def _letter(r: RowMapping) -> Letter:
         digest=get("digest"), sender=get("sender"), recipients=tuple(x for x in get("recipients").split(",") if x),
         document_id=get("document_id"), body=bytes(get("body")), state=LetterState(get("state")),
         fails=int(get("fails")), created_at=_aware(get("created_at")), updated_at=_aware(get("updated_at")),
-        visible_after=_aware(get("visible_after")),
+        visible_after=_aware(get("visible_after")), headers=json.loads(get("headers") or "{}"),
     )
 
 

@@ -59,6 +59,17 @@ WEBHOOK_BREAKER_TRANSITIONS = Counter(
     "Circuit breaker transitions of a push destination (system), by the state entered (closed, half_open, open).",
     ["system", "to"],
 )
+AXIS_API_REQUESTS = Counter(
+    "lienthong_axis_api_requests_total",
+    "Requests to the axis-compatible HTTP API by operation and axis ErrorCode (0 = success; 15 = wrong credentials).",
+    ["operation", "code"],
+)
+AXIS_API_SECONDS = Histogram(
+    "lienthong_axis_api_request_duration_seconds",
+    "Time to answer one axis API request (sendEdoc includes waiting for intake's verdict), by operation.",
+    ["operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 def serve(port: int, addr: str = "127.0.0.1") -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.amqp import Submitter
+from adapters.axis.client import AxisConfig, AxisLink
 from adapters.folder_poller import FolderPoller, Outbox
 from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
@@ -20,7 +21,6 @@ from router.pipeline.clock import Clock, system_clock
 from router.pipeline.decisions import Decision
 from router.pipeline.delivery import DeliveryStage
 from router.pipeline.delivery_recovery import DeliveryRecovery
-from router.pipeline.envelope import Submission
 from router.pipeline.failure import FailurePolicy
 from router.pipeline.intake import IntakeStage
 from router.pipeline.intake_recovery import IntakeRecovery
@@ -30,6 +30,7 @@ from router.pipeline.statuses import HubIdentity, HubVoice, StatusSigner
 from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
+from router.topology.names import Names
 
 
 def signature_check(settings: Settings) -> SignatureCheck:
@@ -46,13 +47,25 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
+def axis_config(settings: Settings) -> AxisConfig | None:
+    """The national axis from the settings, or None when it is not configured (all three needed)."""
+    secret = settings.axis_secret_value()
+    if not settings.axis_url or not settings.axis_system_id or not secret:
+        return None
+    return AxisConfig(AxisLink(settings.axis_url, settings.axis_system_id, secret), settings.ledger_url,
+                      settings.axis_fetch)
+
+
 def build_sinks(
-    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None
+    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None, *,
+    amqp_urls: tuple[str, ...] = (), prefix: str = "lienthong", axis: AxisConfig | None = None,
 ) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
+    names = Names(prefix)
     return {
         sid: adapters.build(s.delivery.adapter, s.delivery.options,
-                            SinkPlace(sid, root, **({"ledger_url": ledger_url} if ledger_url else {})))
+                            SinkPlace(sid, root, amqp_urls=amqp_urls, link_queue=names.link_queue(sid), axis=axis,
+                                      **({"ledger_url": ledger_url} if ledger_url else {})))
         for sid, s in directory.systems.items()
     }
 
@@ -85,7 +98,8 @@ class Hub:
         return cls(
             settings, directory, topology, ledger,
             sinks if sinks is not None
-            else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url),
+            else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url,
+                             amqp_urls=settings.broker_urls, prefix=settings.prefix, axis=axis_config(settings)),
             signatures or signature_check(settings), clock,
         )
 
@@ -158,18 +172,31 @@ class Hub:
         pollers = []
         for sid, s in self.directory.systems.items():
             place = SinkPlace(sid, self.settings.deliver_root)
-            poller = adapters.source(s.delivery.adapter, s.delivery.options, place, self.outbox_for(s.broker_user))
+            adapter = adapters.get(s.delivery.adapter)
+            if adapter is None or adapter.source is None:
+                continue
+            poller = adapters.source(s.delivery.adapter, s.delivery.options, place, self.outbox_for(sid))
             if poller is not None:
                 pollers.append(poller)
         return pollers
 
-    def outbox_for(self, broker_user: str) -> Callable[[], Outbox]:
-        """The one place where the hub submits on behalf of a system (drop folders): with its own
-        account, naming the system in `lt-submitted-by`, which intake trusts only on the hub's
-        `user_id`. To be switched to the gateway-submitter mechanism when it lands."""
-        headers = Submission(submitted_by=broker_user).to_headers()
+    def outbox_for(self, system_id: str) -> Callable[[], Outbox]:
+        """The one place where the hub submits on behalf of a system (drop folders): with the folder
+        watcher's gateway account (LIENTHONG_FOLDERS_AMQP_URL), naming the system in
+        `lt-on-behalf-of`, which intake trusts only from LIENTHONG_GATEWAY_USERS
+        (router/pipeline/submitter.py)."""
+        from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
+
+        url = self.settings.folders_amqp_url
+        if not url:
+            raise ValueError("no broker account for the drop folders: set LIENTHONG_FOLDERS_AMQP_URL to the "
+                             "folder watcher's gateway account")
+        if pika_user(url) not in self.settings.gateway_users:
+            raise ValueError(f"the drop folders' broker user {pika_user(url)!r} is not in LIENTHONG_GATEWAY_USERS: "
+                             "intake would not trust it to name the system")
+        headers = {ON_BEHALF_OF: system_id, AUTHENTICATED_BY: "folder"}
         exchange = self.topology.names.intake_exchange
-        return lambda: Submitter(self.settings.amqp_url, exchange).outbox(headers=headers)
+        return lambda: Submitter(url, exchange).outbox(headers=headers)
 
     def delivery_consumer(self, systems: list[str] | None = None, name: str = "deliver", **options: Any) -> Consumer:
         stage = self.delivery_stage()

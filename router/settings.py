@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from router.topology.build import DEFAULT_RETRY_DELAYS_S, QueueType, TopologyOptions
@@ -76,6 +76,33 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, ge=0, le=65535)
     api_secrets: Path | None = None
     api_reply_wait_s: float = Field(20.0, gt=0)
+    #: RabbitMQ management API (an administrator's URL) and the delegated admins of `lienthong systems`.
+    management_url: str = "http://guest:guest@127.0.0.1:15672"
+    admins_file: Path | None = None
+    audit_log: Path = Path("var/admin-audit.jsonl")
+    #: The drop-folder watcher's own broker URL (a gateway account listed in gateway_users): it
+    #: submits the files of `adapter: folder` systems on their behalf (adapters/folder_poller.py).
+    folders_amqp_url: str | None = None
+    #: The national axis (adapters/axis/client.py, README "Connect to the national axis"): its
+    #: endpoint (`https://<adapter>/XrdAdapter/adapter`), the hub's systemId on it and its secret
+    #: (here or in a file; never logged), the broker URL of the gateway system's own account the
+    #: poller submits with, the poll interval, and which fetch call the axis offers.
+    axis_url: str | None = None
+    axis_system_id: str | None = None
+    axis_secret: SecretStr | None = None
+    axis_secret_file: Path | None = None
+    axis_amqp_url: SecretStr | None = None
+    axis_poll_interval_s: float = Field(60.0, gt=0)
+    axis_fetch: Literal["getEdoc", "downloadEdoc"] = "getEdoc"
+
+    def axis_secret_value(self) -> str | None:
+        """The axis secret: LIENTHONG_AXIS_SECRET, else the first line of LIENTHONG_AXIS_SECRET_FILE."""
+        if self.axis_secret is not None:
+            return self.axis_secret.get_secret_value()
+        if self.axis_secret_file is not None:
+            lines = self.axis_secret_file.read_text(encoding="utf-8").splitlines()
+            return lines[0].strip() if lines else ""
+        return None
 
     @field_validator("retry_delays_s", "intake_retry_delays_s", mode="before")
     @classmethod

@@ -28,7 +28,9 @@ import base64
 import email.parser
 import email.policy
 import hashlib
+import json
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from adapters.axis import protocol as p
 from adapters.axis.accounts import Accounts
 from adapters.axis.replies import Replies, reply_key
 from adapters.mailbox import Confirmed, Letter, LetterState, Mailbox, NotYours, RetryPolicy
+from ops import metrics
 from schemas.findings import Code
 from schemas.parse import validate_package
 from schemas.policy import VIETNAM, ValidationOptions
@@ -410,6 +413,37 @@ OPERATIONS: dict[str, tuple[Sequence[str], str, str]] = {
 }
 
 
+#: room for the multipart framing around a package at the size limit
+_MULTIPART_SLACK = 1 << 20
+
+
+async def _read_capped(request: Request, cap: int) -> bytes | None:
+    """The body, or None past `cap` bytes (read as it streams: a liar's Content-Length does not
+    make the hub hold more). Reading answers `Expect: 100-continue` at once."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _code_of(response: Response) -> str:
+    """The axis ErrorCode of an answer (a bounded label: the closed set of `ErrorCode`)."""
+    if response.media_type != "application/json":
+        return p.ErrorCode.OK.value  # downloadEdoc's raw bytes
+    try:
+        code = str(json.loads(bytes(response.body)).get("ErrorCode", ""))
+    except ValueError:
+        return "unreadable"
+    return code if code in {c.value for c in p.ErrorCode} else "other"
+
+
 def create_app(parts: AxisParts) -> FastAPI:
     api = AxisApi(parts)
     handlers: dict[str, Handler] = {
@@ -427,23 +461,34 @@ def create_app(parts: AxisParts) -> FastAPI:
     )
 
     def endpoint(operation: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        answer_type = {"sendEdoc": p.SendEdocAnswer, "getEdoc": p.GetEdocAnswer}.get(operation, p.Answer)
+
         async def serve(request: Request) -> Response:
-            body = await request.body()  # reading answers `Expect: 100-continue` at once
+            started = time.perf_counter()
             try:
-                return await run_in_threadpool(_serve, request, body)
+                response = await _serve(request)
             except Exception as exc:  # noqa: BLE001 - the caller gets the axis shape, the log gets the cause
                 log.error("request failed", op=operation, error=repr(exc)[:500])
-                return _fail(_refusal(p.ErrorCode.INTERNAL, "Lỗi nội bộ của trục", "internal error of the hub"),
-                             p.SendEdocAnswer if operation == "sendEdoc" else p.Answer)
+                response = _fail(_refusal(p.ErrorCode.INTERNAL, "Lỗi nội bộ của trục", "internal error of the hub"),
+                                 answer_type)
+            metrics.AXIS_API_REQUESTS.labels(operation, _code_of(response)).inc()
+            metrics.AXIS_API_SECONDS.labels(operation).observe(time.perf_counter() - started)
+            return response
 
-        def _serve(request: Request, body: bytes) -> Response:
+        async def _serve(request: Request) -> Response:
+            # the signed headers first (in memory, no I/O): an unauthenticated caller gets its answer
+            # without `100 Continue` and without the hub reading its body
             who = api.authenticate(request)
             if isinstance(who, p.Refusal):
                 log.info("refused", op=operation, code=who.code.value)
-                answer = {"sendEdoc": p.SendEdocAnswer, "getEdoc": p.GetEdocAnswer}.get(operation, p.Answer)
-                return _fail(who, answer)
+                return _fail(who, answer_type)
             auth, system = who
-            return handler(auth, system, request, body)
+            body = await _read_capped(request, parts.options.limits.max_package_bytes + _MULTIPART_SLACK)
+            if body is None:
+                limit = parts.options.limits.max_package_bytes
+                return _fail(_refusal(p.ErrorCode.INVALID_FILE, f"Gói tin vượt quá giới hạn {limit} byte",
+                                      f"the package exceeds the limit of {limit} bytes"), answer_type)
+            return await run_in_threadpool(handler, auth, system, request, body)
 
         serve.__name__ = operation
         return serve

@@ -30,8 +30,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.cli.trace",
     "router.cli.topology",
     "router.cli.api",
+    "router.cli.axis",
     "signing.cli",
     "router.cli.report",
+    "router.cli.systems",
 )
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from adapters.axis import protocol as p
     from adapters.axis.api import AxisParts, HubUnavailable, Kind, Submitted
+    from adapters.mailbox import Mailbox
     from router.directory.model import Directory
 
 log = structlog.get_logger("lienthong.axisapi")
@@ -67,8 +68,9 @@ class SentView:
     """getSentEdocList from the ledger: one item per (package, recipient), with the transport
     state (`sendStatus`) and the recipient's latest business status (`receiveStatus`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, mailbox: Mailbox) -> None:
         self.engine = engine
+        self.mailbox = mailbox
 
     def sent(self, system_id: str, kind: Kind, doc_id: str | None) -> list[p.SentEdoc]:
         from sqlalchemy import select
@@ -103,12 +105,17 @@ class SentView:
                 code = latest.get((r["document_id"], leg["recipient_organ"]), "")
                 received = leg["last_at"] if leg["state"] == "delivered" else None
                 handover = f"{r['kind']}-{r['digest'][:32]}-{leg['system_id']}" if leg["system_id"] else ""
+                state, desc = leg["state"], _TRANSPORT.get(leg["state"], leg["state"])
+                letter = self.mailbox.get(leg["system_id"], doc_id_of(handover)) if handover else None
+                if letter is not None:  # a pulling recipient: the mailbox knows whether it was taken
+                    state, desc = _PULLED.get(letter.state.value, (state, desc))
+                    received = letter.updated_at if letter.state.value == "done" else None
                 out.append(p.SentEdoc(
                     senderDocId=sent_doc_id(r["digest"]), receiverDocId=doc_id_of(handover) if handover else "",
                     fromCode=r["from_organ"] or "", toCode=leg["recipient_organ"], title=r["subject"] or "",
                     notation=_notation(r["document_id"]), sentTime=_vn(r["received_at"]),
-                    receivedTime=_vn(received) if received else "", sendStatus=leg["state"],
-                    sendStatusDesc=_TRANSPORT.get(leg["state"], leg["state"]), receiveStatus=code,
+                    receivedTime=_vn(received) if received else "", sendStatus=state,
+                    sendStatusDesc=desc, receiveStatus=code,
                     receiveStatusDesc=_business(StatusCode, code), messageType=kind,
                 ))
         return out
@@ -119,6 +126,15 @@ _TRANSPORT = {
     "delivered": "Đã chuyển đến hệ thống nhận / Delivered to the recipient's system",
     "retrying": "Đang gửi lại / Retrying", "parked": "Không chuyển được, đã dừng / Not delivered, held",
     "rejected": "Bị từ chối / Rejected",
+}
+
+
+_PULLED = {
+    "waiting": ("delivered", "Chờ hệ thống nhận lấy về / Waiting in the recipient's mailbox"),
+    "processing": ("delivered", "Hệ thống nhận đang xử lý / Being taken by the recipient's system"),
+    "retrying": ("retrying", "Hệ thống nhận báo lỗi, sẽ gửi lại / The recipient reported a failure; offered again"),
+    "done": ("delivered", "Hệ thống nhận đã lấy về / Taken by the recipient's system"),
+    "parked": ("parked", "Hệ thống nhận không lấy được, đã dừng / The recipient could not take it; held"),
 }
 
 
@@ -171,6 +187,14 @@ class IntakeGateway:
         self._local.state = (conn, ch, replies)
         return conn, ch, replies
 
+    def _drop(self) -> None:
+        state, self._local.state = getattr(self._local, "state", None), None
+        if state is not None and state[0].is_open:
+            try:
+                state[0].close()
+            except Exception:  # noqa: BLE001 - a connection already broken may fail to close; it is gone either way
+                log.debug("closing a broken broker connection failed")
+
     def submit(self, body: bytes, system_id: str) -> Submitted | HubUnavailable:
         import pika
         from pika.exceptions import AMQPError, UnroutableError
@@ -179,25 +203,28 @@ class IntakeGateway:
         from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
 
         correlation = uuid.uuid4().hex
-        try:
-            conn, ch, replies = self._channel()
-            props = pika.BasicProperties(
-                delivery_mode=2, content_type="application/xml", user_id=self.user, timestamp=int(time.time()),
-                message_id=correlation, correlation_id=correlation, reply_to=REPLY_TO,
-                headers={ON_BEHALF_OF: system_id, AUTHENTICATED_BY: HMAC_METHOD},
-            )
-            ch.basic_publish(self.exchange, "", body, props, mandatory=True)
-        except UnroutableError:
-            return HubUnavailable("intake exchange has no queue bound (is the topology applied?)")
-        except (AMQPError, OSError) as exc:
-            self._local.state = None
-            return HubUnavailable(f"broker: {exc!r}"[:300])
+        props = pika.BasicProperties(
+            delivery_mode=2, content_type="application/xml", user_id=self.user, timestamp=int(time.time()),
+            message_id=correlation, correlation_id=correlation, reply_to=REPLY_TO,
+            headers={ON_BEHALF_OF: system_id, AUTHENTICATED_BY: HMAC_METHOD},
+        )
+        for attempt in (1, 2):  # a connection idle past its heartbeat is found dead only here: reconnect once
+            try:
+                conn, ch, replies = self._channel()
+                ch.basic_publish(self.exchange, "", body, props, mandatory=True)
+                break
+            except UnroutableError:
+                return HubUnavailable("intake exchange has no queue bound (is the topology applied?)")
+            except (AMQPError, OSError) as exc:
+                self._drop()
+                if attempt == 2:  # (a publish that did get through is de-duplicated by intake)
+                    return HubUnavailable(f"broker: {exc!r}"[:300])
         deadline = time.monotonic() + self.reply_wait_s
         try:
             while correlation not in replies and time.monotonic() < deadline:
                 conn.process_data_events(time_limit=0.2)
         except (AMQPError, OSError):
-            self._local.state = None  # confirmed already: the package is in the hub
+            self._drop()  # confirmed already: the package is in the hub
         raw = replies.pop(correlation, None)
         if raw is None:
             return Submitted("accepted", message="confirmed by the broker; intake's verdict not yet known")
@@ -313,7 +340,8 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         TARGETS.amqp_url = settings.api_amqp_url
         gateway.check()
     parts = AxisParts(accounts=accounts, directory=DirectoryView(directory), intake=gateway,
-                      sent=SentView(ledger.engine), mailbox=mailbox, replies=Replies(ledger.engine), retry=retry)
+                      sent=SentView(ledger.engine, mailbox), mailbox=mailbox, replies=Replies(ledger.engine),
+                      retry=retry)
     return Built(parts, gateway, [ledger.close])
 
 
@@ -324,6 +352,8 @@ def api(
                                                          "default 8080]"),
     secrets: str | None = typer.Option(None, "--secrets", help="YAML file of systemid, system and secret per "
                                                                "DMS [env LIENTHONG_API_SECRETS]"),
+    metrics_port: int | None = typer.Option(None, "--metrics-port",
+                                            help="serve Prometheus metrics on 127.0.0.1:PORT"),
     ledger: LedgerOpt = None,
     directory: DirectoryOpt = None,
     prefix: PrefixOpt = None,
@@ -339,7 +369,19 @@ def api(
     settings = command_settings(ledger_url=ledger, directory=directory, prefix=prefix, api_host=host,
                                 api_port=port, api_secrets=secrets)
     built = build(settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(built.parts), host=settings.api_host, port=settings.api_port,
+    if metrics_port is not None:
+        from ops import metrics
+
+        metrics.serve(metrics_port)
+    class Server(uvicorn.Server):
+        """Stops on SIGTERM/SIGINT after answering what is in flight, and exits 0 like `lienthong
+        run` (uvicorn would re-raise the signal after its graceful shutdown)."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    server = Server(uvicorn.Config(create_app(built.parts), host=settings.api_host, port=settings.api_port,
                                            log_config=None, access_log=False, server_header=False))
     log.info("axis API listening", host=settings.api_host, port=settings.api_port,
              systems=len(built.parts.accounts), gateway=built.gateway.user)

@@ -28,6 +28,7 @@ from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
+from adapters.axis.client import AxisNotConfigured
 from adapters.folder_layout import FolderJailError
 from adapters.webhook import WebhookSecretError
 from ops.provision import ProvisionError
@@ -123,6 +124,8 @@ def explain_one(exc: BaseException) -> OperatorError | None:
     match exc:
         case OperatorError():
             return exc
+        case AxisNotConfigured():
+            return OperatorError(str(exc))
         case LedgerMissing():
             return OperatorError(f"ledger not found: {exc.path} — check --ledger / LIENTHONG_LEDGER_URL "
                                  "(`lienthong run` creates it)")

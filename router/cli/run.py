@@ -69,6 +69,12 @@ def run(
                 sink.directory.mkdir(parents=True, exist_ok=True)
             except OSError as unusable:  # a broken inbox is the sink's failure at delivery, not the hub's
                 log.warning("delivery folder unusable", system=sid, folder=str(sink.directory), error=str(unusable))
+    try:  # drop folders are read by the intake role (adapters/folder_poller.py); checked before the broker
+        pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
+    except ValueError as missing:  # the folder watcher's gateway account is not configured
+        raise OperatorError(f"{missing} (README, drop folders)") from None
+    for poller in pollers:
+        poller.folders.prepare()  # a folder outside its root is refused here, in one line
     if apply_topology:
         apply_to_url(hub.topology, settings.broker_urls)
     consumers = []
@@ -76,12 +82,17 @@ def run(
         consumers.append(hub.intake_consumer())
     if role in (Role.deliver, Role.all):
         consumers.append(hub.delivery_consumer(list(system) or None))
-    polling = threading.Event()  # drop folders are read by the intake role (adapters/folder_poller.py)
-    pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
+    polling = threading.Event()
+    poller_threads = []
     for poller in pollers:
-        poller.folders.prepare()  # a folder outside its root is refused here, in one line
-        threading.Thread(target=poller.run, args=(polling,), name=f"folder-{poller.folders.system}",
-                         daemon=True).start()
+        poller_threads.append(threading.Thread(target=poller.run, args=(polling,),
+                                               name=f"folder-{poller.folders.system}", daemon=True))
+        poller_threads[-1].start()
+
+    if role in (Role.deliver, Role.all):  # letters a pulling system could not take (adapters/mailbox.py)
+        from router.amqp.mailbox_returns import start_returns
+
+        start_returns(hub.sinks, hub.topology, settings.amqp_url, polling)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         polling.set()
@@ -106,6 +117,9 @@ def run(
     for t in threads:
         while t.is_alive():
             t.join(0.5)
+    polling.set()  # a claim in progress finishes (or is resumed by the next start's sweep)
+    for t in poller_threads:
+        t.join(settings.grace_s)
     for c in consumers:
         if not c.stopped.is_set():
             errors.append(RuntimeError(f"{c.name} did not stop"))

@@ -4,6 +4,7 @@ in-memory double, and the fault-injecting wrapper with nothing scripted."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,18 @@ class TestMailboxSink(SinkContract):
         return MailboxSink(Mailbox.open(f"sqlite:///{blocked}"), "tinh-nghean")  # a folder, not a database
 
     def crash(self, sink: Sink, handover: Handover, point: str) -> None:
-        url = str(self._sink(sink).mailbox.engine.url)
+        url = self._sink(sink).mailbox.engine.url.render_as_string(hide_password=False)
         done = mailbox_crash.run(url, handover, point)
         assert done.returncode == -9, f"{point}: the process was not killed: {done.stdout}{done.stderr}"
+
+
+class TestMailboxSinkOnPostgres(TestMailboxSink):
+    """The same mailbox on PostgreSQL (the production ledger), in a schema of its own."""
+
+    @pytest.fixture
+    def sink(self, tmp_path: Path, pg_ledger_url: str) -> Iterator[Sink]:
+        box = Mailbox.open(pg_ledger_url)
+        try:
+            yield MailboxSink(box, "tinh-nghean")
+        finally:
+            box.close()

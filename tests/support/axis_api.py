@@ -107,10 +107,10 @@ def replay(port: int, capture: Capture, *, expect_continue_within_s: float = 1.0
             s.sendall(body)
         else:
             s.sendall(capture.raw)
-        return (*_read_response(s), waited)
+        return (*read_response(s), waited)
 
 
-def _read_response(s: socket.socket) -> tuple[int, bytes]:
+def read_response(s: socket.socket) -> tuple[int, bytes]:
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = s.recv(65536)
@@ -161,7 +161,9 @@ def serve(app: Any) -> Iterator[int]:
 
 
 @contextmanager
-def axis_rig(amqp_url: str, prefix: str, tmp: Path, **hub_settings: Any) -> Iterator[AxisRig]:
+def axis_rig(amqp_url: str, prefix: str, tmp: Path, *, sinks: dict[str, Any] | None = None,
+             **hub_settings: Any) -> Iterator[AxisRig]:
+    """`sinks`: other systems' sinks (the province always pulls through its mailbox)."""
     gateway = f"{prefix}-gw-api"
     ledger_url = f"sqlite:///{tmp / 'ledger.sqlite3'}"
     mailbox = Mailbox.open(ledger_url)
@@ -174,7 +176,8 @@ def axis_rig(amqp_url: str, prefix: str, tmp: Path, **hub_settings: Any) -> Iter
     ensure_user(gateway_grant(gateway, prefix), PASSWORD)
     try:
         with running_hub(amqp_url, prefix, tmp, ledger_url=ledger_url, gateway_users=(gateway,),
-                         sinks={"tinh-nghean": MailboxSink(mailbox, "tinh-nghean")}, **hub_settings) as hub:
+                         sinks={**(sinks or {}), "tinh-nghean": MailboxSink(mailbox, "tinh-nghean")},
+                         **hub_settings) as hub:
             built = build(settings)
             try:
                 with serve(create_app(built.parts)) as port:
