@@ -128,27 +128,32 @@ def test_the_sdks_own_requests_send_list_fetch_confirm_and_report_status(rig: Ax
 
 
 def test_a_folder_systems_package_is_pulled_confirmed_and_answered_with_status_03(rig: AxisRig) -> None:
-    """System A (the district, its own AMQP account, delivered to a folder) → the province DMS
-    pulls it through the API, confirms, and reports 03 → A finds the status in its inbox."""
+    """System A (the district) drops a package in its out/ folder → the hub routes it → the
+    province DMS pulls it through the API, confirms it, and reports 03 with sendEdoc(status) →
+    A finds the status in its status/ folder; trace shows every step."""
     package = make_edoc("000.00.25.H41", ["000.00.00.H41"], 501)
-    assert rig.hub.submit("huyen-thanhchuong", package).confirmed
+    part = rig.district.out / ".cv-501.part"
+    part.write_bytes(package)
+    part.rename(rig.district.out / "cv-501.edxml")
     client = rig.client(fresh=True)
     wait_for(lambda: any(i["from"] == "000.00.25.H41" for i in client.received()), timeout=30)
     (item,) = [i for i in client.received() if i["from"] == "000.00.25.H41"]
     assert base64.b64decode(str(client.json("getEdoc", [("docId", item["docId"])], body=b"{}")["data"])) == package
     assert client.update(item["docId"], "processing")["ErrorCode"] == "0"
     assert client.update(item["docId"], "done")["ErrorCode"] == "0"
-    before = {p.name for p in rig.hub.inbox("huyen-thanhchuong")}
     status = make_status("000.00.00.H41", "000.00.25.H41", 501, StatusCode.ACCEPTED)
     answer = client.send(status, "000.00.00.H41", "status")
     assert answer["ErrorCode"] == "0", answer
-    wait_for(lambda: any(n.startswith("status-") for n in {p.name for p in rig.hub.inbox("huyen-thanhchuong")} - before),
-             timeout=30)
+    wait_for(lambda: any(f.read_bytes() == status for f in _files(rig.district.status_in)), timeout=30)
     trace = rig.hub.hub.ledger.trace(document_id("000.00.25.H41", 501))
     (organ,) = [o for o in trace.organs if o.organ == "000.00.00.H41"]
     assert [d.delivery.state.value for d in organ.deliveries] == ["delivered"]
     assert [s.status_code for s in organ.statuses] == ["03"]
-    assert "huyen-thanhchuong" in {p.submitted_by for p in trace.packages}
+    assert "huyen-thanhchuong" in {p.submitted_by for p in trace.packages}  # the folder watcher spoke for A
+
+
+def _files(folder: Path) -> list[Path]:
+    return [f for f in folder.iterdir() if f.is_file() and f.suffix == ".edxml"] if folder.is_dir() else []
 
 
 def test_refusals_have_the_axis_shape_and_no_effect(rig: AxisRig) -> None:
@@ -261,13 +266,13 @@ def test_fail_goes_back_through_the_failure_policy(rig: AxisRig) -> None:
     assert client.update(doc_id, "done")["ErrorCode"] == p.ErrorCode.WRONG_STATE.value
     # the hub carries the park out like any other (delivery executor, its own account): the
     # sender is told DELIVERY_FAILED and the copy waits in the parked queue for an operator
-    before = {f.name for f in rig.hub.inbox("huyen-thanhchuong")}
+    before = {f.name for f in _files(rig.district.status_in)}
     returns = MailboxReturns(rig.mailbox, rig.hub.hub.topology, rig.hub.amqp_url)
     assert returns.run_once() == 1
     assert returns.run_once() == 0  # handed back once
 
     def told() -> list[bytes]:
-        return [f.read_bytes() for f in rig.hub.inbox("huyen-thanhchuong") if f.name not in before]
+        return [f.read_bytes() for f in _files(rig.district.status_in) if f.name not in before]
 
     wait_for(lambda: any(b"DELIVERY_FAILED" in b or b"could not deliver" in b for b in told()), timeout=30)
     parked_queue = rig.hub.hub.topology.names.parked_queue("tinh-nghean")

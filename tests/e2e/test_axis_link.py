@@ -27,6 +27,7 @@ from adapters.axis.client import AxisClient, AxisConfig, AxisLink, AxisOk, AxisS
 from adapters.axis.journal import AxisJournal
 from adapters.axis.poller import AxisPoller
 from adapters.registry import SINKS, SinkPlace
+from ops.provision import ensure_user, gateway_grant, revoke_user
 from router.cli.axis import BrokerIntake
 from router.settings import PACKAGE_DATA
 from schemas.codes import StatusCode
@@ -64,15 +65,17 @@ def link(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
     broker_prefix = unique_prefix("axis")
     tmp_path = tmp_path_factory.mktemp("axis")
     ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    with fake_axis() as axis, _cleanup(broker_prefix):
+    gateway_user = f"{broker_prefix}-gw-axis"  # an adapter gateway account for the CLI's poll
+    with fake_axis() as axis, _cleanup(broker_prefix, gateway_user):
         axis.register(HUB_ID, HUB_SECRET, groups=("H41",))
         axis.register(BNV_ID, BNV_SECRET, organs=(BNV, "000.00.07.G09"))
         axis.register("000.00.00.G12", "btc-secret", organs=(BTC,))
         config = AxisConfig(AxisLink(axis.url, HUB_ID, HUB_SECRET), ledger_url)
         sink = SINKS.build("axis", SINKS.options("axis", {}), SinkPlace("truc-quoc-gia", tmp_path, axis=config))
         assert isinstance(sink, AxisSink)
+        gw_password = ensure_user(gateway_grant(gateway_user, broker_prefix))
         with running_hub(amqp_url, broker_prefix, tmp_path, ledger_url=ledger_url, retry_delays_s=(1, 1, 1, 1),
-                         sinks={"truc-quoc-gia": sink}) as hub:
+                         sinks={"truc-quoc-gia": sink}, gateway_users=(gateway_user,)) as hub:
             intake = BrokerIntake(hub.user_url("truc-quoc-gia"), hub.hub.topology.names.intake_exchange)
             journal = AxisJournal.open(ledger_url)
             poller = AxisPoller(AxisClient(config.link), journal, intake)
@@ -84,7 +87,8 @@ def link(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
             env = {**os.environ, "LIENTHONG_AXIS_URL": axis.url, "LIENTHONG_AXIS_SYSTEM_ID": HUB_ID,
                    "LIENTHONG_AXIS_SECRET": HUB_SECRET, "LIENTHONG_LEDGER_URL": ledger_url,
                    "LIENTHONG_PREFIX": broker_prefix, "LIENTHONG_DIRECTORY": str(directory),
-                   "LIENTHONG_AXIS_AMQP_URL": hub.user_url("truc-quoc-gia"), "LIENTHONG_LOG_LEVEL": "WARNING"}
+                   "LIENTHONG_AXIS_AMQP_URL": f"amqp://{gateway_user}:{gw_password}@{amqp_url.split('@', 1)[1]}",
+                   "LIENTHONG_GATEWAY_USERS": gateway_user, "LIENTHONG_LOG_LEVEL": "WARNING"}
             bnv = AxisClient(AxisLink(axis.url, BNV_ID, BNV_SECRET))
             try:
                 yield Link(axis, hub, bnv, poller, journal, env)
@@ -95,10 +99,11 @@ def link(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
 
 
 @contextmanager
-def _cleanup(prefix: str) -> Iterator[None]:
+def _cleanup(prefix: str, user: str) -> Iterator[None]:
     try:
         yield
     finally:
+        revoke_user(user)
         delete_broker_objects(prefix)
 
 
@@ -136,7 +141,7 @@ def test_out_through_the_axis_status_back_by_polling_and_reconciled(link: Link) 
     status = make_status(BNV, TINH, 101, StatusCode.ACCEPTED)
     answer = link.bnv.send_edoc(status, sender=BNV, messagetype="status")  # `to` from ResponseFor
     assert isinstance(answer, AxisOk), answer
-    done = _lienthong(link, "axis", "poll", "--once")  # the operator's command, one round
+    done = _lienthong(link, "axis", "poll", "--once")  # the operator's command, via a gateway account
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["submitted"] == 1
     wait_for(lambda: bool(_inbox(link, "tinh-nghean", "status-")), timeout=30)

@@ -37,7 +37,7 @@ def test_poll_refuses_a_broker_account_that_is_not_the_gateways(tmp_path: Path) 
                 LIENTHONG_AXIS_SYSTEM_ID="000.00.00.H41", LIENTHONG_AXIS_SECRET=SECRET,
                 LIENTHONG_AXIS_AMQP_URL="amqp://lt-tinh-nghean:pw@127.0.0.1:5672/%2F")
     assert done.returncode == 2, done.stderr
-    assert "'lt-tinh-nghean'" in done.stderr and "'lt-truc-quoc-gia'" in done.stderr
+    assert "'lt-tinh-nghean'" in done.stderr and "'lt-truc-quoc-gia'" in done.stderr and "GATEWAY_USERS" in done.stderr
     assert SECRET not in done.stderr + done.stdout
 
 
