@@ -1,7 +1,9 @@
 """The metrics catalogue: Prometheus names with the lienthong_ prefix, base units, _total.
 
-Defined once here so dashboards and alert rules have one list to follow; the router only
-calls the helpers. A process exposes them with `serve(port)` (`lienthong run --metrics-port`).
+Defined once here so dashboards and alert rules have one list to follow. Only the runtime's
+observer (router/amqp/observe.py) updates the package metrics, from each message's typed
+outcome; the stages never count. Labels are bounded sets (outcomes, kinds, reason codes,
+the directory's systems). A process exposes them with `serve(port)` (`lienthong run --metrics-port`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 PACKAGES = Counter(
     "lienthong_packages_total",
-    "Packages decided by the route stage, by kind and outcome (accepted, rejected, duplicate).",
+    "Packages decided by the route stage, by kind and outcome (accepted, rejected, duplicate, parked).",
     ["kind", "outcome"],
 )
 REJECTIONS = Counter(
-    "lienthong_rejections_total", "Rejections by reason code (the closed set of the README).", ["code"]
+    "lienthong_rejections_total",
+    "Refusals at intake by reason code (the closed set of the README): whole packages and refused recipients.",
+    ["code"],
 )
 VALIDATION_WARNINGS = Counter(
     "lienthong_validation_warnings_total",
@@ -23,8 +27,11 @@ VALIDATION_WARNINGS = Counter(
 )
 DELIVERIES = Counter(
     "lienthong_deliveries_total",
-    "Delivery attempts by system and result (delivered, retrying, parked).",
+    "Delivery attempts by recipient system and result (delivered, retrying, parked, duplicate).",
     ["system", "result"],
+)
+PARKED = Counter(
+    "lienthong_parked_total", "Messages parked for an operator, by stage and reason code.", ["stage", "code"]
 )
 STAGE_SECONDS = Histogram(
     "lienthong_stage_duration_seconds",

@@ -299,6 +299,7 @@ def build(settings: Settings, *, check: bool = True) -> Built:
     from router.directory.model import load_directory
     from router.ledger.store import Ledger
     from router.pipeline.failure import Failure, FailureKind, FailurePolicy, RetryAfter
+    from router.pipeline.outcome import Stage
     from router.topology.names import Names
 
     if settings.api_secrets is None:
@@ -331,7 +332,7 @@ def build(settings: Settings, *, check: bool = True) -> Built:
     delays = tuple(opts.retry_delays_s)
 
     def retry(fails: int) -> float | None:
-        action = policy.decide(Failure(FailureKind.SINK_TRANSIENT, "the system reported fail"), "deliver", fails)
+        action = policy.decide(Failure(FailureKind.SINK_TRANSIENT, "the system reported fail"), Stage.DELIVERY, fails)
         return float(delays[action.tier - 1]) if isinstance(action, RetryAfter) else None
 
     gateway = IntakeGateway(settings.api_amqp_url, Names(settings.prefix).intake_exchange, settings.api_reply_wait_s)

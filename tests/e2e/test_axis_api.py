@@ -122,6 +122,10 @@ def test_the_sdks_own_requests_send_list_fetch_confirm_and_report_status(rig: Ax
     assert _answer(body)["data"] == []
     _, body, _ = replay(rig.port, load("007-getAgenciesList.http"))
     assert any(a["code"] == "000.00.00.H41" for a in _answer(body)["data"])  # type: ignore[union-attr]
+    _, body, _ = replay(rig.port, load("010-getSynchronizeUnit.http"))
+    units = _answer(body)["data"]
+    assert any(u["code"] == "000.00.25.H41" and u["pid"] == "000.00.00.H41" and u["isAgency"] is True
+               for u in units)  # type: ignore[union-attr]
     for name in ("008-registerAgency.http", "009-deleteAgency.http"):
         _, body, _ = replay(rig.port, load(name))
         assert _answer(body)["ErrorCode"] == p.ErrorCode.UNKNOWN_OPERATION.value
