@@ -16,8 +16,13 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from router.topology.build import DEFAULT_RETRY_DELAYS_S, QueueType, TopologyOptions
+from schemas.organ import OrganId
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+#: The hub's own identity in the statuses it creates (listed in the sample directory): the
+#: provincial document hub run by the Sở Thông tin và Truyền thông — never the UBND tỉnh.
+HUB_ORGAN = "000.02.13.H41"
+HUB_NAME = "Trục liên thông văn bản tỉnh Nghệ An"
 
 
 class Settings(BaseSettings):
@@ -50,9 +55,10 @@ class Settings(BaseSettings):
     workers: int = Field(4, ge=1)
     #: Seconds to finish in-flight work after SIGTERM before closing anyway.
     grace_s: float = Field(20.0, ge=0)
-    #: Organ code the hub speaks as in statuses about whole packages (no recipient to name).
-    hub_organ: str = "000.00.00.H41"
-    hub_name: str = "Trục liên thông văn bản (lienthong)"
+    #: The organ code and name the hub speaks as in every status it creates (refusals at intake,
+    #: hold and delivery notices): the hub's own, never a recipient's or the People's Committee's.
+    hub_organ: str = HUB_ORGAN
+    hub_name: str = HUB_NAME
     #: Signature policy per system id (require | warn | off); `default` applies to the others.
     signature_policy: dict[str, str] = Field(default_factory=lambda: {"default": "off"})
     trust_dir: Path | None = None
@@ -70,6 +76,10 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, ge=0, le=65535)
     api_secrets: Path | None = None
     api_reply_wait_s: float = Field(20.0, gt=0)
+    #: RabbitMQ management API (an administrator's URL) and the delegated admins of `lienthong systems`.
+    management_url: str = "http://guest:guest@127.0.0.1:15672"
+    admins_file: Path | None = None
+    audit_log: Path = Path("var/admin-audit.jsonl")
     #: The drop-folder watcher's own broker URL (a gateway account listed in gateway_users): it
     #: submits the files of `adapter: folder` systems on their behalf (adapters/folder_poller.py).
     folders_amqp_url: str | None = None
@@ -100,6 +110,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip().removeprefix("[").removesuffix("]")
             return tuple(int(x) for x in text.split(",") if x.strip())
+        return value
+
+    @field_validator("hub_organ")
+    @classmethod
+    def _hub_organ(cls, value: str) -> str:
+        if not OrganId.is_valid(value):
+            raise ValueError("the hub's own organ code, LLL.KK.JJ.XNN in ASCII (e.g. 000.02.13.H41)")
         return value
 
     @field_validator("gateway_users", mode="before")

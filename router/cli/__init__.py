@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.cli.axis",
     "signing.cli",
     "router.cli.report",
+    "router.cli.systems",
 )
 
 

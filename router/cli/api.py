@@ -299,6 +299,7 @@ def build(settings: Settings, *, check: bool = True) -> Built:
     from router.directory.model import load_directory
     from router.ledger.store import Ledger
     from router.pipeline.failure import Failure, FailureKind, FailurePolicy, RetryAfter
+    from router.pipeline.outcome import Stage
     from router.topology.names import Names
 
     if settings.api_secrets is None:
@@ -325,13 +326,13 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         raise OperatorError(f"API secrets file {settings.api_secrets}: systemid {a.systemid} names system "
                             f"{a.system!r}, which is not in the directory {settings.directory}")
     ledger = Ledger.open(settings.ledger_url)
-    mailbox = Mailbox(ledger.engine)
+    mailbox = Mailbox.open(settings.ledger_url)  # its own engine: BEGIN IMMEDIATE on SQLite
     opts = settings.topology_options()
     policy = FailurePolicy(intake_tiers=len(opts.intake_tiers), deliver_tiers=len(opts.retry_delays_s))
     delays = tuple(opts.retry_delays_s)
 
     def retry(fails: int) -> float | None:
-        action = policy.decide(Failure(FailureKind.SINK_TRANSIENT, "the system reported fail"), "deliver", fails)
+        action = policy.decide(Failure(FailureKind.SINK_TRANSIENT, "the system reported fail"), Stage.DELIVERY, fails)
         return float(delays[action.tier - 1]) if isinstance(action, RetryAfter) else None
 
     gateway = IntakeGateway(settings.api_amqp_url, Names(settings.prefix).intake_exchange, settings.api_reply_wait_s)
@@ -339,9 +340,9 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         TARGETS.amqp_url = settings.api_amqp_url
         gateway.check()
     parts = AxisParts(accounts=accounts, directory=DirectoryView(directory), intake=gateway,
-                      sent=SentView(ledger.engine, mailbox), mailbox=mailbox, replies=Replies(ledger.engine),
+                      sent=SentView(ledger.engine, mailbox), mailbox=mailbox, replies=Replies(mailbox.engine),
                       retry=retry)
-    return Built(parts, gateway, [ledger.close])
+    return Built(parts, gateway, [ledger.close, mailbox.close])
 
 
 def api(

@@ -1,9 +1,10 @@
 """`lienthong axis poll` and `lienthong axis reconcile`: the hub's link to the national axis.
 
 `poll` takes in what the axis holds for the hub (adapters/axis/poller.py), submitting it to
-intake with the national-axis gateway system's own broker account (LIENTHONG_AXIS_AMQP_URL,
-whose user must be that system's `broker_user` in the directory: intake then treats every
-package as submitted by the gateway, which serves every organ outside the hub's tree).
+intake as the national-axis gateway system (LIENTHONG_AXIS_AMQP_URL: that system's own broker
+account, or a gateway account listed in LIENTHONG_GATEWAY_USERS that names it in
+`lt-on-behalf-of`); intake then treats every package as submitted by the gateway, which serves
+every organ outside the hub's tree.
 `reconcile` compares the axis's `getSentEdocList` with the ledger (adapters/axis/reconcile.py).
 """
 
@@ -48,8 +49,8 @@ class BrokerIntake:
     A broker that does not answer is a False (the poller tries again next round), reconnecting
     on the next call."""
 
-    def __init__(self, url: str, exchange: str) -> None:
-        self.url, self.exchange = url, exchange
+    def __init__(self, url: str, exchange: str, headers: dict[str, str] | None = None) -> None:
+        self.url, self.exchange, self.headers = url, exchange, headers
         self._submitter: Any = None
 
     def __call__(self, body: bytes) -> bool:
@@ -60,7 +61,7 @@ class BrokerIntake:
         try:
             if self._submitter is None:
                 self._submitter = Submitter(self.url, self.exchange)
-            return bool(self._submitter.submit(body, want_reply=False).confirmed)
+            return bool(self._submitter.submit(body, want_reply=False, headers=self.headers).confirmed)
         except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError,
                 pika.exceptions.ProbableAccessDeniedError):
             raise  # wrong credentials do not heal by waiting: one line and exit 2
@@ -76,19 +77,33 @@ class BrokerIntake:
                 submitter.close()
 
 
-def _gateway_url(settings: Settings, directory: Directory) -> str:
+#: how intake records packages the poller submits through a gateway account (lt-authenticated-by)
+AXIS_LINK_METHOD = "axis-link"
+
+
+def _intake(settings: Settings, directory: Directory) -> BrokerIntake:
+    """The poller's way into intake: the gateway system's own broker account, or an adapter
+    gateway account (LIENTHONG_GATEWAY_USERS) naming the gateway system in `lt-on-behalf-of`
+    (router/pipeline/submitter.py) — write on intake only, no system queue to read."""
     import pika
 
+    from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
+    from router.topology.names import Names
+
+    gateway = directory.gateway
     if settings.axis_amqp_url is None:
-        raise OperatorError(f"set LIENTHONG_AXIS_AMQP_URL: the broker URL of the national-axis system's own account "
-                            f"({directory.gateway.broker_user}), which the poller submits with")
+        raise OperatorError(f"set LIENTHONG_AXIS_AMQP_URL: the broker URL the poller submits with (the national-axis "
+                            f"system's account {gateway.broker_user}, or a gateway account of LIENTHONG_GATEWAY_USERS)")
     url = settings.axis_amqp_url.get_secret_value()
     user = pika.URLParameters(url).credentials.username
-    if user != directory.gateway.broker_user:
-        raise OperatorError(f"LIENTHONG_AXIS_AMQP_URL logs in as {user!r}, but the national-axis system "
-                            f"{directory.gateway.id} submits as {directory.gateway.broker_user!r} (directory)")
     TARGETS.amqp_url = url
-    return url
+    exchange = Names(settings.prefix).intake_exchange
+    if user == gateway.broker_user:
+        return BrokerIntake(url, exchange)
+    if user in settings.gateway_users:
+        return BrokerIntake(url, exchange, {ON_BEHALF_OF: gateway.id, AUTHENTICATED_BY: AXIS_LINK_METHOD})
+    raise OperatorError(f"LIENTHONG_AXIS_AMQP_URL logs in as {user!r}, which is neither the national-axis system's "
+                        f"broker user {gateway.broker_user!r} (directory) nor in LIENTHONG_GATEWAY_USERS")
 
 
 @axis_app.command("poll")
@@ -107,13 +122,11 @@ def poll(
     from adapters.axis.journal import AxisJournal
     from adapters.axis.poller import AxisPoller
     from router.directory.model import load_directory
-    from router.topology.names import Names
 
     settings = command_settings(ledger_url=ledger, directory=directory, prefix=prefix,
                                 axis_poll_interval_s=interval)
     config = _config(settings)
-    loaded = load_directory(settings.directory)
-    intake = BrokerIntake(_gateway_url(settings, loaded), Names(settings.prefix).intake_exchange)
+    intake = _intake(settings, load_directory(settings.directory))
     journal = AxisJournal.open(config.journal_url)
     client = AxisClient(config.link)
     poller = AxisPoller(client, journal, intake, fetch_with=config.fetch_with)

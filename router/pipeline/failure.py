@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
 
+from router.pipeline.outcome import Stage
 from schemas.findings import Code
-
-Stage = Literal["intake", "deliver"]
 
 
 class FailureKind(StrEnum):
@@ -104,7 +102,9 @@ PARK_TEXTS: dict[Code, tuple[str, str]] = {
                        "the package is held to be sent again"),
     Code.DELIVERY_FAILED: ("hệ thống nhận không tiếp nhận được sau nhiều lần thử",
                            "the recipient's system could not take it after several attempts"),
-    Code.DELIVERY_REFUSED: ("hệ thống nhận từ chối gói tin", "the recipient's system refused the package"),
+    Code.DELIVERY_REFUSED: ("hệ thống nhận từ chối gói tin vì lý do kỹ thuật (không phải ý kiến xử lý của nơi nhận)",
+                            "the recipient's system refused the package for a technical reason "
+                            "(not a decision of the recipient)"),
     Code.CRASH_LOOP: ("trục dừng đột ngột nhiều lần khi xử lý gói tin này; gói tin được giữ lại",
                       "the hub stopped repeatedly while handling this package; it is held"),
     Code.ORIGINAL_NOT_DELIVERED: ("văn bản gốc chưa tới nơi nhận trong thời hạn chờ",
@@ -129,7 +129,7 @@ class FailurePolicy:
         if kind is FailureKind.WAITING_FOR_ORIGINAL:
             return RetryAfter(1) if failure.waited_s < self.original_wait_s else park_for(PARK_CODES[kind])
         if kind in TRANSIENT:
-            tiers = self.intake_tiers if stage == "intake" else self.deliver_tiers
+            tiers = self.intake_tiers if stage == Stage.INTAKE else self.deliver_tiers
             if 1 <= attempt <= tiers:
                 return RetryAfter(attempt)
         return park_for(PARK_CODES[kind])

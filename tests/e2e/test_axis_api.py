@@ -8,7 +8,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,16 +23,21 @@ from prometheus_client import REGISTRY
 
 from adapters.axis import protocol as p
 from adapters.mailbox import LetterState
+from ops.provision import Grant, ensure_user, revoke_user
 from router.amqp.mailbox_returns import MailboxReturns
+from router.cli.api import build
+from router.cli.errors import OperatorError, explain
 from router.pipeline.submitter import ON_BEHALF_OF
+from router.settings import Settings
 from schemas.codes import StatusCode
 from schemas.limits import ParseLimits
 from schemas.policy import ValidationOptions
 from tests.integration.test_pipeline_basic import wait_for
 from tests.support.axis_api import DISTRICT_ID, DISTRICT_SECRET, AxisRig, axis_rig, read_response, replay
 from tests.support.axis_captures import SYSTEM_ID, load
+from tests.support.hub import PASSWORD
 from tests.support.packages import document_id, make_edoc, make_status
-from tests.support.services import delete_broker_objects, unique_prefix
+from tests.support.services import ROOT, answers, delete_broker_objects, unique_prefix
 
 pytestmark = pytest.mark.e2e
 
@@ -114,33 +122,42 @@ def test_the_sdks_own_requests_send_list_fetch_confirm_and_report_status(rig: Ax
     assert _answer(body)["data"] == []
     _, body, _ = replay(rig.port, load("007-getAgenciesList.http"))
     assert any(a["code"] == "000.00.00.H41" for a in _answer(body)["data"])  # type: ignore[union-attr]
+    _, body, _ = replay(rig.port, load("010-getSynchronizeUnit.http"))
+    units = _answer(body)["data"]
+    assert any(u["code"] == "000.00.25.H41" and u["pid"] == "000.00.00.H41" and u["isAgency"] is True
+               for u in units)  # type: ignore[union-attr]
     for name in ("008-registerAgency.http", "009-deleteAgency.http"):
         _, body, _ = replay(rig.port, load(name))
         assert _answer(body)["ErrorCode"] == p.ErrorCode.UNKNOWN_OPERATION.value
 
 
 def test_a_folder_systems_package_is_pulled_confirmed_and_answered_with_status_03(rig: AxisRig) -> None:
-    """System A (the district, its own AMQP account, delivered to a folder) → the province DMS
-    pulls it through the API, confirms, and reports 03 → A finds the status in its inbox."""
+    """System A (the district) drops a package in its out/ folder → the hub routes it → the
+    province DMS pulls it through the API, confirms it, and reports 03 with sendEdoc(status) →
+    A finds the status in its status/ folder; trace shows every step."""
     package = make_edoc("000.00.25.H41", ["000.00.00.H41"], 501)
-    assert rig.hub.submit("huyen-thanhchuong", package).confirmed
+    part = rig.district.out / ".cv-501.part"
+    part.write_bytes(package)
+    part.rename(rig.district.out / "cv-501.edxml")
     client = rig.client(fresh=True)
     wait_for(lambda: any(i["from"] == "000.00.25.H41" for i in client.received()), timeout=30)
     (item,) = [i for i in client.received() if i["from"] == "000.00.25.H41"]
     assert base64.b64decode(str(client.json("getEdoc", [("docId", item["docId"])], body=b"{}")["data"])) == package
     assert client.update(item["docId"], "processing")["ErrorCode"] == "0"
     assert client.update(item["docId"], "done")["ErrorCode"] == "0"
-    before = {p.name for p in rig.hub.inbox("huyen-thanhchuong")}
     status = make_status("000.00.00.H41", "000.00.25.H41", 501, StatusCode.ACCEPTED)
     answer = client.send(status, "000.00.00.H41", "status")
     assert answer["ErrorCode"] == "0", answer
-    wait_for(lambda: any(n.startswith("status-") for n in {p.name for p in rig.hub.inbox("huyen-thanhchuong")} - before),
-             timeout=30)
+    wait_for(lambda: any(f.read_bytes() == status for f in _files(rig.district.status_in)), timeout=30)
     trace = rig.hub.hub.ledger.trace(document_id("000.00.25.H41", 501))
     (organ,) = [o for o in trace.organs if o.organ == "000.00.00.H41"]
     assert [d.delivery.state.value for d in organ.deliveries] == ["delivered"]
     assert [s.status_code for s in organ.statuses] == ["03"]
-    assert "huyen-thanhchuong" in {p.submitted_by for p in trace.packages}
+    assert "huyen-thanhchuong" in {p.submitted_by for p in trace.packages}  # the folder watcher spoke for A
+
+
+def _files(folder: Path) -> list[Path]:
+    return [f for f in folder.iterdir() if f.is_file() and f.suffix == ".edxml"] if folder.is_dir() else []
 
 
 def test_refusals_have_the_axis_shape_and_no_effect(rig: AxisRig) -> None:
@@ -253,14 +270,114 @@ def test_fail_goes_back_through_the_failure_policy(rig: AxisRig) -> None:
     assert client.update(doc_id, "done")["ErrorCode"] == p.ErrorCode.WRONG_STATE.value
     # the hub carries the park out like any other (delivery executor, its own account): the
     # sender is told DELIVERY_FAILED and the copy waits in the parked queue for an operator
-    before = {f.name for f in rig.hub.inbox("huyen-thanhchuong")}
+    before = {f.name for f in _files(rig.district.status_in)}
     returns = MailboxReturns(rig.mailbox, rig.hub.hub.topology, rig.hub.amqp_url)
     assert returns.run_once() == 1
     assert returns.run_once() == 0  # handed back once
 
     def told() -> list[bytes]:
-        return [f.read_bytes() for f in rig.hub.inbox("huyen-thanhchuong") if f.name not in before]
+        return [f.read_bytes() for f in _files(rig.district.status_in) if f.name not in before]
 
     wait_for(lambda: any(b"DELIVERY_FAILED" in b or b"could not deliver" in b for b in told()), timeout=30)
     parked_queue = rig.hub.hub.topology.names.parked_queue("tinh-nghean")
     wait_for(lambda: rig.hub.queue_depth(parked_queue) == 1, timeout=10)
+
+
+# -- start-up: `lienthong api` stops with one line naming the cause, or serves -------------------
+
+
+@pytest.fixture(scope="module")
+def place(rig: AxisRig) -> Iterator[tuple[str, Path]]:
+    """The rig's prefix and folder (its directory and secrets files, its gateway account), plus a
+    gateway account that may not write to intake."""
+    prefix, tmp = rig.hub.prefix, rig.settings.directory.parent
+    mute = f"{prefix}-gw-mute"
+    ensure_user(Grant(mute, "^$", "^$", "^amq\\.rabbitmq\\.reply-to.*$"), PASSWORD)
+    try:
+        yield prefix, tmp
+    finally:
+        revoke_user(mute)
+
+
+def _settings(amqp_url: str, prefix: str, tmp: Path, user: str, password: str = PASSWORD, **kw: object) -> Settings:
+    rest = amqp_url.split("@", 1)[1]
+    values: dict[str, object] = {
+        "amqp_url": amqp_url, "prefix": prefix, "directory": tmp / "dir.yaml", "ledger_url": f"sqlite:///{tmp}/api-start.db",
+        "api_amqp_url": f"amqp://{user}:{password}@{rest}", "api_secrets": tmp / "secrets.yaml",
+        "gateway_users": (user,),
+    }
+    values.update(kw)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _cause(settings: Settings) -> str:
+    with pytest.raises(Exception) as info:
+        build(settings).close()
+    failure = explain(info.value)
+    assert isinstance(failure, OperatorError), repr(info.value)
+    return str(failure)
+
+
+def test_a_well_configured_gateway_starts(amqp_url: str, place: tuple[str, Path]) -> None:
+    prefix, tmp = place
+    built = build(_settings(amqp_url, prefix, tmp, f"{prefix}-gw-api"))
+    try:
+        assert len(built.parts.accounts) == 2
+    finally:
+        built.close()
+
+
+def test_each_wrong_setting_names_its_cause(amqp_url: str, place: tuple[str, Path]) -> None:
+    prefix, tmp = place
+    ok = f"{prefix}-gw-api"
+    assert "not in LIENTHONG_GATEWAY_USERS" in _cause(_settings(amqp_url, prefix, tmp, ok, gateway_users=()))
+    assert "refused user" in _cause(_settings(amqp_url, prefix, tmp, ok, password="wrong-password"))
+    assert f"may not publish to {prefix}.intake" in _cause(_settings(amqp_url, prefix, tmp, f"{prefix}-gw-mute"))
+    assert "LIENTHONG_API_SECRETS" in _cause(_settings(amqp_url, prefix, tmp, ok, api_secrets=None))
+    (tmp / "open.yaml").write_text((tmp / "secrets.yaml").read_text())
+    (tmp / "open.yaml").chmod(0o644)
+    assert "chmod 600" in _cause(_settings(amqp_url, prefix, tmp, ok, api_secrets=tmp / "open.yaml"))
+    assert "does not exist" in _cause(_settings(amqp_url, "lt-nothing-here", tmp, ok))
+
+
+def test_the_command_prints_one_line_and_no_traceback(amqp_url: str, place: tuple[str, Path]) -> None:
+    prefix, tmp = place
+    env = {"LIENTHONG_API_SECRETS": str(tmp / "secrets.yaml"), "LIENTHONG_PREFIX": prefix,
+           "LIENTHONG_DIRECTORY": str(tmp / "dir.yaml"), "LIENTHONG_LEDGER_URL": f"sqlite:///{tmp}/api-start.db",
+           "LIENTHONG_API_AMQP_URL": amqp_url.replace("guest:guest", f"{prefix}-gw-mute:{PASSWORD}"),
+           "LIENTHONG_GATEWAY_USERS": f"{prefix}-gw-mute", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(Path(sys.executable).with_name("lienthong")), "api", "--port", "0"], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=ROOT, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "may not publish" in done.stderr.strip().splitlines()[-1]
+
+
+def test_the_command_serves_the_sdks_requests_and_stops_on_sigterm(amqp_url: str, place: tuple[str, Path]) -> None:
+    prefix, tmp = place
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"LIENTHONG_API_SECRETS": str(tmp / "secrets.yaml"), "LIENTHONG_PREFIX": prefix,
+           "LIENTHONG_DIRECTORY": str(tmp / "dir.yaml"), "LIENTHONG_LEDGER_URL": f"sqlite:///{tmp}/api-start.db",
+           "LIENTHONG_API_AMQP_URL": amqp_url.replace("guest:guest", f"{prefix}-gw-api:{PASSWORD}"),
+           "LIENTHONG_GATEWAY_USERS": f"{prefix}-gw-api", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("lienthong")), "--log-format", "json", "api",
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(port):
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "lienthong api did not listen"
+            time.sleep(0.2)
+        status, body, _ = replay(port, load("007-getAgenciesList.http"))
+        assert status == 200 and json.loads(body)["ErrorCode"] == "0"
+        status, body, _ = replay(port, load("002-getReceivedEdocList.http"))
+        assert json.loads(body) == {"status": "OK", "ErrorCode": "0", "ErrorDesc": "Thành công / Success", "data": []}
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+        assert b"test-secret-123" not in err and b"Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

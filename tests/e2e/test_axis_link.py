@@ -22,14 +22,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
 from adapters.axis.client import AxisClient, AxisConfig, AxisLink, AxisOk, AxisSink, Fetched
 from adapters.axis.journal import AxisJournal
 from adapters.axis.poller import AxisPoller
 from adapters.registry import SINKS, SinkPlace
+from ops.provision import ensure_user, gateway_grant, revoke_user
 from router.cli.axis import BrokerIntake
 from router.settings import PACKAGE_DATA
 from schemas.codes import StatusCode
+from schemas.models import StatusPackage
 from schemas.parse import parse_package
 from tests.integration.test_pipeline_basic import wait_for
 from tests.support.fake_axis import FakeAxis, fake_axis
@@ -63,15 +66,17 @@ def link(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
     broker_prefix = unique_prefix("axis")
     tmp_path = tmp_path_factory.mktemp("axis")
     ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    with fake_axis() as axis, _cleanup(broker_prefix):
+    gateway_user = f"{broker_prefix}-gw-axis"  # an adapter gateway account for the CLI's poll
+    with fake_axis() as axis, _cleanup(broker_prefix, gateway_user):
         axis.register(HUB_ID, HUB_SECRET, groups=("H41",))
         axis.register(BNV_ID, BNV_SECRET, organs=(BNV, "000.00.07.G09"))
         axis.register("000.00.00.G12", "btc-secret", organs=(BTC,))
         config = AxisConfig(AxisLink(axis.url, HUB_ID, HUB_SECRET), ledger_url)
         sink = SINKS.build("axis", SINKS.options("axis", {}), SinkPlace("truc-quoc-gia", tmp_path, axis=config))
         assert isinstance(sink, AxisSink)
-        with running_hub(amqp_url, broker_prefix, tmp_path, ledger_url=ledger_url,
-                         sinks={"truc-quoc-gia": sink}) as hub:
+        gw_password = ensure_user(gateway_grant(gateway_user, broker_prefix))
+        with running_hub(amqp_url, broker_prefix, tmp_path, ledger_url=ledger_url, retry_delays_s=(1, 1, 1, 1),
+                         sinks={"truc-quoc-gia": sink}, gateway_users=(gateway_user,)) as hub:
             intake = BrokerIntake(hub.user_url("truc-quoc-gia"), hub.hub.topology.names.intake_exchange)
             journal = AxisJournal.open(ledger_url)
             poller = AxisPoller(AxisClient(config.link), journal, intake)
@@ -83,7 +88,8 @@ def link(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
             env = {**os.environ, "LIENTHONG_AXIS_URL": axis.url, "LIENTHONG_AXIS_SYSTEM_ID": HUB_ID,
                    "LIENTHONG_AXIS_SECRET": HUB_SECRET, "LIENTHONG_LEDGER_URL": ledger_url,
                    "LIENTHONG_PREFIX": broker_prefix, "LIENTHONG_DIRECTORY": str(directory),
-                   "LIENTHONG_AXIS_AMQP_URL": hub.user_url("truc-quoc-gia"), "LIENTHONG_LOG_LEVEL": "WARNING"}
+                   "LIENTHONG_AXIS_AMQP_URL": f"amqp://{gateway_user}:{gw_password}@{amqp_url.split('@', 1)[1]}",
+                   "LIENTHONG_GATEWAY_USERS": gateway_user, "LIENTHONG_LOG_LEVEL": "WARNING"}
             bnv = AxisClient(AxisLink(axis.url, BNV_ID, BNV_SECRET))
             try:
                 yield Link(axis, hub, bnv, poller, journal, env)
@@ -94,10 +100,11 @@ def link(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
 
 
 @contextmanager
-def _cleanup(prefix: str) -> Iterator[None]:
+def _cleanup(prefix: str, user: str) -> Iterator[None]:
     try:
         yield
     finally:
+        revoke_user(user)
         delete_broker_objects(prefix)
 
 
@@ -135,7 +142,7 @@ def test_out_through_the_axis_status_back_by_polling_and_reconciled(link: Link) 
     status = make_status(BNV, TINH, 101, StatusCode.ACCEPTED)
     answer = link.bnv.send_edoc(status, sender=BNV, messagetype="status")  # `to` from ResponseFor
     assert isinstance(answer, AxisOk), answer
-    done = _lienthong(link, "axis", "poll", "--once")  # the operator's command, one round
+    done = _lienthong(link, "axis", "poll", "--once")  # the operator's command, via a gateway account
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["submitted"] == 1
     wait_for(lambda: bool(_inbox(link, "tinh-nghean", "status-")), timeout=30)
@@ -189,6 +196,77 @@ def test_an_inbound_package_reaches_its_recipient_once(link: Link) -> None:
     assert arrived.read_bytes() == body
     assert len([c for c in link.axis.calls_of("sendEdoc") if c.system == HUB_ID]) == hub_sends  # none from the hub
     assert all(r.status == "done" for r in link.axis.inbox(HUB_ID))
+
+
+def test_an_axis_failing_for_a_while_recovers_through_the_tiers(link: Link) -> None:
+    def calls(result: str) -> float:
+        return REGISTRY.get_sample_value("lienthong_axis_client_calls_total",
+                                         {"operation": "sendEdoc", "result": result}) or 0.0
+
+    down, refused = calls("down"), calls("refused")
+    for mode in ("drop", "500", "json500"):  # no answer, a 500 page, the axis shape with ErrorCode 20
+        link.axis.fail("sendEdoc", 1, mode)
+    body = make_edoc(TINH, [BNV], 103)
+    res = link.hub.submit("tinh-nghean", body).result
+    assert res is not None and res["outcome"] == "accepted", res
+
+    def delivered() -> bool:
+        row = link.hub.hub.ledger.delivery_state(res["digest"], BNV)
+        return row is not None and row.state == "delivered"
+
+    wait_for(delivered, timeout=60)
+    steps = [h.state for h in link.hub.hub.ledger.history(res["digest"], BNV)]
+    assert steps.count("retrying") == 3, steps
+    assert (calls("down") - down, calls("refused") - refused) == (2, 1)  # what operators see
+    assert [r.body for r in link.axis.inbox(BNV_ID) if r.status != "done"] == [body]  # one copy on the axis
+
+
+def test_a_refusal_by_the_axis_parks_the_package_and_tells_the_sender(link: Link) -> None:
+    unknown = "000.00.09.G22"  # outside the tree, and no agency of the axis: ErrorCode 18
+    body = make_edoc(TINH, [unknown], 104)
+    res = link.hub.submit("tinh-nghean", body).result
+    assert res is not None and res["outcome"] == "accepted", res
+
+    def parked() -> bool:
+        row = link.hub.hub.ledger.delivery_state(res["digest"], unknown)
+        return row is not None and row.state == "parked"
+
+    wait_for(parked, timeout=60)
+    assert len([c for c in link.axis.calls_of("sendEdoc") if c.params.get("to") == f'["{unknown}"]']) == 1
+
+    def notices() -> list[str]:
+        return [f.read_text(encoding="utf-8") for f in _inbox(link, "tinh-nghean", "status-")
+                if b"DELIVERY_REFUSED" in f.read_bytes()]
+
+    wait_for(lambda: bool(notices()), timeout=30)
+    notice = parse_package(notices()[0].encode()).package
+    assert isinstance(notice, StatusPackage)
+    assert notice.header.status_code is StatusCode.REJECTED and notice.document_id == document_id(TINH, 104)
+
+
+def test_an_inbound_package_the_hub_refuses_is_answered_through_the_axis(link: Link) -> None:
+    """Intake refuses it (a recipient in the tree the directory lacks); the hub's status 02 goes to
+    the submitting system — the gateway — and so back over the axis to the sender."""
+    body = make_edoc(BNV, ["000.00.99.H41"], 8, notation="BNV-VP")
+    assert isinstance(link.bnv.send_edoc(body, sender=BNV, messagetype="edoc", to=["000.00.99.H41"]), AxisOk)
+    report = link.poller.poll_once()
+    assert len(report.submitted) == 1, report
+
+    def refusals() -> list[StatusPackage]:
+        listed = link.bnv.received_list("status")
+        assert isinstance(listed, AxisOk)
+        out = []
+        for item in listed.answer.data:
+            got = link.bnv.get_edoc(item.docId)
+            assert isinstance(got, Fetched)
+            pkg = parse_package(got.body).package
+            if isinstance(pkg, StatusPackage) and pkg.document_id == document_id(BNV, 8, "BNV-VP"):
+                out.append(pkg)
+        return out
+
+    wait_for(lambda: bool(refusals()), timeout=30)
+    [refusal] = refusals()
+    assert refusal.header.status_code is StatusCode.REJECTED and "UNKNOWN_RECIPIENT" in refusal.header.description
 
 
 def first_digest(body: bytes) -> str:

@@ -1,5 +1,5 @@
 """The axis-compatible API on loopback for tests: a hub whose province DMS (tinh-nghean) pulls
-through a real mailbox, the API on a real uvicorn server (port 0) with its own gateway broker
+through a real mailbox, whose district DMS (huyen-thanhchuong) uses real drop folders, the API on a real uvicorn server (port 0) with its own gateway broker
 account, and clients that speak the protocol — signed from §7.6, or the SDK's captured bytes."""
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import yaml
 
 from adapters.axis import protocol as p
 from adapters.axis.api import create_app
+from adapters.folder_layout import DropFolders
 from adapters.mailbox import Mailbox, MailboxSink
+from adapters.registry import SINKS, SinkPlace
 from ops.provision import ensure_user, gateway_grant, revoke_user
 from router.cli.api import Built, build
 from router.settings import PACKAGE_DATA, Settings
@@ -134,6 +136,7 @@ class AxisRig:
     port: int
     mailbox: Mailbox
     settings: Settings
+    district: DropFolders  # huyen-thanhchuong's drop folders (out/, in/, status/, failed/)
 
     @property
     def base(self) -> str:
@@ -161,29 +164,41 @@ def serve(app: Any) -> Iterator[int]:
 
 
 @contextmanager
-def axis_rig(amqp_url: str, prefix: str, tmp: Path, *, sinks: dict[str, Any] | None = None,
-             **hub_settings: Any) -> Iterator[AxisRig]:
-    """`sinks`: other systems' sinks (the province always pulls through its mailbox)."""
-    gateway = f"{prefix}-gw-api"
+def axis_rig(amqp_url: str, prefix: str, tmp: Path, **hub_settings: Any) -> Iterator[AxisRig]:
+    """The province DMS pulls through the API (mailbox); the district DMS uses drop folders, read
+    by the hub's folder watcher with its own gateway account — two adapters, two accounts."""
+    gateway, folders_gateway = f"{prefix}-gw-api", f"{prefix}-gw-folders"
     ledger_url = f"sqlite:///{tmp / 'ledger.sqlite3'}"
     mailbox = Mailbox.open(ledger_url)
     rest = amqp_url.split("@", 1)[1]
     settings = Settings(
         amqp_url=amqp_url, prefix=prefix, ledger_url=ledger_url, directory=write_directory(prefix, tmp / "dir.yaml"),
         api_amqp_url=f"amqp://{gateway}:{PASSWORD}@{rest}", api_secrets=write_secrets(tmp / "secrets.yaml"),
-        gateway_users=(gateway,), api_reply_wait_s=20, retry_delays_s=(1, 1, 1),
+        gateway_users=(gateway, folders_gateway), api_reply_wait_s=20, retry_delays_s=(1, 1, 1),
     )
-    ensure_user(gateway_grant(gateway, prefix), PASSWORD)
+    district = SinkPlace("huyen-thanhchuong", tmp / "deliver", ledger_url=ledger_url)
+    folder_options = SINKS.options("folder", {"root": "folders/huyen-thanhchuong", "settle_s": 0, "poll_s": 0.2})
+    for user in (gateway, folders_gateway):
+        ensure_user(gateway_grant(user, prefix), PASSWORD)
+    stop = threading.Event()
     try:
-        with running_hub(amqp_url, prefix, tmp, ledger_url=ledger_url, gateway_users=(gateway,),
-                         sinks={**(sinks or {}), "tinh-nghean": MailboxSink(mailbox, "tinh-nghean")},
+        with running_hub(amqp_url, prefix, tmp, ledger_url=ledger_url, gateway_users=(gateway, folders_gateway),
+                         folders_amqp_url=f"amqp://{folders_gateway}:{PASSWORD}@{rest}",
+                         sinks={"tinh-nghean": MailboxSink(mailbox, "tinh-nghean"),
+                                "huyen-thanhchuong": SINKS.build("folder", folder_options, district)},
                          **hub_settings) as hub:
+            poller = SINKS.source("folder", folder_options, district, hub.hub.outbox_for("huyen-thanhchuong"))
+            assert poller is not None
+            poller.folders.prepare()
+            threading.Thread(target=poller.run, args=(stop,), name="district-folders", daemon=True).start()
             built = build(settings)
             try:
                 with serve(create_app(built.parts)) as port:
-                    yield AxisRig(hub, built, port, mailbox, settings)
+                    yield AxisRig(hub, built, port, mailbox, settings, poller.folders)
             finally:
+                stop.set()
                 built.close()
     finally:
-        revoke_user(gateway)
+        for user in (gateway, folders_gateway):
+            revoke_user(user)
         mailbox.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -381,6 +382,10 @@ def _handler(axis: FakeAxis) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()  # headers and body go out as two writes: without this, Nagle and the
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # peer's delayed ACK add 40 ms
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
