@@ -326,7 +326,7 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         raise OperatorError(f"API secrets file {settings.api_secrets}: systemid {a.systemid} names system "
                             f"{a.system!r}, which is not in the directory {settings.directory}")
     ledger = Ledger.open(settings.ledger_url)
-    mailbox = Mailbox(ledger.engine)
+    mailbox = Mailbox.open(settings.ledger_url)  # its own engine: BEGIN IMMEDIATE on SQLite
     opts = settings.topology_options()
     policy = FailurePolicy(intake_tiers=len(opts.intake_tiers), deliver_tiers=len(opts.retry_delays_s))
     delays = tuple(opts.retry_delays_s)
@@ -340,9 +340,9 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         TARGETS.amqp_url = settings.api_amqp_url
         gateway.check()
     parts = AxisParts(accounts=accounts, directory=DirectoryView(directory), intake=gateway,
-                      sent=SentView(ledger.engine, mailbox), mailbox=mailbox, replies=Replies(ledger.engine),
+                      sent=SentView(ledger.engine, mailbox), mailbox=mailbox, replies=Replies(mailbox.engine),
                       retry=retry)
-    return Built(parts, gateway, [ledger.close])
+    return Built(parts, gateway, [ledger.close, mailbox.close])
 
 
 def api(
