@@ -39,6 +39,8 @@ def write_directory(prefix: str, path: Path) -> Path:
         system["broker_user"] = f"{prefix}-{system['id']}"
         if system["id"] == "tinh-nghean":
             system["delivery"] = {"adapter": "mailbox"}
+        if system["id"] == "huyen-thanhchuong":
+            system["validation"] = "strict"  # the API validates as intake would for this system
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
 
