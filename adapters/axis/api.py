@@ -50,6 +50,7 @@ from ops import metrics
 from schemas.findings import Code
 from schemas.parse import validate_package
 from schemas.policy import VIETNAM, ValidationOptions
+from schemas.profiles import Profile
 
 log = structlog.get_logger("lienthong.axisapi")
 
@@ -85,6 +86,7 @@ class IntakePort(Protocol):
 
 class DirectoryPort(Protocol):
     def has_system(self, system_id: str) -> bool: ...
+    def profile(self, system_id: str) -> Profile: ...
     def serves(self, system_id: str, organ: str) -> bool: ...
     def agencies(self) -> list[p.Agency]: ...
 
@@ -247,7 +249,11 @@ class AxisApi:
             return _fail(_refusal(p.ErrorCode.HASH_FILE_MISMATCH,
                                   "hash-file không khớp với nội dung gửi lên (SHA-256 của tệp)",
                                   "hash-file does not match the body (SHA-256 of the file)"), p.SendEdocAnswer), True
-        report = validate_package(package, self.parts.options)
+        options = self.parts.options
+        profile = self.parts.directory.profile(system)  # the same profile intake validates this system with
+        if profile is not options.profile:
+            options = options.model_copy(update={"profile": profile})
+        report = validate_package(package, options)
         try:
             if report.parsed is None or not report.valid:
                 first = report.errors[0] if report.errors else None

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from adapters.axis.api import AxisParts, HubUnavailable, Kind, Submitted
     from adapters.mailbox import Mailbox
     from router.directory.model import Directory
+    from schemas.profiles import Profile
 
 log = structlog.get_logger("lienthong.axisapi")
 REPLY_TO = "amq.rabbitmq.reply-to"
@@ -56,6 +57,9 @@ class DirectoryView:
 
     def serves(self, system_id: str, organ: str) -> bool:
         return self.directory.serves(system_id, organ)
+
+    def profile(self, system_id: str) -> Profile:
+        return self.directory.systems[system_id].validation
 
     def agencies(self) -> list[p.Agency]:
         from adapters.axis import protocol as p

@@ -241,7 +241,24 @@ def test_a_refusal_by_the_axis_parks_the_package_and_tells_the_sender(link: Link
     wait_for(lambda: bool(notices()), timeout=30)
     notice = parse_package(notices()[0].encode()).package
     assert isinstance(notice, StatusPackage)
-    assert notice.header.status_code is StatusCode.REJECTED and notice.document_id == document_id(TINH, 104)
+    assert notice.document_id == document_id(TINH, 104) and "DELIVERY_REFUSED" in notice.header.description
+    # the hub's own notice: 02 once, now 05 "held for the operator" (a transport failure is not the
+    # recipient's refusal); either way from the hub, never a recipient's business status
+    assert notice.header.status_code in (StatusCode.REJECTED, StatusCode.PROCESSING)
+
+
+def test_nothing_is_confirmed_to_the_axis_before_the_broker_confirmed(link: Link) -> None:
+    body = make_edoc(BNV, [TINH], 9, notation="BNV-VP")
+    assert isinstance(link.bnv.send_edoc(body, sender=BNV, messagetype="edoc", to=[TINH]), AxisOk)
+    [item] = [r for r in link.axis.inbox(HUB_ID, "edoc") if r.body == body]
+    dead = BrokerIntake("amqp://guest:guest@127.0.0.1:1/%2F", link.hub.hub.topology.names.intake_exchange)
+    blocked = AxisPoller(link.poller.client, link.journal, dead).poll_once()
+    assert blocked.waiting == {item.doc_id: "intake publish not confirmed"} and blocked.confirmed == []
+    assert item.status == "initial" and link.journal.received(item.doc_id) is None
+    assert not [c for c in link.axis.calls_of("updateStatus") if c.params.get("docid") == item.doc_id]
+    taken = link.poller.poll_once()  # the broker is back (the real one): submitted, then confirmed
+    assert taken.submitted == [item.doc_id] and taken.confirmed == [item.doc_id]
+    assert item.status == "done"
 
 
 def test_an_inbound_package_the_hub_refuses_is_answered_through_the_axis(link: Link) -> None:
