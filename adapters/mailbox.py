@@ -157,7 +157,9 @@ RetryPolicy = Callable[[int], float | None]
 
 
 def open_engine(url: str) -> Engine:
-    """An engine on the ledger's database (SQLite: busy timeout and WAL, as the ledger has)."""
+    """An engine on the ledger's database. On SQLite (WAL, busy timeout, as the ledger has) every
+    transaction begins IMMEDIATE: a mailbox transaction reads then writes, and a deferred one
+    that meets another process's write in between fails at once instead of waiting its turn."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
@@ -165,10 +167,16 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _wal(dbapi: object, _record: object) -> None:
+        def _connect(dbapi: object, _record: object) -> None:
+            dbapi.isolation_level = None  # type: ignore[attr-defined]  # SQLAlchemy's BEGIN decides, below
             cursor = dbapi.cursor()  # type: ignore[attr-defined]
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if parsed.drivername == "postgresql":  # the ledger's driver (psycopg 3), not SQLAlchemy's default

@@ -70,6 +70,17 @@ AXIS_API_SECONDS = Histogram(
     ["operation"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+AXIS_CLIENT_CALLS = Counter(
+    "lienthong_axis_client_calls_total",
+    "Calls of the hub to the national axis (adapters/axis/client.py) by operation and result "
+    "(ok, refused: the axis answered a non-zero ErrorCode, down: no usable answer).",
+    ["operation", "result"],
+)
+AXIS_POLLED = Counter(
+    "lienthong_axis_polled_total",
+    "Packages the axis poller handled, by messagetype and outcome (submitted, duplicate, refused, waiting).",
+    ["messagetype", "outcome"],
+)
 
 
 def serve(port: int, addr: str = "127.0.0.1") -> None:

@@ -100,3 +100,10 @@ def test_scope_level_thresholds_and_reporting_period(ledger: Ledger, tmp_path: P
     assert regime.documents == 5
     p = regime.period
     assert count_documents(ledger, p.start_utc, p.end_utc) == 5
+
+
+def test_the_read_reports_progress_chunk_by_chunk(ledger: Ledger) -> None:
+    p = parse_period("2025-04")
+    seen: list[tuple[int, int]] = []
+    docs = list(sent_documents(ledger, p.start_utc, p.end_utc, chunk=3, progress=lambda d, t: seen.append((d, t))))
+    assert len(docs) == 7 and seen == [(3, 7), (6, 7), (7, 7)]
