@@ -7,21 +7,30 @@ rejects a missing one). Only after the confirm may the DMS consider the package 
 With `reply_to`, the hub answers with the intake result as JSON. A system whose delivery
 adapter is `amqp` consumes its own queues `P.sys.<id>.urgent` and `.normal` and acks what it
 has stored; the hub's delivery workers leave those queues alone (`DirectQueue`).
+
+`LinkSink` is the hub's side of a link to another province's hub (delivery adapter `shovel`):
+it hands the package to the link's queue on the hub's own broker, which a shovel carries on.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 import pika
-from pika.exceptions import UnroutableError
+import structlog
+from pika.exceptions import AMQPError, UnroutableError
 
 from adapters.folder_poller import Submitted
-from adapters.sink import Handover, SinkResult, TransientFailure
+from adapters.sink import Delivered, Handover, SinkResult, TransientFailure
+
+log = structlog.get_logger("lienthong.adapters.link")
 
 REPLY_TO = "amq.rabbitmq.reply-to"
 
@@ -124,3 +133,63 @@ class DirectQueue:
 
     def deliver(self, handover: Handover) -> SinkResult:
         return TransientFailure("the recipient's system takes its packages from its own queue")
+
+
+class LinkSink:
+    """Hands a package meant for another province's hub to the link's outbound queue on this
+    hub's own broker (`P.link.<system>`), confirmed; a RabbitMQ shovel (router/topology/links.py)
+    carries it from there to the other hub's intake, acknowledging only after the other broker
+    confirmed it. So a link that is down for hours costs nothing here: the package is handed over
+    (and recorded as delivered to the link) as soon as this hub's broker holds it, and the shovel
+    catches up when the link is back. A package handed over twice (after a crash between the
+    confirm and the ack) reaches the other hub twice, which absorbs the second copy by its digest.
+
+    One connection (any node of the cluster) shared by the delivery workers under a lock; a lost
+    connection is opened again once per hand-over before the failure goes to the retry tiers.
+    """
+
+    def __init__(self, urls: Sequence[str], queue: str) -> None:
+        if not urls:
+            raise ValueError("a link needs the hub's own broker (AMQP URLs)")
+        self.queue = queue
+        self._params = [pika.URLParameters(u) for u in urls]
+        self._lock = threading.Lock()
+        self._conn: pika.BlockingConnection | None = None
+        self._channel: Any = None
+
+    def _open(self) -> Any:
+        if self._channel is None or not self._channel.is_open:
+            self.close()
+            self._conn = pika.BlockingConnection(self._params)
+            self._channel = self._conn.channel()
+            self._channel.confirm_delivery()
+        return self._channel
+
+    def deliver(self, handover: Handover) -> SinkResult:
+        props = pika.BasicProperties(
+            delivery_mode=2, content_type="application/xml", message_id=handover.handover_id,
+            headers={"lt-handover-id": handover.handover_id},
+        )
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    self._open().basic_publish("", self.queue, handover.body, props, mandatory=True)
+                    return Delivered(f"handed to the link queue {self.queue}")
+                except UnroutableError:
+                    return TransientFailure(LINK_QUEUE_MISSING)
+                except (AMQPError, OSError) as exc:
+                    log.warning("link publish failed", queue=self.queue, attempt=attempt, error=str(exc))
+                    self.close()
+        return TransientFailure(LINK_UNREACHABLE)
+
+    def close(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        if conn is not None and conn.is_open:
+            with suppress(AMQPError, OSError):
+                conn.close()
+
+
+LINK_QUEUE_MISSING = ("Hàng đợi liên kết chưa được khai báo trên máy chủ / "
+                      "the link's queue is not declared on the hub's broker (topology apply)")
+LINK_UNREACHABLE = ("Không kết nối được máy chủ hàng đợi của trục / "
+                    "the hub's own broker is unreachable; the package will be tried again")

@@ -37,7 +37,15 @@ from typing import Any, Protocol
 
 import structlog
 
-from adapters.folder_layout import CLAIMED, DropFolders, NotRegularFile, fsync_directory, open_regular, takeable
+from adapters.folder_layout import (
+    CLAIMED,
+    DropFolders,
+    NotRegularFile,
+    fsync_directory,
+    open_regular,
+    publish,
+    takeable,
+)
 from adapters.folder_sent import Refusal, SentJournal
 
 log = structlog.get_logger("lienthong.folder.poller")
@@ -69,6 +77,8 @@ class PollerOptions:
     poll_s: float = 1.0
     #: files per poll, per folder
     batch: int = 200
+    #: how often the sent/ records older than their retention are pruned
+    prune_every_s: float = 3600.0
 
 
 class FolderPoller:
@@ -83,6 +93,7 @@ class FolderPoller:
         self.journal = journal
         self.options = options or PollerOptions()
         self.submitted = 0  # files submitted by this poller (for tests and logs)
+        self._pruned_at = 0.0
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -103,6 +114,10 @@ class FolderPoller:
     def poll_once(self) -> int:
         """One sweep and one pass over `out/` and `status/out/`; returns files submitted."""
         before = self.submitted
+        if time.monotonic() - self._pruned_at >= self.options.prune_every_s or not self._pruned_at:
+            self._pruned_at = time.monotonic()
+            if removed := self.journal.prune():
+                log.info("folder.sent_pruned", system=self.folders.system, removed=removed)
         for folder, claimed in ((self.folders.out, self.folders.claimed),
                                 (self.folders.status_out, self.folders.status_claimed)):
             self.sweep(claimed)
@@ -223,7 +238,7 @@ class FolderPoller:
         target = self.folders.failed / f"{path.name}.{uuid.uuid4().hex[:16]}"
         with contextlib.suppress(FileNotFoundError):
             os.rename(path, target)  # renames the link itself, never what it points to
-            (self.folders.failed / f"{target.name}.reason.txt").write_bytes(refusal.reason_file(path.name))
+            publish(self.folders.failed / f"{target.name}.reason.txt", refusal.reason_file(path.name))
             log.warning("folder.not_regular", system=self.folders.system, file=path.name)
 
     def _outbox_now(self) -> Outbox:

@@ -17,13 +17,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from adapters.amqp import DirectQueue
+from adapters.amqp import DirectQueue, LinkSink
+from adapters.axis.client import AxisConfig, axis_sink
 from adapters.breaker import BreakerPolicy, CircuitBreaker
 from adapters.folder import FolderSink
 from adapters.folder_drop import DropFolderSink
 from adapters.folder_layout import DropFolders
 from adapters.folder_poller import FolderPoller, Outbox, PollerOptions
 from adapters.folder_sent import SentJournal
+from adapters.mailbox import Mailbox, MailboxSink
 from adapters.sink import Sink
 from adapters.webhook import WebhookSink, WebhookTarget, load_secret
 
@@ -61,6 +63,13 @@ class SinkPlace:
 
     system_id: str
     deliver_root: Path
+    #: the ledger's database, where pulling systems' mailboxes live (adapters/mailbox.py)
+    ledger_url: str = "sqlite:///var/ledger.sqlite3"
+    #: the hub's own broker (every node) and this system's link queue, for the `shovel` adapter
+    amqp_urls: tuple[str, ...] = ()
+    link_queue: str = ""
+    #: the national axis the hub is connected to (router/settings.py LIENTHONG_AXIS_*), if any
+    axis: AxisConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +159,42 @@ def _webhook(options: WebhookOptions, place: SinkPlace) -> Sink:
     return WebhookSink(target, breaker=CircuitBreaker(place.system_id, policy))
 
 
+class ShovelOptions(SinkOptions):
+    """Another province's hub, reached by a RabbitMQ shovel (router/topology/links.py):
+    `remote_prefix` is that hub's broker prefix (its intake exchange is `<remote_prefix>.intake`);
+    `remote_url_env` names the environment variable holding the AMQP URL of that hub's broker
+    with the login it gave this hub (a secret: never in the directory)."""
+
+    remote_prefix: StrictStr = "lienthong"
+    remote_url_env: StrictStr
+
+    @field_validator("remote_url_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not value.replace("_", "").isalnum() or not value[:1].isalpha():
+            raise PydanticCustomError("lt_env", "must be the name of an environment variable (A-Z, 0-9, _)")
+        return value
+
+
+def _shovel(options: ShovelOptions, place: SinkPlace) -> Sink:
+    return LinkSink(place.amqp_urls, place.link_queue)
+
+
+class MailboxOptions(SinkOptions):
+    """No options: the mailbox is a table of the ledger's database; the system pulls its letters
+    through the axis-compatible HTTP API (`lienthong api`)."""
+
+
+_MAILBOXES: dict[str, Mailbox] = {}
+
+
+def _mailbox(options: MailboxOptions, place: SinkPlace) -> Sink:
+    box = _MAILBOXES.get(place.ledger_url)
+    if box is None:  # one engine per database, shared by every pulling system's sink
+        box = _MAILBOXES[place.ledger_url] = Mailbox.open(place.ledger_url)
+    return MailboxSink(box, place.system_id)
+
+
 class DropFolderOptions(SinkOptions):
     """Drop folders both ways (adapters/folder_layout.py): `root` holds out/, in/, status/,
     failed/; relative paths from the deliver root; default `var/folders/<system id>`.
@@ -197,9 +242,25 @@ def _direct(options: DirectAmqpOptions, place: SinkPlace) -> Sink:
     return DirectQueue(place.system_id)
 
 
+class AxisOptions(SinkOptions):
+    """The national-axis gateway: packages go out with `sendEdoc` (adapters/axis/client.py). Where
+    the axis is and the hub's systemId and secret are settings (LIENTHONG_AXIS_*), never the
+    directory. `timeout_s`: how long one call may take."""
+
+    timeout_s: float = Field(30.0, gt=0, le=600)
+
+
+def _axis(options: AxisOptions, place: SinkPlace) -> Sink:
+    return axis_sink(place.axis, place.system_id, options.timeout_s)
+
+
 SINKS = SinkRegistry([
     Adapter("amqp", DirectAmqpOptions, _direct),
     Adapter("file", FileOptions, _folder),
     Adapter("folder", DropFolderOptions, _drop_sink, _drop_source),
+    Adapter("mailbox", MailboxOptions, _mailbox),
+    Adapter("shovel", ShovelOptions, _shovel),
     Adapter("webhook", WebhookOptions, _webhook),
+    Adapter("axis", AxisOptions, _axis),
 ])
+

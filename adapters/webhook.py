@@ -136,6 +136,9 @@ class WebhookSink:
             log.warning("sink.webhook.unreachable", system=self.target.system, handover=handover.handover_id,
                         error=f"{type(exc).__name__}: {exc}")
             return TransientFailure(TEXT_DOWN)
+        except BaseException:  # a bug: the failure policy handles it, but a probe must not stay taken
+            self.breaker.record(False)
+            raise
         status = answer.status_code
         if 200 <= status < 300:
             self.breaker.record(True)

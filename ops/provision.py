@@ -39,6 +39,15 @@ def system_grant(user: str, prefix: str, system_id: str) -> Grant:
     )
 
 
+def gateway_grant(user: str, prefix: str) -> Grant:
+    """An adapter process's own account (the axis-compatible API, the folder watcher): it
+    submits on behalf of the systems it authenticated (`lt-on-behalf-of`, trusted by intake only
+    from accounts listed in LIENTHONG_GATEWAY_USERS), so it may write to the intake exchange and
+    read intake's answers on direct reply-to — nothing else, no system's queue."""
+    p = re.escape(prefix)
+    return Grant(user=user, configure="^$", write=f"^{p}\\.intake$", read="^amq\\.rabbitmq\\.reply-to.*$")
+
+
 def _ctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
         proc = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=120, check=False)

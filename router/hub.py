@@ -8,25 +8,29 @@ from pathlib import Path
 from typing import Any
 
 from adapters.amqp import Submitter
+from adapters.axis.client import AxisConfig, AxisLink
 from adapters.folder_poller import FolderPoller, Outbox
 from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
 from router.amqp.executor import Executor
+from router.amqp.observe import Observer
 from router.directory.model import Directory, load_directory
 from router.ledger.store import Ledger
 from router.pipeline.clock import Clock, system_clock
 from router.pipeline.decisions import Decision
 from router.pipeline.delivery import DeliveryStage
 from router.pipeline.delivery_recovery import DeliveryRecovery
-from router.pipeline.envelope import Submission
 from router.pipeline.failure import FailurePolicy
 from router.pipeline.intake import IntakeStage
 from router.pipeline.intake_recovery import IntakeRecovery
+from router.pipeline.recovery import Recovery
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
-from router.pipeline.statuses import StatusSigner
+from router.pipeline.statuses import HubIdentity, HubVoice, StatusSigner
+from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
+from router.topology.names import Names
 
 
 def signature_check(settings: Settings) -> SignatureCheck:
@@ -43,10 +47,25 @@ def signature_check(settings: Settings) -> SignatureCheck:
     return SigningCheck(stage, settings.signature_policy)
 
 
-def build_sinks(directory: Directory, root: Path, adapters: SinkRegistry = SINKS) -> dict[str, Sink]:
+def axis_config(settings: Settings) -> AxisConfig | None:
+    """The national axis from the settings, or None when it is not configured (all three needed)."""
+    secret = settings.axis_secret_value()
+    if not settings.axis_url or not settings.axis_system_id or not secret:
+        return None
+    return AxisConfig(AxisLink(settings.axis_url, settings.axis_system_id, secret), settings.ledger_url,
+                      settings.axis_fetch)
+
+
+def build_sinks(
+    directory: Directory, root: Path, adapters: SinkRegistry = SINKS, ledger_url: str | None = None, *,
+    amqp_urls: tuple[str, ...] = (), prefix: str = "lienthong", axis: AxisConfig | None = None,
+) -> dict[str, Sink]:
     """One sink per system, from the registry; the directory validated the options already."""
+    names = Names(prefix)
     return {
-        sid: adapters.build(s.delivery.adapter, s.delivery.options, SinkPlace(sid, root))
+        sid: adapters.build(s.delivery.adapter, s.delivery.options,
+                            SinkPlace(sid, root, amqp_urls=amqp_urls, link_queue=names.link_queue(sid), axis=axis,
+                                      **({"ledger_url": ledger_url} if ledger_url else {})))
         for sid, s in directory.systems.items()
     }
 
@@ -78,7 +97,9 @@ class Hub:
         ledger = Ledger.open(settings.ledger_url)
         return cls(
             settings, directory, topology, ledger,
-            sinks if sinks is not None else build_sinks(directory, settings.deliver_root),
+            sinks if sinks is not None
+            else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url,
+                             amqp_urls=settings.broker_urls, prefix=settings.prefix, axis=axis_config(settings)),
             signatures or signature_check(settings), clock,
         )
 
@@ -96,17 +117,17 @@ class Hub:
         key_pem, cert_pem = key.read_bytes(), cert.read_bytes()
         return lambda body: sign_package(body, key_pem, cert_pem)
 
+    def voice(self) -> HubVoice:
+        """Who the hub speaks as in the statuses it creates (LIENTHONG_HUB_ORGAN / _NAME) and
+        how it signs them: one value for both stages and both recoveries."""
+        return HubVoice(HubIdentity(self.settings.hub_organ, self.settings.hub_name), self.status_signer())
+
     def intake_stage(self) -> IntakeStage:
-        return IntakeStage(
-            self.directory, self.ledger, self.topology.names, signatures=self.signatures,
-            hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name, sign_status=self.status_signer(),
-        )
+        return IntakeStage(self.directory, self.ledger, self.topology.names, signatures=self.signatures,
+                           voice=self.voice())
 
     def delivery_stage(self) -> DeliveryStage:
-        return DeliveryStage(
-            self.directory, self.ledger, self.topology, self.sinks, hub_name=self.settings.hub_name,
-            sign_status=self.status_signer(),
-        )
+        return DeliveryStage(self.directory, self.ledger, self.topology, self.sinks, voice=self.voice())
 
     def policy(self) -> FailurePolicy:
         opts = self.topology.options
@@ -114,14 +135,26 @@ class Hub:
                              original_wait_s=self.settings.original_wait_s)
 
     def intake_recovery(self) -> IntakeRecovery:
-        return IntakeRecovery(
-            self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
-            hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name, sign_status=self.status_signer(),
-        )
+        return IntakeRecovery(self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
+                              voice=self.voice(), trust=SubmitterTrust(self.directory, self.settings.gateway_users))
 
     def delivery_recovery(self) -> DeliveryRecovery:
-        return DeliveryRecovery(self.directory, self.topology, hub_name=self.settings.hub_name,
-                                sign_status=self.status_signer())
+        return DeliveryRecovery(self.directory, self.topology, voice=self.voice(), hub_users=self.hub_users())
+
+    def hub_users(self) -> frozenset[str]:
+        return hub_users_of(self.settings)
+
+    def _consumer(
+        self, queues: list[str], handle: Callable[[Message], Decision], recovery: Recovery, name: str,
+        **options: Any,
+    ) -> Consumer:
+        """Both stages run the same way: the hub's broker URL and pool settings, the failure
+        executor of the stage's recovery and the stage's observer."""
+        return Consumer(
+            self.settings.broker_urls, queues, handle, self.ledger.append, name=name, prefetch=self.settings.prefetch,
+            workers=self.settings.workers, grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery),
+            observer=Observer(recovery.stage, self.topology.systems), **options,
+        )
 
     def intake_consumer(self, name: str = "intake", **options: Any) -> Consumer:
         """The route stage on `P.intake`, its retries coming back on `P.intake.retried`, and what
@@ -134,29 +167,39 @@ class Hub:
             submitter = recovery.submitter(Consumer.inbound_of(m))
             return stage.process(m.body, submitter, self.clock(), m.digest)
 
-        return Consumer(
-            self.settings.broker_urls, [names.intake_queue, names.intake_retried, names.intake_dead], handle,
-            self.ledger.append, name=name, prefetch=self.settings.prefetch, workers=self.settings.workers,
-            grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery), **options,
-        )
+        return self._consumer([names.intake_queue, names.intake_retried, names.intake_dead], handle, recovery, name,
+                              **options)
 
     def folder_pollers(self, adapters: SinkRegistry = SINKS) -> list[FolderPoller]:
         """The intake side of drop-folder systems: one poller each, submitting for its system."""
         pollers = []
         for sid, s in self.directory.systems.items():
             place = SinkPlace(sid, self.settings.deliver_root)
-            poller = adapters.source(s.delivery.adapter, s.delivery.options, place, self.outbox_for(s.broker_user))
+            adapter = adapters.get(s.delivery.adapter)
+            if adapter is None or adapter.source is None:
+                continue
+            poller = adapters.source(s.delivery.adapter, s.delivery.options, place, self.outbox_for(sid))
             if poller is not None:
                 pollers.append(poller)
         return pollers
 
-    def outbox_for(self, broker_user: str) -> Callable[[], Outbox]:
-        """The one place where the hub submits on behalf of a system (drop folders): with its own
-        account, naming the system in `lt-submitted-by`, which intake trusts only on the hub's
-        `user_id`. To be switched to the gateway-submitter mechanism when it lands."""
-        headers = Submission(submitted_by=broker_user).to_headers()
+    def outbox_for(self, system_id: str) -> Callable[[], Outbox]:
+        """The one place where the hub submits on behalf of a system (drop folders): with the folder
+        watcher's gateway account (LIENTHONG_FOLDERS_AMQP_URL), naming the system in
+        `lt-on-behalf-of`, which intake trusts only from LIENTHONG_GATEWAY_USERS
+        (router/pipeline/submitter.py)."""
+        from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
+
+        url = self.settings.folders_amqp_url
+        if not url:
+            raise ValueError("no broker account for the drop folders: set LIENTHONG_FOLDERS_AMQP_URL to the "
+                             "folder watcher's gateway account")
+        if pika_user(url) not in self.settings.gateway_users:
+            raise ValueError(f"the drop folders' broker user {pika_user(url)!r} is not in LIENTHONG_GATEWAY_USERS: "
+                             "intake would not trust it to name the system")
+        headers = {ON_BEHALF_OF: system_id, AUTHENTICATED_BY: "folder"}
         exchange = self.topology.names.intake_exchange
-        return lambda: Submitter(self.settings.amqp_url, exchange).outbox(headers=headers)
+        return lambda: Submitter(url, exchange).outbox(headers=headers)
 
     def delivery_consumer(self, systems: list[str] | None = None, name: str = "deliver", **options: Any) -> Consumer:
         stage = self.delivery_stage()
@@ -173,11 +216,14 @@ class Hub:
         def handle(m: Message) -> Decision:
             return stage.process(m.body, m.headers, self.clock(), m.digest)
 
-        return Consumer(
-            self.settings.broker_urls, queues, handle, self.ledger.append, name=name,
-            prefetch=self.settings.prefetch, workers=self.settings.workers, grace_s=self.settings.grace_s,
-            executor=Executor(self.policy(), self.delivery_recovery()), queue_priority=priority, **options,
-        )
+        return self._consumer(queues, handle, self.delivery_recovery(), name, queue_priority=priority, **options)
+
+
+def hub_users_of(settings: Settings) -> frozenset[str]:
+    """The broker users whose messages are the hub's: those of its AMQP URLs and
+    LIENTHONG_HUB_USERS (RabbitMQ checks `user_id` against the login, so nobody else can set
+    them): only their copies are delivered, only what they parked is replayed."""
+    return frozenset({u for u in map(pika_user, settings.broker_urls) if u} | set(settings.hub_users))
 
 
 def pika_user(url: str) -> str | None:

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from router.topology.build import DEFAULT_RETRY_DELAYS_S, QueueType, TopologyOptions
+from schemas.organ import OrganId
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+#: The hub's own identity in the statuses it creates (listed in the sample directory): the
+#: provincial document hub run by the Sở Thông tin và Truyền thông — never the UBND tỉnh.
+HUB_ORGAN = "000.02.13.H41"
+HUB_NAME = "Trục liên thông văn bản tỉnh Nghệ An"
 
 
 class Settings(BaseSettings):
@@ -50,9 +55,10 @@ class Settings(BaseSettings):
     workers: int = Field(4, ge=1)
     #: Seconds to finish in-flight work after SIGTERM before closing anyway.
     grace_s: float = Field(20.0, ge=0)
-    #: Organ code the hub speaks as in statuses about whole packages (no recipient to name).
-    hub_organ: str = "000.00.00.H41"
-    hub_name: str = "Trục liên thông văn bản (lienthong)"
+    #: The organ code and name the hub speaks as in every status it creates (refusals at intake,
+    #: hold and delivery notices): the hub's own, never a recipient's or the People's Committee's.
+    hub_organ: str = HUB_ORGAN
+    hub_name: str = HUB_NAME
     #: Signature policy per system id (require | warn | off); `default` applies to the others.
     signature_policy: dict[str, str] = Field(default_factory=lambda: {"default": "off"})
     trust_dir: Path | None = None
@@ -60,6 +66,46 @@ class Settings(BaseSettings):
     #: PEM key and certificate (chain) the hub signs its own status packages with (optional).
     hub_key: Path | None = None
     hub_cert: Path | None = None
+    #: Broker users of the hub's own processes besides the one in the AMQP URLs (role-split
+    #: accounts: `lt-hub-intake,lt-hub-deliver`): only their copies are delivered (COPY_FORGED).
+    hub_users: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Broker users of adapter processes (the axis-compatible API, the folder watcher) whose
+    #: `lt-on-behalf-of` claim intake trusts: `lt-gw-api,lt-gw-folders` (router/pipeline/submitter.py).
+    gateway_users: Annotated[tuple[str, ...], NoDecode] = ()
+    #: The axis-compatible HTTP API (`lienthong api`): its own broker URL (a gateway account),
+    #: where it listens, the file of systems' secrets, how long sendEdoc waits for intake's answer.
+    api_amqp_url: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=0, le=65535)
+    api_secrets: Path | None = None
+    api_reply_wait_s: float = Field(20.0, gt=0)
+    #: RabbitMQ management API (an administrator's URL) and the delegated admins of `lienthong systems`.
+    management_url: str = "http://guest:guest@127.0.0.1:15672"
+    admins_file: Path | None = None
+    audit_log: Path = Path("var/admin-audit.jsonl")
+    #: The drop-folder watcher's own broker URL (a gateway account listed in gateway_users): it
+    #: submits the files of `adapter: folder` systems on their behalf (adapters/folder_poller.py).
+    folders_amqp_url: str | None = None
+    #: The national axis (adapters/axis/client.py, README "Connect to the national axis"): its
+    #: endpoint (`https://<adapter>/XrdAdapter/adapter`), the hub's systemId on it and its secret
+    #: (here or in a file; never logged), the broker URL of the gateway system's own account the
+    #: poller submits with, the poll interval, and which fetch call the axis offers.
+    axis_url: str | None = None
+    axis_system_id: str | None = None
+    axis_secret: SecretStr | None = None
+    axis_secret_file: Path | None = None
+    axis_amqp_url: SecretStr | None = None
+    axis_poll_interval_s: float = Field(60.0, gt=0)
+    axis_fetch: Literal["getEdoc", "downloadEdoc"] = "getEdoc"
+
+    def axis_secret_value(self) -> str | None:
+        """The axis secret: LIENTHONG_AXIS_SECRET, else the first line of LIENTHONG_AXIS_SECRET_FILE."""
+        if self.axis_secret is not None:
+            return self.axis_secret.get_secret_value()
+        if self.axis_secret_file is not None:
+            lines = self.axis_secret_file.read_text(encoding="utf-8").splitlines()
+            return lines[0].strip() if lines else ""
+        return None
 
     @field_validator("retry_delays_s", "intake_retry_delays_s", mode="before")
     @classmethod
@@ -67,6 +113,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip().removeprefix("[").removesuffix("]")
             return tuple(int(x) for x in text.split(",") if x.strip())
+        return value
+
+    @field_validator("hub_organ")
+    @classmethod
+    def _hub_organ(cls, value: str) -> str:
+        if not OrganId.is_valid(value):
+            raise ValueError("the hub's own organ code, LLL.KK.JJ.XNN in ASCII (e.g. 000.02.13.H41)")
+        return value
+
+    @field_validator("gateway_users", "hub_users", mode="before")
+    @classmethod
+    def _users(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(u.strip() for u in value.split(",") if u.strip())
         return value
 
     @field_validator("amqp_failover_urls", mode="before")

@@ -29,8 +29,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.cli.run",
     "router.cli.trace",
     "router.cli.topology",
+    "router.cli.api",
+    "router.cli.axis",
     "signing.cli",
     "router.cli.report",
+    "router.cli.systems",
 )
 
 

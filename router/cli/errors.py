@@ -28,12 +28,14 @@ from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
+from adapters.axis.client import AxisNotConfigured
 from adapters.folder_layout import FolderJailError
 from adapters.webhook import WebhookSecretError
 from ops.provision import ProvisionError
 from router.amqp.consumer import BrokerAuthError
 from router.directory.model import DirectoryError
 from router.ledger.engine import LedgerMissing, LedgerUrlError
+from router.pipeline.submitter import GatewayConfigError
 from router.topology.declare import TopologyMismatchError
 
 EXIT_USAGE = 2
@@ -122,6 +124,8 @@ def explain_one(exc: BaseException) -> OperatorError | None:
     match exc:
         case OperatorError():
             return exc
+        case AxisNotConfigured():
+            return OperatorError(str(exc))
         case LedgerMissing():
             return OperatorError(f"ledger not found: {exc.path} — check --ledger / LIENTHONG_LEDGER_URL "
                                  "(`lienthong run` creates it)")
@@ -151,6 +155,8 @@ def explain_one(exc: BaseException) -> OperatorError | None:
             return OperatorError(str(exc))  # the validation report: one line per entry in error
         case UnicodeDecodeError():
             return OperatorError(f"not UTF-8 text (byte {exc.start}) — save the file as UTF-8")
+        case GatewayConfigError():
+            return OperatorError(str(exc))
         case WebhookSecretError():
             return OperatorError(f"{exc} — set it outside the directory file (README, webhook)")
         case FolderJailError():

@@ -125,4 +125,7 @@ def _emit(figures: Report, fmt: ReportFormat, output: Path | None) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from router.cli import exporter  # its command sits beside the report it exports
+
     app.command("report")(report)
+    exporter.register(app)

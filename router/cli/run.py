@@ -43,7 +43,9 @@ def run(
     apply_topology: bool = typer.Option(True, "--apply-topology/--no-apply-topology",
                                         help="declare the topology before consuming"),
     metrics_port: int | None = typer.Option(None, "--metrics-port",
-                                            help="serve Prometheus metrics on 127.0.0.1:PORT"),
+                                            help="serve /metrics, /healthz and /readyz on 127.0.0.1:PORT"),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr",
+                                     help="address of --metrics-port (0.0.0.0 in a container)"),
     ledger: LedgerOpt = None,
     directory: DirectoryOpt = None,
     prefix: PrefixOpt = None,
@@ -58,10 +60,11 @@ def run(
     from router.topology.declare import apply_to_url
 
     settings = command_settings(ledger_url=ledger, directory=directory, prefix=prefix, amqp_url=amqp_url)
+    health = None
     if metrics_port is not None:
-        from ops.metrics import serve
+        from ops.health import HealthServer
 
-        serve(metrics_port)
+        health = HealthServer(metrics_port, metrics_addr)  # /readyz answers 503 until the checks are set
     hub = Hub.from_settings(settings)
     for sid, sink in hub.sinks.items():
         if isinstance(sink, FolderSink):
@@ -69,6 +72,12 @@ def run(
                 sink.directory.mkdir(parents=True, exist_ok=True)
             except OSError as unusable:  # a broken inbox is the sink's failure at delivery, not the hub's
                 log.warning("delivery folder unusable", system=sid, folder=str(sink.directory), error=str(unusable))
+    try:  # drop folders are read by the intake role (adapters/folder_poller.py); checked before the broker
+        pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
+    except ValueError as missing:  # the folder watcher's gateway account is not configured
+        raise OperatorError(f"{missing} (README, drop folders)") from None
+    for poller in pollers:
+        poller.folders.prepare()  # a folder outside its root is refused here, in one line
     if apply_topology:
         apply_to_url(hub.topology, settings.broker_urls)
     consumers = []
@@ -76,12 +85,17 @@ def run(
         consumers.append(hub.intake_consumer())
     if role in (Role.deliver, Role.all):
         consumers.append(hub.delivery_consumer(list(system) or None))
-    polling = threading.Event()  # drop folders are read by the intake role (adapters/folder_poller.py)
-    pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
+    polling = threading.Event()
+    poller_threads = []
     for poller in pollers:
-        poller.folders.prepare()  # a folder outside its root is refused here, in one line
-        threading.Thread(target=poller.run, args=(polling,), name=f"folder-{poller.folders.system}",
-                         daemon=True).start()
+        poller_threads.append(threading.Thread(target=poller.run, args=(polling,),
+                                               name=f"folder-{poller.folders.system}", daemon=True))
+        poller_threads[-1].start()
+
+    if role in (Role.deliver, Role.all):  # letters a pulling system could not take (adapters/mailbox.py)
+        from router.amqp.mailbox_returns import start_returns
+
+        start_returns(hub.sinks, hub.topology, settings.amqp_url, polling)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         polling.set()
@@ -101,11 +115,20 @@ def run(
                 other.stop()
 
     threads = [threading.Thread(target=guarded, args=(c,), name=c.name) for c in consumers]
+    if health is not None:
+        from router.cli.health import readiness_checks
+
+        health.set_checks(readiness_checks(hub, consumers, topology_declared=True))
     for t in threads:
         t.start()
     for t in threads:
         while t.is_alive():
             t.join(0.5)
+            if health is not None:
+                health.beat()
+    polling.set()  # a claim in progress finishes (or is resumed by the next start's sweep)
+    for t in poller_threads:
+        t.join(settings.grace_s)
     for c in consumers:
         if not c.stopped.is_set():
             errors.append(RuntimeError(f"{c.name} did not stop"))
@@ -187,10 +210,13 @@ def parked_replay(
 ) -> None:
     """Send parked packages to their system again, attempt count reset (after fixing the cause)."""
     from router.amqp.parked import replay_parked
+    from router.hub import hub_users_of
 
     settings = command_settings(directory=directory, prefix=prefix, amqp_url=amqp_url)
     topology = _topology(settings)
-    n = _parked_call(lambda: replay_parked(topology, settings.amqp_url, system, dry_run=dry_run))
+    n = _parked_call(lambda: replay_parked(
+        topology, settings.amqp_url, system, dry_run=dry_run,
+        hub_users=hub_users_of(settings)))
     verb = "sẽ gửi lại / would replay" if dry_run else "đã gửi lại / replayed"
     typer.echo(f"{verb}: {n}")
 

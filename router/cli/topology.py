@@ -57,10 +57,44 @@ def apply_cmd(
     Refuses, declaring nothing, when an existing object has other arguments."""
     settings = _settings(directory, prefix, delivery_limit, retry_delays, amqp_url)
     topo = _topology(settings)
-    report = apply_to_url(topo, settings.amqp_url, prune=list_bindings_rabbitmqctl if prune else None)
+    report = apply_to_url(topo, settings.broker_urls, prune=list_bindings_rabbitmqctl if prune else None)
     typer.echo(f"applied: {report.exchanges} exchanges, {report.queues} queues, {report.bindings} bindings")
     for b in report.pruned:
         typer.echo(f"unbound: {b.source} → {b.destination} [{b.routing_key}]")
+
+
+@topology_app.command("links")
+def links_cmd(
+    *,
+    directory: DirectoryOpt = None,
+    prefix: PrefixOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the shovels (passwords hidden), define nothing.")]
+    = False,
+) -> None:
+    """Define the shovel of every link system (delivery adapter `shovel`: another province's hub)
+    on this hub's broker with rabbitmqctl (plugin rabbitmq_shovel), reading each link's remote URL
+    from the environment variable its directory entry names. Idempotent; run after `apply`."""
+    from router.topology.links import LinkError, links_of, rabbitmqctl, redacted, set_shovels, shovel_value
+
+    settings = _settings(directory, prefix)
+    directory_ = load_directory(settings.directory)
+    links = links_of(directory_, build_topology(directory_, settings.topology_options()))
+    if not links:
+        typer.echo("no link systems in the directory (delivery adapter `shovel`)")
+        return
+    try:
+        if dry_run:
+            import os
+
+            for link in links:
+                url = os.environ.get(link.remote_url_env) or f"amqp://…@…  ({link.remote_url_env} not set)"
+                shown = redacted(shovel_value(link, url)) if link.remote_url_env in os.environ else {"unset": url}
+                typer.echo(f"{link.shovel_name}: {json.dumps(shown, ensure_ascii=False)}")
+            return
+        for name in set_shovels(links, rabbitmqctl):
+            typer.echo(f"shovel defined: {name}")
+    except LinkError as exc:
+        raise OperatorError(str(exc)) from None
 
 
 @topology_app.command("export")

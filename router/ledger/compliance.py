@@ -152,3 +152,28 @@ def _signing_times(report: Any) -> Iterator[tuple[bool, datetime]]:
                 continue
             if at.tzinfo is not None:
                 yield bool(sig.get("valid")), at
+
+
+#: transport states of a copy not (yet) in the recipient's hands
+_WAITING = (TransportState.ACCEPTED.value, TransportState.ROUTED.value, TransportState.RETRYING.value,
+            TransportState.PARKED.value)
+
+
+def oldest_undelivered(ledger: Ledger) -> dict[str | None, datetime]:
+    """Per recipient system (None: not routed yet), when its oldest waiting copy arrived."""
+    d = t.deliveries.c
+    with reading(ledger.engine) as conn:
+        rows = conn.execute(select(d.system_id, func.min(d.first_at)).where(d.state.in_(_WAITING))
+                            .group_by(d.system_id))
+        return {system: at for system, at in rows}
+
+
+def parked_by_system(ledger: Ledger) -> tuple[dict[str | None, int], int]:
+    """Copies parked per recipient system, and packages parked at intake (outcome parked)."""
+    d, p = t.deliveries.c, t.packages.c
+    with reading(ledger.engine) as conn:
+        copies = {s: int(n) for s, n in conn.execute(
+            select(d.system_id, func.count()).where(d.state == TransportState.PARKED.value).group_by(d.system_id))}
+        intake = int(conn.scalar(select(func.count()).select_from(t.packages)
+                                 .where(p.outcome == Outcome.PARKED.value)) or 0)
+    return copies, intake

@@ -38,6 +38,9 @@ ExchangeType = Literal["topic", "direct", "fanout", "headers"]
 QueueType = Literal["quorum"]
 QUEUE_TYPES: tuple[str, ...] = ("quorum",)
 DEFAULT_RETRY_DELAYS_S: tuple[int, ...] = (30, 120, 600, 3600, 21600)
+#: The delivery adapter of a system that is another province's hub (adapters/amqp.py, LinkSink):
+#: it gets an outbound queue `P.link.S`, which a shovel carries to that hub (router/topology/links.py).
+LINK_ADAPTER = "shovel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +312,8 @@ def build_topology(directory: Directory, options: TopologyOptions | None = None)
             retry_args = _quorum_args(opts, opts.delivery_limit, sx, None, delay * 1000)
             queues.append(Queue(n.retry_queue(sid, tier), retry_args))
         queues.append(Queue(parked, _quorum_args(opts, hold, dlx, n.graveyard_queue)))
+        if directory.systems[sid].delivery.adapter == LINK_ADAPTER:
+            queues.append(Queue(n.link_queue(sid), _quorum_args(opts, hold, dlx, n.graveyard_queue)))
     gateway = directory.gateway.id
     bindings.append(Binding(n.external_exchange, n.system_exchange(gateway), "exchange"))
     covers = cover(directory)

@@ -16,6 +16,8 @@ Names are dotted so the management UI sorts them into a readable tree:
     P.graveyard         last-resort quorum queue for parked queues' own dead letters
     P.sys.S             headers exchange of system S (routes on the lane header)
     P.sys.S.urgent / .normal / .retry.N / .parked   its quorum queues
+    P.link.S            outbound queue of a link system S (another province's hub): a shovel
+                        carries it to that hub's intake (router/topology/links.py)
 """
 
 from __future__ import annotations
@@ -129,6 +131,10 @@ class Names:
 
     def parked_queue(self, sid: str) -> str:
         return self._n("sys", sid, "parked")
+
+    def link_queue(self, sid: str) -> str:
+        """What the hub hands to another province's hub; the link's shovel consumes it."""
+        return self._n("link", sid)
 
     def owns(self, name: str) -> bool:
         """Is this broker object one of ours? (pruning, cleanup)"""

@@ -23,11 +23,12 @@ from adapters.folder_poller import FolderPoller, PollerOptions
 from adapters.folder_sent import SentJournal
 from adapters.registry import SINKS, SinkPlace
 from adapters.sink import Sink
+from ops.provision import ensure_user, gateway_grant, revoke_user
 from router.ledger.events import TransportState
-from router.pipeline.envelope import Submission
+from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
 from schemas.codes import StatusCode
 from tests.support import folder_crash
-from tests.support.hub import RunningHub, running_hub
+from tests.support.hub import PASSWORD, RunningHub, running_hub
 from tests.support.packages import document_id, make_edoc, make_status
 from tests.support.services import delete_broker_objects, unique_prefix
 from tests.support.waiting import wait_for
@@ -71,11 +72,11 @@ class World:
         folders = self.folders[system]
         if wait_s == 10.0:
             poller = SINKS.source("folder", _options(folders), SinkPlace(system, folders.root.parent),
-                                  self.hub.hub.outbox_for(self.hub.hub.directory.systems[system].broker_user))
+                                  self.hub.hub.outbox_for(system))
             assert poller is not None
             return poller
-        headers = Submission(submitted_by=self.hub.hub.directory.systems[system].broker_user).to_headers()
-        url, exchange = self.hub.amqp_url, self.hub.hub.topology.names.intake_exchange
+        headers = {ON_BEHALF_OF: system, AUTHENTICATED_BY: "folder"}
+        url, exchange = self.hub.hub.settings.folders_amqp_url or "", self.hub.hub.topology.names.intake_exchange
         return FolderPoller(folders, lambda: Submitter(url, exchange).outbox(headers=headers, wait_s=wait_s),
                             SentJournal(folders), PollerOptions(settle_s=0, poll_s=0.05))
 
@@ -97,16 +98,22 @@ def world(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
             assert isinstance(sinks[sid], DropFolderSink)
         gw = SINKS.options("webhook", {"url": rx.url, "secret_env": "LT_TEST_GW_SECRET", "timeout_s": 2})
         sinks[GATEWAY] = SINKS.build("webhook", gw, SinkPlace(GATEWAY, tmp_path))
+        gateway = f"{prefix}-gw-folders"  # the folder watcher's own account: write P.intake, read reply-to
+        ensure_user(gateway_grant(gateway, prefix), PASSWORD)
+        gateway_url = f"amqp://{gateway}:{PASSWORD}@{amqp_url.split('@', 1)[1]}"
         try:
-            with running_hub(amqp_url, prefix, tmp_path, sinks=sinks) as hub:
+            with running_hub(amqp_url, prefix, tmp_path, sinks=sinks, folders_amqp_url=gateway_url,
+                             gateway_users=(gateway,)) as hub:
                 w = World(hub, rx, folders, {}, {})
                 for sid in (A, B):
                     w.pollers[sid] = w.poller(sid)
+                    w.pollers[sid].folders.prepare()  # before a test drops anything
                     w.start(sid)
                 yield w
                 for sid in list(w.running):
                     w.pause(sid)
         finally:
+            revoke_user(gateway)
             delete_broker_objects(prefix)
 
 
@@ -118,12 +125,14 @@ def test_a_dropped_package_reaches_the_in_folder_and_the_webhook(world: World) -
     body = make_edoc(DISTRICT, [PROVINCE, GOVERNMENT_OFFICE], 301)
     world.drop(A, "cong-van-301.xml", body)
     inbox = world.folders[B].inbox
-    wait_for(lambda: any(p.read_bytes() == body for p in inbox.glob("*.edxml")), what="B's in/")
-    wait_for(lambda: body in world.rx.inbox.values(), what="the webhook")
-    wait_for(lambda: list(world.folders[A].claimed.iterdir()) == [], what="the claim finished")
+    wait_for(lambda: any(p.read_bytes() == body for p in inbox.glob("*.edxml")), 90, "B's in/")
+    wait_for(lambda: body in world.rx.inbox.values(), 90, "the webhook")
+    wait_for(lambda: list(world.folders[A].claimed.iterdir()) == [], 60, "the claim finished")
     assert _files(world.folders[A].out) == []
     sent = _files(world.folders[A].sent)
     assert any(p.suffix == ".edxml" and p.read_bytes() == body for p in sent)  # kept for a late refusal
+    row = world.hub.hub.ledger.get_package(hashlib.sha256(body).hexdigest())
+    assert row is not None and row.submitted_by == A  # the gateway account named A; intake trusted it
     (delivered,) = [p for p in inbox.glob("*.edxml") if p.read_bytes() == body]
     assert delivered.name.startswith("edoc-") and delivered.with_suffix(".json").exists()  # id in the name
 
@@ -219,14 +228,14 @@ def test_a_poller_killed_mid_claim_resumes_without_a_second_copy(world: World, p
     folders.prepare()
     body = make_edoc(DISTRICT, [PROVINCE], 500 + folder_crash.POINTS.index(point))
     (folders.out / "cv.edxml").write_bytes(body)
-    user = world.hub.hub.directory.systems[A].broker_user
-    proc = folder_crash.start(root, world.hub.amqp_url, world.hub.hub.topology.names.intake_exchange, user, point)
+    proc = folder_crash.start(root, world.hub.hub.settings.folders_amqp_url or "",
+                              world.hub.hub.topology.names.intake_exchange, A, point)
     assert proc.wait(60) == -9, proc.stderr.read() if proc.stderr else ""
     assert _files(folders.out) == [] and len(list(folders.claimed.iterdir())) == 1  # died holding the claim
     digest = hashlib.sha256(body).hexdigest()
     submitted_before = world.hub.hub.ledger.get_package(digest) is not None
     assert submitted_before == (point != "claimed")
-    survivor = FolderPoller(folders, world.hub.hub.outbox_for(user), SentJournal(folders), PollerOptions(settle_s=0))
+    survivor = FolderPoller(folders, world.hub.hub.outbox_for(A), SentJournal(folders), PollerOptions(settle_s=0))
     assert survivor.sweep() == 1
     assert survivor.submitted == (0 if point == "recorded" else 1)  # a recorded claim is only moved on
     assert list(folders.claimed.iterdir()) == [] and (folders.sent / f"{digest}.edxml").read_bytes() == body

@@ -186,6 +186,7 @@ class Node:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
         env["HOME"] = str(self.cookie_home)
         env["RABBITMQ_CONF_ENV_FILE"] = str(self.base / "rabbitmq-env.conf")
+        env["RABBITMQ_ENABLED_PLUGINS_FILE"] = str(self.base / "enabled_plugins")  # the plugins' commands
         env["ERL_EPMD_ADDRESS"] = "127.0.0.1"
         try:
             out = subprocess.run([str(RABBIT_BIN / tool), "-q", "-n", self.name, *args], env=env,

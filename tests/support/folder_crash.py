@@ -1,7 +1,7 @@
 """A drop-folder poller process that dies (SIGKILL to itself) at a chosen point of a claim, so
 a test can check what the next poller — another hub instance, or the same one restarted — does.
 
-    python -m tests.support.folder_crash ROOT AMQP_URL EXCHANGE SUBMITTED_BY POINT
+    python -m tests.support.folder_crash ROOT GATEWAY_AMQP_URL EXCHANGE SYSTEM_ID POINT
 
 POINT: `claimed` (the file renamed into out/.claimed/, nothing published), `confirmed` (the
 broker confirmed the publish, nothing recorded), `recorded` (the sent/ record written, the file
@@ -22,16 +22,16 @@ from adapters.amqp import AmqpOutbox, Submitter
 from adapters.folder_layout import DropFolders, publish
 from adapters.folder_poller import FolderPoller, PollerOptions, Submitted
 from adapters.folder_sent import SentJournal
-from router.pipeline.envelope import Submission
+from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
 from tests.support.services import ROOT
 
 POINTS = ("claimed", "confirmed", "recorded")
 
 
-def start(root: Path, amqp_url: str, exchange: str, submitted_by: str, point: str) -> subprocess.Popen[str]:
+def start(root: Path, amqp_url: str, exchange: str, system_id: str, point: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.folder_crash", str(root), amqp_url, exchange, submitted_by, point],
+        [sys.executable, "-m", "tests.support.folder_crash", str(root), amqp_url, exchange, system_id, point],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
 
@@ -41,7 +41,7 @@ def _die(*_: Any, **__: Any) -> Any:
 
 
 def main() -> None:
-    root, url, exchange, submitted_by, point = sys.argv[1:6]
+    root, url, exchange, system_id, point = sys.argv[1:6]
     folders = DropFolders("crash", Path(root))
     real_submit = AmqpOutbox.submit
     if point == "claimed":
@@ -64,7 +64,7 @@ def main() -> None:
         SentJournal.record = record_then_die  # type: ignore[method-assign]
     elif not point.startswith("random"):
         raise SystemExit(f"unknown point {point!r}")
-    headers = Submission(submitted_by=submitted_by).to_headers()
+    headers = {ON_BEHALF_OF: system_id, AUTHENTICATED_BY: "folder"}  # as Hub.outbox_for
     poller = FolderPoller(folders, lambda: Submitter(url, exchange).outbox(headers=headers, wait_s=5),
                           SentJournal(folders), PollerOptions(settle_s=0, poll_s=0.05))
     poller.run(threading.Event())

