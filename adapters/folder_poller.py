@@ -37,7 +37,15 @@ from typing import Any, Protocol
 
 import structlog
 
-from adapters.folder_layout import CLAIMED, DropFolders, NotRegularFile, fsync_directory, open_regular, takeable
+from adapters.folder_layout import (
+    CLAIMED,
+    DropFolders,
+    NotRegularFile,
+    fsync_directory,
+    open_regular,
+    publish,
+    takeable,
+)
 from adapters.folder_sent import Refusal, SentJournal
 
 log = structlog.get_logger("lienthong.folder.poller")
@@ -230,7 +238,7 @@ class FolderPoller:
         target = self.folders.failed / f"{path.name}.{uuid.uuid4().hex[:16]}"
         with contextlib.suppress(FileNotFoundError):
             os.rename(path, target)  # renames the link itself, never what it points to
-            (self.folders.failed / f"{target.name}.reason.txt").write_bytes(refusal.reason_file(path.name))
+            publish(self.folders.failed / f"{target.name}.reason.txt", refusal.reason_file(path.name))
             log.warning("folder.not_regular", system=self.folders.system, file=path.name)
 
     def _outbox_now(self) -> Outbox:

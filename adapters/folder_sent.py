@@ -99,9 +99,12 @@ class SentJournal:
             return None
         stem = Path(str(meta.get("name") or "package")).stem[:120]
         failed = self.folders.failed / f"{stem}.{digest[:16]}.edxml"
+        try:
+            os.replace(sent, failed)
+        except FileNotFoundError:  # the poller and the sink filed the same refusal at once
+            return None
+        # the reason file comes last, so a DMS that sees it finds the package beside it
         publish(failed.with_suffix(".reason.txt"), refusal.reason_file(str(meta.get("name") or failed.name)))
-        os.replace(sent, failed)
-        fsync_directory(self.folders.failed)
         record.unlink(missing_ok=True)
         log.info("folder.refused", system=self.folders.system, digest=digest[:16], code=refusal.code)
         return failed

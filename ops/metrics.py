@@ -1,7 +1,9 @@
 """The metrics catalogue: Prometheus names with the lienthong_ prefix, base units, _total.
 
-Defined once here so dashboards and alert rules have one list to follow; the router only
-calls the helpers. A process exposes them with `serve(port)` (`lienthong run --metrics-port`).
+Defined once here so dashboards and alert rules have one list to follow. Only the runtime's
+observer (router/amqp/observe.py) updates the package metrics, from each message's typed
+outcome; the stages never count. Labels are bounded sets (outcomes, kinds, reason codes,
+the directory's systems). A process exposes them with `serve(port)` (`lienthong run --metrics-port`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 PACKAGES = Counter(
     "lienthong_packages_total",
-    "Packages decided by the route stage, by kind and outcome (accepted, rejected, duplicate).",
+    "Packages decided by the route stage, by kind and outcome (accepted, rejected, duplicate, parked).",
     ["kind", "outcome"],
 )
 REJECTIONS = Counter(
-    "lienthong_rejections_total", "Rejections by reason code (the closed set of the README).", ["code"]
+    "lienthong_rejections_total",
+    "Refusals at intake by reason code (the closed set of the README): whole packages and refused recipients.",
+    ["code"],
 )
 VALIDATION_WARNINGS = Counter(
     "lienthong_validation_warnings_total",
@@ -23,8 +27,11 @@ VALIDATION_WARNINGS = Counter(
 )
 DELIVERIES = Counter(
     "lienthong_deliveries_total",
-    "Delivery attempts by system and result (delivered, retrying, parked).",
+    "Delivery attempts by recipient system and result (delivered, retrying, parked, duplicate).",
     ["system", "result"],
+)
+PARKED = Counter(
+    "lienthong_parked_total", "Messages parked for an operator, by stage and reason code.", ["stage", "code"]
 )
 STAGE_SECONDS = Histogram(
     "lienthong_stage_duration_seconds",
@@ -62,6 +69,17 @@ AXIS_API_SECONDS = Histogram(
     "Time to answer one axis API request (sendEdoc includes waiting for intake's verdict), by operation.",
     ["operation"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+AXIS_CLIENT_CALLS = Counter(
+    "lienthong_axis_client_calls_total",
+    "Calls of the hub to the national axis (adapters/axis/client.py) by operation and result "
+    "(ok, refused: the axis answered a non-zero ErrorCode, down: no usable answer).",
+    ["operation", "result"],
+)
+AXIS_POLLED = Counter(
+    "lienthong_axis_polled_total",
+    "Packages the axis poller handled, by messagetype and outcome (submitted, duplicate, refused, waiting).",
+    ["messagetype", "outcome"],
 )
 
 

@@ -14,6 +14,7 @@ from adapters.registry import SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
 from router.amqp.executor import Executor
+from router.amqp.observe import Observer
 from router.directory.model import Directory, load_directory
 from router.ledger.store import Ledger
 from router.pipeline.clock import Clock, system_clock
@@ -23,8 +24,9 @@ from router.pipeline.delivery_recovery import DeliveryRecovery
 from router.pipeline.failure import FailurePolicy
 from router.pipeline.intake import IntakeStage
 from router.pipeline.intake_recovery import IntakeRecovery
+from router.pipeline.recovery import Recovery
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
-from router.pipeline.statuses import StatusSigner
+from router.pipeline.statuses import HubIdentity, HubVoice, StatusSigner
 from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
@@ -115,17 +117,17 @@ class Hub:
         key_pem, cert_pem = key.read_bytes(), cert.read_bytes()
         return lambda body: sign_package(body, key_pem, cert_pem)
 
+    def voice(self) -> HubVoice:
+        """Who the hub speaks as in the statuses it creates (LIENTHONG_HUB_ORGAN / _NAME) and
+        how it signs them: one value for both stages and both recoveries."""
+        return HubVoice(HubIdentity(self.settings.hub_organ, self.settings.hub_name), self.status_signer())
+
     def intake_stage(self) -> IntakeStage:
-        return IntakeStage(
-            self.directory, self.ledger, self.topology.names, signatures=self.signatures,
-            hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name, sign_status=self.status_signer(),
-        )
+        return IntakeStage(self.directory, self.ledger, self.topology.names, signatures=self.signatures,
+                           voice=self.voice())
 
     def delivery_stage(self) -> DeliveryStage:
-        return DeliveryStage(
-            self.directory, self.ledger, self.topology, self.sinks, hub_name=self.settings.hub_name,
-            sign_status=self.status_signer(),
-        )
+        return DeliveryStage(self.directory, self.ledger, self.topology, self.sinks, voice=self.voice())
 
     def policy(self) -> FailurePolicy:
         opts = self.topology.options
@@ -133,15 +135,26 @@ class Hub:
                              original_wait_s=self.settings.original_wait_s)
 
     def intake_recovery(self) -> IntakeRecovery:
-        return IntakeRecovery(
-            self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
-            hub_organ=self.settings.hub_organ, hub_name=self.settings.hub_name, sign_status=self.status_signer(),
-            trust=SubmitterTrust(self.directory, self.settings.gateway_users),
-        )
+        return IntakeRecovery(self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
+                              voice=self.voice(), trust=SubmitterTrust(self.directory, self.settings.gateway_users))
 
     def delivery_recovery(self) -> DeliveryRecovery:
-        return DeliveryRecovery(self.directory, self.topology, hub_name=self.settings.hub_name,
-                                sign_status=self.status_signer())
+        return DeliveryRecovery(self.directory, self.topology, voice=self.voice(), hub_users=self.hub_users())
+
+    def hub_users(self) -> frozenset[str]:
+        return hub_users_of(self.settings)
+
+    def _consumer(
+        self, queues: list[str], handle: Callable[[Message], Decision], recovery: Recovery, name: str,
+        **options: Any,
+    ) -> Consumer:
+        """Both stages run the same way: the hub's broker URL and pool settings, the failure
+        executor of the stage's recovery and the stage's observer."""
+        return Consumer(
+            self.settings.broker_urls, queues, handle, self.ledger.append, name=name, prefetch=self.settings.prefetch,
+            workers=self.settings.workers, grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery),
+            observer=Observer(recovery.stage, self.topology.systems), **options,
+        )
 
     def intake_consumer(self, name: str = "intake", **options: Any) -> Consumer:
         """The route stage on `P.intake`, its retries coming back on `P.intake.retried`, and what
@@ -154,11 +167,8 @@ class Hub:
             submitter = recovery.submitter(Consumer.inbound_of(m))
             return stage.process(m.body, submitter, self.clock(), m.digest)
 
-        return Consumer(
-            self.settings.broker_urls, [names.intake_queue, names.intake_retried, names.intake_dead], handle,
-            self.ledger.append, name=name, prefetch=self.settings.prefetch, workers=self.settings.workers,
-            grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery), **options,
-        )
+        return self._consumer([names.intake_queue, names.intake_retried, names.intake_dead], handle, recovery, name,
+                              **options)
 
     def folder_pollers(self, adapters: SinkRegistry = SINKS) -> list[FolderPoller]:
         """The intake side of drop-folder systems: one poller each, submitting for its system."""
@@ -206,11 +216,14 @@ class Hub:
         def handle(m: Message) -> Decision:
             return stage.process(m.body, m.headers, self.clock(), m.digest)
 
-        return Consumer(
-            self.settings.broker_urls, queues, handle, self.ledger.append, name=name,
-            prefetch=self.settings.prefetch, workers=self.settings.workers, grace_s=self.settings.grace_s,
-            executor=Executor(self.policy(), self.delivery_recovery()), queue_priority=priority, **options,
-        )
+        return self._consumer(queues, handle, self.delivery_recovery(), name, queue_priority=priority, **options)
+
+
+def hub_users_of(settings: Settings) -> frozenset[str]:
+    """The broker users whose messages are the hub's: those of its AMQP URLs and
+    LIENTHONG_HUB_USERS (RabbitMQ checks `user_id` against the login, so nobody else can set
+    them): only their copies are delivered, only what they parked is replayed."""
+    return frozenset({u for u in map(pika_user, settings.broker_urls) if u} | set(settings.hub_users))
 
 
 def pika_user(url: str) -> str | None:

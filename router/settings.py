@@ -16,8 +16,13 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from router.topology.build import DEFAULT_RETRY_DELAYS_S, QueueType, TopologyOptions
+from schemas.organ import OrganId
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+#: The hub's own identity in the statuses it creates (listed in the sample directory): the
+#: provincial document hub run by the Sở Thông tin và Truyền thông — never the UBND tỉnh.
+HUB_ORGAN = "000.02.13.H41"
+HUB_NAME = "Trục liên thông văn bản tỉnh Nghệ An"
 
 
 class Settings(BaseSettings):
@@ -50,9 +55,10 @@ class Settings(BaseSettings):
     workers: int = Field(4, ge=1)
     #: Seconds to finish in-flight work after SIGTERM before closing anyway.
     grace_s: float = Field(20.0, ge=0)
-    #: Organ code the hub speaks as in statuses about whole packages (no recipient to name).
-    hub_organ: str = "000.00.00.H41"
-    hub_name: str = "Trục liên thông văn bản (lienthong)"
+    #: The organ code and name the hub speaks as in every status it creates (refusals at intake,
+    #: hold and delivery notices): the hub's own, never a recipient's or the People's Committee's.
+    hub_organ: str = HUB_ORGAN
+    hub_name: str = HUB_NAME
     #: Signature policy per system id (require | warn | off); `default` applies to the others.
     signature_policy: dict[str, str] = Field(default_factory=lambda: {"default": "off"})
     trust_dir: Path | None = None
@@ -60,6 +66,9 @@ class Settings(BaseSettings):
     #: PEM key and certificate (chain) the hub signs its own status packages with (optional).
     hub_key: Path | None = None
     hub_cert: Path | None = None
+    #: Broker users of the hub's own processes besides the one in the AMQP URLs (role-split
+    #: accounts: `lt-hub-intake,lt-hub-deliver`): only their copies are delivered (COPY_FORGED).
+    hub_users: Annotated[tuple[str, ...], NoDecode] = ()
     #: Broker users of adapter processes (the axis-compatible API, the folder watcher) whose
     #: `lt-on-behalf-of` claim intake trusts: `lt-gw-api,lt-gw-folders` (router/pipeline/submitter.py).
     gateway_users: Annotated[tuple[str, ...], NoDecode] = ()
@@ -106,7 +115,14 @@ class Settings(BaseSettings):
             return tuple(int(x) for x in text.split(",") if x.strip())
         return value
 
-    @field_validator("gateway_users", mode="before")
+    @field_validator("hub_organ")
+    @classmethod
+    def _hub_organ(cls, value: str) -> str:
+        if not OrganId.is_valid(value):
+            raise ValueError("the hub's own organ code, LLL.KK.JJ.XNN in ASCII (e.g. 000.02.13.H41)")
+        return value
+
+    @field_validator("gateway_users", "hub_users", mode="before")
     @classmethod
     def _users(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -50,6 +50,7 @@ from ops import metrics
 from schemas.findings import Code
 from schemas.parse import validate_package
 from schemas.policy import VIETNAM, ValidationOptions
+from schemas.profiles import Profile
 
 log = structlog.get_logger("lienthong.axisapi")
 
@@ -85,6 +86,7 @@ class IntakePort(Protocol):
 
 class DirectoryPort(Protocol):
     def has_system(self, system_id: str) -> bool: ...
+    def profile(self, system_id: str) -> Profile: ...
     def serves(self, system_id: str, organ: str) -> bool: ...
     def agencies(self) -> list[p.Agency]: ...
 
@@ -247,7 +249,11 @@ class AxisApi:
             return _fail(_refusal(p.ErrorCode.HASH_FILE_MISMATCH,
                                   "hash-file không khớp với nội dung gửi lên (SHA-256 của tệp)",
                                   "hash-file does not match the body (SHA-256 of the file)"), p.SendEdocAnswer), True
-        report = validate_package(package, self.parts.options)
+        options = self.parts.options
+        profile = self.parts.directory.profile(system)  # the same profile intake validates this system with
+        if profile is not options.profile:
+            options = options.model_copy(update={"profile": profile})
+        report = validate_package(package, options)
         try:
             if report.parsed is None or not report.valid:
                 first = report.errors[0] if report.errors else None
@@ -385,6 +391,10 @@ class AxisApi:
     def agencies(self, auth: p.Authenticated, system: str, request: Request, body: bytes) -> Response:
         return _json(p.AgenciesAnswer(data=self.parts.directory.agencies()))
 
+    def sync_units(self, auth: p.Authenticated, system: str, request: Request, body: bytes) -> Response:
+        units = [p.SyncUnit(**a.model_dump()) for a in self.parts.directory.agencies()]
+        return _json(p.SyncUnitsAnswer(data=units))
+
     def not_offered(self, auth: p.Authenticated, system: str, request: Request, body: bytes) -> Response:
         return _fail(_refusal(p.ErrorCode.UNKNOWN_OPERATION,
                               "Danh bạ của trục do quản trị viên quản lý; thao tác này không được hỗ trợ",
@@ -408,6 +418,7 @@ OPERATIONS: dict[str, tuple[Sequence[str], str, str]] = {
     "updateStatus": (("POST",), "update_status", "Confirm a package: done | fail | processing"),
     "getSentEdocList": (("POST",), "sent_list", "Packages this system sent, with transport and business state"),
     "getAgenciesList": (("POST", "GET"), "agencies", "The organs of the hub's directory"),
+    "getSynchronizeUnit": (("POST", "GET"), "sync_units", "The organs of the directory, with sync fields"),
     "registerAgency": (("POST",), "not_offered", "Not offered: the directory is managed by the operator"),
     "deleteAgency": (("POST",), "not_offered", "Not offered: the directory is managed by the operator"),
 }
@@ -450,6 +461,7 @@ def create_app(parts: AxisParts) -> FastAPI:
         "send_edoc": api.send_edoc, "received_list": api.received_list, "get_edoc": api.get_edoc,
         "download_edoc": api.download_edoc, "count_edoc": api.count("edoc"), "count_status": api.count("status"),
         "update_status": api.update_status, "sent_list": api.sent_list, "agencies": api.agencies,
+        "sync_units": api.sync_units,
         "not_offered": api.not_offered,
     }
     app = FastAPI(

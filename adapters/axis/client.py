@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from adapters.axis import protocol as p
 from adapters.axis.journal import AxisJournal
 from adapters.sink import Delivered, Handover, PermanentFailure, SinkResult, TransientFailure
+from ops import metrics
 from schemas.codes import PackageKind
 
 log = structlog.get_logger("lienthong.axis.client")
@@ -143,7 +144,7 @@ class AxisClient:
         return p.Signer(self.link.system_id, self.link.secret, timestamp=timestamp, pile_up=False)
 
     def _call(
-        self, operation: str, answer: type[A], headers: list[tuple[str, str]], body: bytes,
+        self, operation: str, headers: list[tuple[str, str]], body: bytes,
         method: str = "POST", query: dict[str, str] | None = None,
     ) -> httpx.Response | AxisDown:
         try:
@@ -154,6 +155,12 @@ class AxisClient:
             return AxisDown(f"{operation}: {type(exc).__name__}")
 
     def _answer(self, operation: str, answer: type[A], response: httpx.Response | AxisDown) -> AxisResult[A]:
+        result = self._parse(operation, answer, response)
+        outcome = "ok" if isinstance(result, AxisOk) else "down" if isinstance(result, AxisDown) else "refused"
+        metrics.AXIS_CLIENT_CALLS.labels(operation, outcome).inc()
+        return result
+
+    def _parse(self, operation: str, answer: type[A], response: httpx.Response | AxisDown) -> AxisResult[A]:
         if isinstance(response, AxisDown):
             return response
         try:
@@ -176,18 +183,18 @@ class AxisClient:
     ) -> AxisResult[p.SendEdocAnswer]:
         to_text = json.dumps(list(to), ensure_ascii=True, separators=(",", ":")) if to else None
         headers, body = self._signer(timestamp).send_edoc(package, sender=sender, messagetype=messagetype, to=to_text)
-        return self._answer("sendEdoc", p.SendEdocAnswer, self._call("sendEdoc", p.SendEdocAnswer, headers, body))
+        return self._answer("sendEdoc", p.SendEdocAnswer, self._call("sendEdoc", headers, body))
 
     def received_list(self, messagetype: MessageType) -> AxisResult[p.ReceivedListAnswer]:
         headers = self._signer(None).headers([("servicetype", "eDoc"), ("messagetype", messagetype)],
                                              "application/json")
         return self._answer("getReceivedEdocList", p.ReceivedListAnswer,
-                            self._call("getReceivedEdocList", p.ReceivedListAnswer, headers, b""))
+                            self._call("getReceivedEdocList", headers, b""))
 
     def get_edoc(self, doc_id: str) -> Fetched | AxisRefused | AxisDown:
         headers = self._signer(None).headers([("docId", doc_id)], "application/json")
         got = self._answer("getEdoc", p.GetEdocAnswer,
-                           self._call("getEdoc", p.GetEdocAnswer, headers, b"{}"))
+                           self._call("getEdoc", headers, b"{}"))
         if not isinstance(got, AxisOk):
             return got
         try:
@@ -199,19 +206,19 @@ class AxisClient:
         """SDK 2.0.1: GET with docId in the query string and the signed headers; the raw package
         as the body on 200, the axis JSON otherwise."""
         headers = self._signer(None).headers([("docId", doc_id)], "application/json")
-        response = self._call("downloadEdoc", p.Answer, headers, b"", method="GET", query={"docId": doc_id})
-        if isinstance(response, AxisDown):
-            return response
-        if response.status_code == 200 and response.content and not response.content.lstrip().startswith(b"{"):
+        response = self._call("downloadEdoc", headers, b"", method="GET", query={"docId": doc_id})
+        if not isinstance(response, AxisDown) and response.status_code == 200 and response.content \
+                and not response.content.lstrip().startswith(b"{"):
+            metrics.AXIS_CLIENT_CALLS.labels("downloadEdoc", "ok").inc()
             return Fetched(response.content)
         got = self._answer("downloadEdoc", p.Answer, response)
-        if isinstance(got, AxisOk):
-            return AxisDown(f"downloadEdoc: HTTP {response.status_code} without a package")
+        if isinstance(got, AxisOk):  # a success shape but no package: as if the axis had not answered
+            return AxisDown("downloadEdoc: an answer without a package")
         return got
 
     def update_status(self, doc_id: str, status: Confirmation) -> AxisResult[p.Answer]:
         headers = self._signer(None).headers([("docid", doc_id)], "application/json", late=[("status", status)])
-        return self._answer("updateStatus", p.Answer, self._call("updateStatus", p.Answer, headers, b"{}"))
+        return self._answer("updateStatus", p.Answer, self._call("updateStatus", headers, b"{}"))
 
     def sent_list(self, messagetype: MessageType, doc_id: str | None = None) -> AxisResult[p.SentListAnswer]:
         params = [("servicetype", "eDoc"), ("messagetype", messagetype)]
@@ -219,12 +226,12 @@ class AxisClient:
             params.append(("docId", doc_id))
         headers = self._signer(None).headers(params, "application/json")
         return self._answer("getSentEdocList", p.SentListAnswer,
-                            self._call("getSentEdocList", p.SentListAnswer, headers, b""))
+                            self._call("getSentEdocList", headers, b""))
 
     def agencies(self) -> AxisResult[p.AgenciesAnswer]:
         headers = self._signer(None).headers([], "application/json")
         return self._answer("getAgenciesList", p.AgenciesAnswer,
-                            self._call("getAgenciesList", p.AgenciesAnswer, headers, b""))
+                            self._call("getAgenciesList", headers, b""))
 
 
 def message_type(kind: PackageKind | str) -> MessageType:

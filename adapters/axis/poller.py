@@ -31,6 +31,7 @@ import structlog
 
 from adapters.axis.client import AxisClient, AxisDown, AxisOk, Fetched, MessageType
 from adapters.axis.journal import AxisJournal
+from ops import metrics
 from schemas.codes import BussinessDocType
 from schemas.models import EdocPackage, StatusPackage
 from schemas.parse import validate_package
@@ -107,7 +108,12 @@ class AxisPoller:
             if item.messageType != messagetype:
                 continue
             report.listed.append(item.docId)
+            before = report.summary()
             self._take(item.docId, messagetype, report)
+            after = report.summary()
+            for outcome in ("submitted", "duplicates", "refused", "waiting"):
+                if after[outcome] > before[outcome]:
+                    metrics.AXIS_POLLED.labels(messagetype, outcome.removesuffix("s")).inc()
 
     def _take(self, doc_id: str, messagetype: MessageType, report: PollReport) -> None:
         known = self.journal.received(doc_id)

@@ -398,6 +398,20 @@ class Agency(BaseModel):
     mail: str
 
 
+class SyncUnit(Agency):
+    """One item of getSynchronizeUnit: an agency with its sync fields."""
+
+    version: int = 1
+    centerCode: str = ""
+    deleted: bool = False
+    modifyDate: str = ""
+    isAgency: bool = True
+
+
+class SyncUnitsAnswer(Answer):
+    data: list[SyncUnit] = Field(default_factory=list)
+
+
 class ReceivedListAnswer(Answer):
     data: list[ReceivedEdoc] = Field(default_factory=list)
 

@@ -35,10 +35,11 @@ from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 from ops import metrics
 from router.amqp.executor import Executor, Step, requeue_delay_s
 from router.amqp.group_commit import GroupCommit
+from router.amqp.observe import Observer
 from router.ledger.events import LedgerEvent
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import SYSTEM
-from router.pipeline.failure import Failure, FailureKind, Park
+from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.recovery import Inbound
 
 log = structlog.get_logger("lienthong.runtime")
@@ -74,6 +75,8 @@ class Message:
     #: copies with the same key are never worked on at once (see `Consumer._on_message`)
     key: str = ""
     inbound: Inbound | None = None
+    #: seconds the handler took (set by the observer)
+    handled_s: float = 0.0
 
     @property
     def delivery_count(self) -> int:
@@ -174,6 +177,7 @@ class Consumer:
         queue_priority: Mapping[str, int] | None = None,
         max_reconnect_wait_s: float = 30.0,
         healthy_after_s: float = 5.0,
+        observer: Observer | None = None,
     ) -> None:
         """`executor` carries out failure decisions (without one, a failure gives the message
         back to the broker after a delay: tests of the bare runtime). A connection consuming
@@ -197,6 +201,8 @@ class Consumer:
         self.recoveries: list[float] = []
         self.queue_priority = dict(queue_priority or {})
         self.max_reconnect_wait_s = max_reconnect_wait_s
+        #: the one observation point: log context, canonical outcome event, metrics
+        self.observer = observer or Observer(name)
         self.ready = threading.Event()
         self.stopped = threading.Event()
         self._stopping = False
@@ -419,8 +425,7 @@ class Consumer:
             self._fail(msg, carried)
             return
         try:
-            with metrics.STAGE_SECONDS.labels(self.name).time():
-                decision = self.handler(msg)
+            decision = self.observer.decide(msg, self.handler)
         except Exception as exc:  # noqa: BLE001 - a poison message must not kill the worker
             log.error("handler crashed", consumer=self.name, queue=msg.queue, error=repr(exc),
                       delivery_count=msg.delivery_count)
@@ -449,20 +454,15 @@ class Consumer:
                       failure=failure.kind.value, detail=failure.detail)
             self._threadsafe(lambda: self._requeue_later(msg))
             return
+        self.observer.bind(msg)
         try:
             step = self.executor.plan(self._inbound(msg), failure)
         except Exception as exc:  # noqa: BLE001 - building the decision failed: never lose the message
             log.error("failure decision could not be built", consumer=self.name, error=repr(exc))
             self._threadsafe(lambda: self._requeue_later(msg))
             return
-        self._count(step)
+        self.observer.failure(step)
         self._carry(msg, step.decision, step)
-
-    def _count(self, step: Step) -> None:
-        parked = isinstance(step.action, Park) and step.kind == "park"
-        action = f"park:{step.action.code.value}" if isinstance(step.action, Park) and parked else step.kind
-        metrics.FAILURE_DECISIONS.labels(self.executor.recovery.stage if self.executor else self.name,
-                                         step.failure.kind.value, action).inc()
 
     def _fail_later(self, msg: Message, failure: Failure) -> None:
         self._later(self._fail, msg, failure)
@@ -498,25 +498,25 @@ class Consumer:
         if later is None:
             self._threadsafe(lambda: self._requeue_later(msg))
         else:
-            self._count(later)
+            self.observer.failure(later)
             self._carry(msg, later.decision, later)
 
     def _after_confirms(self, msg: Message, decision: Decision, step: Step | None) -> None:
         """I/O thread: every publish confirmed; record `after`, then settle."""
         if not decision.after:
-            self._settle(msg, decision.settle, decision.reply)
+            self._settle(msg, decision.settle, decision)
             return
 
         def recorded(err: BaseException | None) -> None:  # on the ledger writer thread
             if err is None:
-                self._threadsafe(lambda: self._settle(msg, decision.settle, decision.reply))
+                self._threadsafe(lambda: self._settle(msg, decision.settle, decision))
             elif step is None:
                 log.error("ledger write failed after publishing", consumer=self.name, error=repr(err))
                 self._fail_later(msg, Failure(FailureKind.LEDGER_AFTER, repr(err)[:500]))
             else:  # the copy is safe in its tier or parked queue; only the bookkeeping is missing
                 log.error("ledger write failed after a failure decision; settled anyway", consumer=self.name,
                           step=step.kind, error=repr(err))
-                self._threadsafe(lambda: self._settle(msg, "ack"))
+                self._threadsafe(lambda: self._settle(msg, "ack", decision))
 
         try:
             self._ledger.submit(decision.after, recorded)
@@ -591,10 +591,12 @@ class Consumer:
                     log.error("failure copy refused by the broker", consumer=self.name, error=tracker.detail)
                     self._requeue_later(tracker.message)
 
-    def _settle(self, msg: Message, how: str, reply: Mapping[str, Any] | None = None) -> None:
+    def _settle(self, msg: Message, how: str, decision: Decision | None = None) -> None:
+        """`decision`: the one carried out (its reply is sent, its outcome observed on ack)."""
         ch = self._channel
         if msg.generation != self._generation or ch is None or not ch.is_open:
             return
+        reply = decision.reply if decision is not None else None
         if reply and msg.reply_to:
             self._publish(
                 Publish("", msg.reply_to, json.dumps(dict(reply), ensure_ascii=False).encode("utf-8"), {},
@@ -603,6 +605,8 @@ class Consumer:
             )
         if how == "ack":
             ch.basic_ack(msg.delivery_tag)
+            if decision is not None:
+                self.observer.settled(msg, decision.outcome)
         else:
             # reject (not nack) so quorum queues count it toward the delivery limit
             ch.basic_reject(msg.delivery_tag, requeue=True)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from adapters.axis.api import AxisParts, HubUnavailable, Kind, Submitted
     from adapters.mailbox import Mailbox
     from router.directory.model import Directory
+    from schemas.profiles import Profile
 
 log = structlog.get_logger("lienthong.axisapi")
 REPLY_TO = "amq.rabbitmq.reply-to"
@@ -56,6 +57,9 @@ class DirectoryView:
 
     def serves(self, system_id: str, organ: str) -> bool:
         return self.directory.serves(system_id, organ)
+
+    def profile(self, system_id: str) -> Profile:
+        return self.directory.systems[system_id].validation
 
     def agencies(self) -> list[p.Agency]:
         from adapters.axis import protocol as p
@@ -299,6 +303,7 @@ def build(settings: Settings, *, check: bool = True) -> Built:
     from router.directory.model import load_directory
     from router.ledger.store import Ledger
     from router.pipeline.failure import Failure, FailureKind, FailurePolicy, RetryAfter
+    from router.pipeline.outcome import Stage
     from router.topology.names import Names
 
     if settings.api_secrets is None:
@@ -325,13 +330,13 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         raise OperatorError(f"API secrets file {settings.api_secrets}: systemid {a.systemid} names system "
                             f"{a.system!r}, which is not in the directory {settings.directory}")
     ledger = Ledger.open(settings.ledger_url)
-    mailbox = Mailbox(ledger.engine)
+    mailbox = Mailbox.open(settings.ledger_url)  # its own engine: BEGIN IMMEDIATE on SQLite
     opts = settings.topology_options()
     policy = FailurePolicy(intake_tiers=len(opts.intake_tiers), deliver_tiers=len(opts.retry_delays_s))
     delays = tuple(opts.retry_delays_s)
 
     def retry(fails: int) -> float | None:
-        action = policy.decide(Failure(FailureKind.SINK_TRANSIENT, "the system reported fail"), "deliver", fails)
+        action = policy.decide(Failure(FailureKind.SINK_TRANSIENT, "the system reported fail"), Stage.DELIVERY, fails)
         return float(delays[action.tier - 1]) if isinstance(action, RetryAfter) else None
 
     gateway = IntakeGateway(settings.api_amqp_url, Names(settings.prefix).intake_exchange, settings.api_reply_wait_s)
@@ -339,9 +344,9 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         TARGETS.amqp_url = settings.api_amqp_url
         gateway.check()
     parts = AxisParts(accounts=accounts, directory=DirectoryView(directory), intake=gateway,
-                      sent=SentView(ledger.engine, mailbox), mailbox=mailbox, replies=Replies(ledger.engine),
+                      sent=SentView(ledger.engine, mailbox), mailbox=mailbox, replies=Replies(mailbox.engine),
                       retry=retry)
-    return Built(parts, gateway, [ledger.close])
+    return Built(parts, gateway, [ledger.close, mailbox.close])
 
 
 def api(

@@ -43,7 +43,9 @@ def run(
     apply_topology: bool = typer.Option(True, "--apply-topology/--no-apply-topology",
                                         help="declare the topology before consuming"),
     metrics_port: int | None = typer.Option(None, "--metrics-port",
-                                            help="serve Prometheus metrics on 127.0.0.1:PORT"),
+                                            help="serve /metrics, /healthz and /readyz on 127.0.0.1:PORT"),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr",
+                                     help="address of --metrics-port (0.0.0.0 in a container)"),
     ledger: LedgerOpt = None,
     directory: DirectoryOpt = None,
     prefix: PrefixOpt = None,
@@ -58,10 +60,11 @@ def run(
     from router.topology.declare import apply_to_url
 
     settings = command_settings(ledger_url=ledger, directory=directory, prefix=prefix, amqp_url=amqp_url)
+    health = None
     if metrics_port is not None:
-        from ops.metrics import serve
+        from ops.health import HealthServer
 
-        serve(metrics_port)
+        health = HealthServer(metrics_port, metrics_addr)  # /readyz answers 503 until the checks are set
     hub = Hub.from_settings(settings)
     for sid, sink in hub.sinks.items():
         if isinstance(sink, FolderSink):
@@ -112,11 +115,17 @@ def run(
                 other.stop()
 
     threads = [threading.Thread(target=guarded, args=(c,), name=c.name) for c in consumers]
+    if health is not None:
+        from router.cli.health import readiness_checks
+
+        health.set_checks(readiness_checks(hub, consumers, topology_declared=True))
     for t in threads:
         t.start()
     for t in threads:
         while t.is_alive():
             t.join(0.5)
+            if health is not None:
+                health.beat()
     polling.set()  # a claim in progress finishes (or is resumed by the next start's sweep)
     for t in poller_threads:
         t.join(settings.grace_s)
@@ -201,10 +210,13 @@ def parked_replay(
 ) -> None:
     """Send parked packages to their system again, attempt count reset (after fixing the cause)."""
     from router.amqp.parked import replay_parked
+    from router.hub import hub_users_of
 
     settings = command_settings(directory=directory, prefix=prefix, amqp_url=amqp_url)
     topology = _topology(settings)
-    n = _parked_call(lambda: replay_parked(topology, settings.amqp_url, system, dry_run=dry_run))
+    n = _parked_call(lambda: replay_parked(
+        topology, settings.amqp_url, system, dry_run=dry_run,
+        hub_users=hub_users_of(settings)))
     verb = "sẽ gửi lại / would replay" if dry_run else "đã gửi lại / replayed"
     typer.echo(f"{verb}: {n}")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from router.ledger.events import LedgerEvent
 from router.pipeline.failure import Failure
+from router.pipeline.outcome import Result, Stage, StageOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,8 @@ class Publish:
 @dataclass(frozen=True, slots=True)
 class Decision:
     """`before` is written to the ledger before publishing, `after` once every publish is
-    confirmed; then the input message is settled. `reply` goes to the submitter (reply_to).
+    confirmed; then the input message is settled. `outcome` is what the runtime observes (log
+    event, metrics); the intake's reply to the submitter (reply_to) is rendered from it.
     `failure` set: the stage could not finish; the runtime's executor asks the failure policy
     and carries out its answer instead (the other fields are then ignored)."""
 
@@ -34,5 +36,13 @@ class Decision:
     before: tuple[LedgerEvent, ...] = ()
     after: tuple[LedgerEvent, ...] = ()
     settle: Literal["ack", "requeue"] = "ack"
-    reply: Mapping[str, Any] = field(default_factory=dict)
+    outcome: StageOutcome | None = None
     failure: Failure | None = None
+
+    @property
+    def reply(self) -> Mapping[str, Any]:
+        """The JSON answer to the submitter: intake outcomes only (copies have no submitter), and
+        not while the hub retries (the retry copy has no reply route; the final word comes then)."""
+        if self.outcome is None or self.outcome.stage is not Stage.INTAKE or self.outcome.result is Result.RETRYING:
+            return {}
+        return self.outcome.reply()

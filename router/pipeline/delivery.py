@@ -1,11 +1,15 @@
 """The delivery stage: hand one routed copy to its system's sink and say how it went.
 
 Success → Delivered, ack. Anything else is a typed `Failure` on the Decision (sink transient or
-permanent, a change still waiting for its original, a damaged copy): the failure policy
+permanent, a change still waiting for its original, a damaged copy, a copy the ledger does not
+know — `COPY_FORGED`, see delivery_recovery.py): the failure policy
 (router/pipeline/failure.py) decides between a retry tier and parking, and the runtime's
-executor carries it out with `DeliveryRecovery` (router/pipeline/delivery_recovery.py).
-A revoke/update/replace waits (in the first tier, attempts not counted) until the original
-it refers to has reached the same recipient, for at most `original_wait_s` (policy).
+executor carries it out with `DeliveryRecovery` (router/pipeline/delivery_recovery.py), whose
+notice to the sender is the hub's own (router/pipeline/statuses.py): a transport state, never a
+status in the recipient's name. A copy delivered after it was parked tells the sender so,
+superseding that notice. A revoke/update/replace waits (in the first tier, attempts not
+counted) until the original it refers to has reached the same recipient, for at most
+`original_wait_s` (policy).
 """
 
 from __future__ import annotations
@@ -15,22 +19,21 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
-
 from adapters.sink import Delivered as SinkDelivered
 from adapters.sink import Handover, PermanentFailure, Sink, TransientFailure
-from ops import metrics
 from router.directory.model import Directory
-from router.ledger.events import Delivered, Outcome, TransportState
+from router.ledger.events import Delivered, LedgerEvent, Outcome, TransportState
+from router.ledger.rows import DeliveryRow
 from router.ledger.store import Ledger
 from router.pipeline.clock import system_clock
-from router.pipeline.decisions import Decision
+from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope, EnvelopeError
 from router.pipeline.failure import Failure, FailureKind
-from router.pipeline.statuses import StatusSigner
+from router.pipeline.outcome import Result, StageOutcome
+from router.pipeline.statuses import HUB_SUBMITTER, HubVoice, delivered_notice, organ_label
 from router.topology.build import Topology
+from schemas.codes import PackageKind
 
-log = structlog.get_logger("lienthong.delivery")
 WAITING_FOR_ORIGINAL = "waiting for the original document"
 _ON_ITS_WAY = (TransportState.ACCEPTED, TransportState.ROUTED, TransportState.RETRYING)
 
@@ -43,16 +46,14 @@ class DeliveryStage:
         topology: Topology,
         sinks: Mapping[str, Sink],
         *,
-        hub_name: str = "Trục liên thông văn bản (lienthong)",
-        sign_status: StatusSigner | None = None,
+        voice: HubVoice | None = None,
     ) -> None:
-        self.sign_status = sign_status
         self.directory = directory
         self.ledger = ledger
         self.topology = topology
         self.names = topology.names
         self.sinks = sinks
-        self.hub_name = hub_name
+        self.voice = voice or HubVoice()
 
     def process(
         self, body: bytes, headers: Mapping[str, Any], at: datetime | None = None, digest: str | None = None
@@ -68,9 +69,13 @@ class DeliveryStage:
             return Decision(failure=Failure(FailureKind.MALFORMED_COPY,
                                             "body does not match lt-digest (corrupted in transit)"))
 
-        pending = tuple(r for r in env.recipients if not self._delivered(env.digest, r))
-        if not pending:
-            return Decision()  # a redelivery after the sink already had it: nothing to do
+        rows = {r: self.ledger.delivery_state(env.digest, r) for r in env.recipients}
+        forged = self._unknown_to_ledger(env, rows)
+        if forged is not None:
+            return Decision(failure=Failure(FailureKind.COPY_FORGED, forged))
+        pending = tuple(r for r, row in rows.items() if row is None or row.state is not TransportState.DELIVERED)
+        if not pending:  # a redelivery after the sink already had it: nothing to do
+            return Decision(outcome=StageOutcome.of_copy(Result.DUPLICATE, env))
         env = env.only(pending)
         if self._original_pending(env):
             return Decision(failure=Failure(FailureKind.WAITING_FOR_ORIGINAL, WAITING_FOR_ORIGINAL,
@@ -80,21 +85,53 @@ class DeliveryStage:
             Handover(
                 body=body, digest=env.digest, kind=env.kind, system_id=env.system, recipients=pending,
                 document_id=env.document_id or None, sender=env.sender, attempt=env.attempt, headers=env.as_text(),
+                from_hub=env.submitted_by == HUB_SUBMITTER,
             )
         )
         if isinstance(result, SinkDelivered):
-            log.info("delivered", system=env.system, digest=env.digest[:16], attempt=env.attempt)
-            metrics.DELIVERIES.labels(env.system, "delivered").inc()
-            return Decision(before=tuple(Delivered(env.digest, r, env.system, env.attempt, at=at) for r in pending))
+            delivered: list[LedgerEvent] = [Delivered(env.digest, r, env.system, env.attempt, at=at) for r in pending]
+            publishes: list[Publish] = []
+            before: list[LedgerEvent] = []
+            after: list[LedgerEvent] = []
+            if env.kind is not PackageKind.STATUS:  # the sender was told it was held: tell it it arrived
+                for r in (r for r in pending if _was_parked(rows[r])):
+                    notice = delivered_notice(organ_label(self.directory, r))
+                    st = self.voice.about_copy(self.directory, self.names, env, notice, at)
+                    if st is not None:
+                        publishes.append(st.publish)
+                        before += st.before
+                        after += st.after
+            # With a notice to send, `delivered` is recorded only once it is confirmed: a crash in
+            # between re-delivers the copy (the sink keeps one) and sends the notice again.
+            if publishes:
+                after = delivered + after
+            else:
+                before = delivered
+            return Decision(tuple(publishes), tuple(before), tuple(after),
+                            outcome=StageOutcome.of_copy(Result.DELIVERED, env))
         if isinstance(result, TransientFailure):
             return Decision(failure=Failure(FailureKind.SINK_TRANSIENT, result.error))
         assert isinstance(result, PermanentFailure)
         return Decision(failure=Failure(FailureKind.SINK_PERMANENT, result.error))
 
     # -- helpers --------------------------------------------------------------------------------
-    def _delivered(self, digest: str, recipient: str) -> bool:
-        row = self.ledger.delivery_state(digest, recipient)
-        return row is not None and row.state is TransportState.DELIVERED
+    def _unknown_to_ledger(self, env: Envelope, rows: Mapping[str, DeliveryRow | None]) -> str | None:
+        """Why this copy is not one the hub made, or None. The hub records every package before
+        it publishes a copy (PackageReceived: the package row and one delivery row per recipient),
+        so a copy whose package, sender, kind, DocumentId or recipients the ledger does not hold
+        was made by someone else — even with the hub's user_id (a replayed forged message)."""
+        row = self.ledger.get_package(env.digest)
+        if row is None or row.outcome is not Outcome.ACCEPTED:
+            return "no accepted package with this digest in the ledger"
+        if row.kind is not env.kind or (row.from_organ or "") != env.sender or \
+                (row.document_id or "") != env.document_id:
+            return "the envelope's kind, sender or DocumentId differ from the ledger's package"
+        for r, d in rows.items():
+            if d is None:
+                return f"recipient {r} was never routed this package"
+            if d.system_id is not None and d.system_id != env.system:
+                return f"recipient {r} is routed to {d.system_id}, not to {env.system}"
+        return None
 
     def _original_pending(self, env: Envelope) -> bool:
         """Kinds 1–3 must reach a recipient after the original: wait while it is still on its way
@@ -109,6 +146,11 @@ class DeliveryStage:
             if row is not None and row.state in _ON_ITS_WAY:
                 return True
         return False
+
+
+def _was_parked(row: DeliveryRow | None) -> bool:
+    """Parked, or put back on the road by `parked replay`: the sender got a hold notice."""
+    return row is not None and (row.state is TransportState.PARKED or row.reopened_at is not None)
 
 
 def _waited_s(since: str | None) -> float:

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
 
+from router.pipeline.outcome import Stage
 from schemas.findings import Code
-
-Stage = Literal["intake", "deliver"]
 
 
 class FailureKind(StrEnum):
@@ -39,6 +37,7 @@ class FailureKind(StrEnum):
     WAITING_FOR_ORIGINAL = "waiting_for_original"  # a change whose original has not arrived yet
     MALFORMED_COPY = "malformed_copy"  # a routed copy whose envelope or body does not hold
     PARK_PENDING = "park_pending"  # parking was decided earlier but could not be recorded then
+    COPY_FORGED = "copy_forged"  # on a queue only the hub writes, but not the hub's copy: an intrusion
 
 
 #: Failures of the hub's own parts or of a moment: worth waiting out through the tiers.
@@ -94,6 +93,7 @@ PARK_CODES: dict[FailureKind, Code] = {
     FailureKind.DELIVERY_LIMIT: Code.CRASH_LOOP,
     FailureKind.DEAD_LETTERED: Code.CRASH_LOOP,
     FailureKind.WAITING_FOR_ORIGINAL: Code.ORIGINAL_NOT_DELIVERED,
+    FailureKind.COPY_FORGED: Code.COPY_FORGED,
 }
 
 #: What the sender reads about a parked package, per code (clerk-readable, both languages).
@@ -104,11 +104,15 @@ PARK_TEXTS: dict[Code, tuple[str, str]] = {
                        "the package is held to be sent again"),
     Code.DELIVERY_FAILED: ("hệ thống nhận không tiếp nhận được sau nhiều lần thử",
                            "the recipient's system could not take it after several attempts"),
-    Code.DELIVERY_REFUSED: ("hệ thống nhận từ chối gói tin", "the recipient's system refused the package"),
+    Code.DELIVERY_REFUSED: ("hệ thống nhận từ chối gói tin vì lý do kỹ thuật (không phải ý kiến xử lý của nơi nhận)",
+                            "the recipient's system refused the package for a technical reason "
+                            "(not a decision of the recipient)"),
     Code.CRASH_LOOP: ("trục dừng đột ngột nhiều lần khi xử lý gói tin này; gói tin được giữ lại",
                       "the hub stopped repeatedly while handling this package; it is held"),
     Code.ORIGINAL_NOT_DELIVERED: ("văn bản gốc chưa tới nơi nhận trong thời hạn chờ",
                                   "the original document did not reach the recipient in time"),
+    Code.COPY_FORGED: ("thông điệp không do trục tạo ra; đã ghi nhận là xâm nhập, không chuyển",
+                       "a message the hub did not make; recorded as an intrusion, not delivered"),
 }
 
 
@@ -129,7 +133,7 @@ class FailurePolicy:
         if kind is FailureKind.WAITING_FOR_ORIGINAL:
             return RetryAfter(1) if failure.waited_s < self.original_wait_s else park_for(PARK_CODES[kind])
         if kind in TRANSIENT:
-            tiers = self.intake_tiers if stage == "intake" else self.deliver_tiers
+            tiers = self.intake_tiers if stage == Stage.INTAKE else self.deliver_tiers
             if 1 <= attempt <= tiers:
                 return RetryAfter(attempt)
         return park_for(PARK_CODES[kind])

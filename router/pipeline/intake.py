@@ -11,11 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
-import structlog
-
-from ops import metrics
 from router.directory.model import Directory, Resolution, System
 from router.ledger.events import (
     DuplicateAbsorbed,
@@ -33,8 +29,9 @@ from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope
 from router.pipeline.failure import Failure, FailureKind
+from router.pipeline.outcome import Result, Stage, StageOutcome
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
-from router.pipeline.statuses import HUB_SUBMITTER, StatusSigner, hub_status
+from router.pipeline.statuses import HUB_SUBMITTER, About, HubVoice, Notice, NoticeKind
 from router.topology.build import route_for
 from router.topology.names import Names, lane_for_priority
 from schemas.codes import BussinessDocType, PackageKind
@@ -43,8 +40,6 @@ from schemas.models import EdocPackage, StatusPackage
 from schemas.organ import OrganId
 from schemas.parse import ParsedPackage, ValidationReport, validate_package
 from schemas.policy import VIETNAM, ValidationOptions
-
-log = structlog.get_logger("lienthong.intake")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,30 +62,23 @@ class IntakeStage:
         *,
         options: ValidationOptions | None = None,
         signatures: SignatureCheck | None = None,
-        hub_organ: str = "000.00.00.H41",
-        hub_name: str = "Trục liên thông văn bản (lienthong)",
-        sign_status: StatusSigner | None = None,
+        voice: HubVoice | None = None,
     ) -> None:
-        self.sign_status = sign_status
         self.directory = directory
         self.ledger = ledger
         self.names = names
         self.options = options or ValidationOptions()
         self.signatures = signatures or NoSignatureCheck()
-        self.hub_organ = hub_organ
-        self.hub_name = hub_name
+        self.voice = voice or HubVoice()
 
     # -- entry ----------------------------------------------------------------------------------
     def process(
         self, body: bytes, user_id: str | None, at: datetime | None = None, digest: str | None = None
     ) -> Decision:
-        """`digest` is the body's SHA-256 when the caller already has it (the runtime does)."""
-        decision = self._process(body, user_id, at or system_clock(), digest or hashlib.sha256(body).hexdigest())
-        reply = decision.reply
-        metrics.PACKAGES.labels(str(reply.get("kind", "unknown")), str(reply.get("outcome", "unknown"))).inc()
-        if reply.get("code"):
-            metrics.REJECTIONS.labels(str(reply["code"])).inc()
-        return decision
+        """`digest` is the body's SHA-256 when the caller already has it (the runtime does).
+
+        The decision's `outcome` says what happened; the runtime logs and counts it."""
+        return self._process(body, user_id, at or system_clock(), digest or hashlib.sha256(body).hexdigest())
 
     def _process(self, body: bytes, user_id: str | None, at: datetime, digest: str) -> Decision:
         system = self.directory.system_by_user(user_id) if user_id else None
@@ -132,7 +120,8 @@ class IntakeStage:
             if not pending:
                 return Decision(
                     before=(DuplicateAbsorbed(digest, at=at),),
-                    reply=self._reply("duplicate", digest, pkg, note="exact duplicate of an accepted package"),
+                    outcome=self._outcome(Result.DUPLICATE, digest, pkg, system,
+                                          note="exact duplicate of an accepted package"),
                 )
             return self._route(digest, body, parsed, system, at, only=pending, already_recorded=True)
 
@@ -144,12 +133,11 @@ class IntakeStage:
         try:
             sig = self.signatures.check(body, parsed, system.id)
         except Exception as exc:  # noqa: BLE001 - verification broke, not the package: the policy decides
-            log.error("signature check failed", digest=digest[:16], error=repr(exc))
             return Decision(failure=Failure(FailureKind.VERIFIER_ERROR, repr(exc)[:500]))
         if sig.reject:
             rej = Rejection(sig.code or Code.SIGNATURE_INVALID, sig.vi, sig.en or sig.vi)
             decision = self._reject(digest, pkg, system, rej, at)
-            return Decision(decision.publishes, decision.before + sig.events, decision.after, "ack", decision.reply)
+            return replace(decision, before=decision.before + sig.events)
 
         if holder is not None and holder.outcome is Outcome.ACCEPTED and holder.digest != digest:
             return self._reject(
@@ -229,7 +217,6 @@ class IntakeStage:
         if not already_recorded:
             before.append(replace(self._received(digest, pkg, submitter, requested, at),
                                   warnings=warnings.for_ledger(parsed.warnings)))
-            warnings.count(system.id if system else None, parsed.warnings)
             if isinstance(pkg, StatusPackage):
                 h = pkg.header
                 before.append(
@@ -254,9 +241,7 @@ class IntakeStage:
                 f"recipient {res.requested} is unknown to the hub ({res.reason})",
             )
             before.append(PackageRejected(digest, rej.code.value, rej.message, recipient_organ=res.requested, at=at))
-            status_pubs, status_before, status_after = self._status_to_sender(
-                pkg, system, rej, at, reporter=res.requested if OrganId.is_valid(res.requested) else self.hub_organ,
-            )
+            status_pubs, status_before, status_after = self._status_to_sender(pkg, system, rej, at)
             publishes += status_pubs
             before += status_before
             after += status_after
@@ -281,7 +266,7 @@ class IntakeStage:
                     Routed(digest, r.requested, sid, forwarded_to=r.code if r.forwarded else None, at=at)
                 )
 
-        outcome = "accepted" if groups else "rejected"
+        result = Result.ACCEPTED if groups else Result.REJECTED
         if not groups and unknown and not already_recorded:
             first_unknown = unknown[0].requested
             before.append(
@@ -290,15 +275,16 @@ class IntakeStage:
                     f"không nơi nhận nào hợp lệ / no deliverable recipient ({first_unknown})", at=at,
                 )
             )
-        reply = self._reply(
-            outcome, digest, pkg,
-            routed={sid: [r.requested for r in rs] for sid, rs in groups.items()},
-            rejected=[r.requested for r in unknown],
+        outcome = self._outcome(
+            result, digest, pkg, system,
+            routed={sid: tuple(r.requested for r in rs) for sid, rs in groups.items()},
+            refused=tuple(r.requested for r in unknown),
             forwarded={r.requested: r.code for rs in groups.values() for r in rs if r.forwarded},
             code=Code.UNKNOWN_RECIPIENT.value if unknown else None,
-            warnings=[w.code.value for w in parsed.warnings] + ([warning] if warning else []),
+            warnings=tuple(w.code.value for w in parsed.warnings) + ((warning,) if warning else ()),
+            validation_warnings=() if already_recorded else warnings.for_metrics(parsed.warnings),
         )
-        return Decision(tuple(publishes), tuple(before), tuple(after), "ack", reply)
+        return Decision(tuple(publishes), tuple(before), tuple(after), "ack", outcome)
 
     def _received(
         self, digest: str, pkg: EdocPackage | StatusPackage, submitter: str, recipients: tuple[str, ...], at: datetime
@@ -331,19 +317,16 @@ class IntakeStage:
     ) -> Decision:
         """Refuse the package; without `pkg`, `document_id`/`sender`/`kind` are what an invalid one
         claimed (bounded best-effort reads of the report), recorded so trace finds the refusal."""
-        log.info("rejected", digest=digest[:16], code=rej.code.value, system=system.id if system else None)
         if pkg is not None:
             document_id, sender, kind = pkg.document_id, pkg.sender, pkg.kind
         before: list[LedgerEvent] = [PackageRejected(
             digest, rej.code.value, rej.message, at=at, submitted_by=system.id if system else None,
             kind=PackageKind(kind) if kind else None, document_id=document_id, from_organ=sender,
         )]
-        publishes, status_before, after = self._status_to_sender(pkg, system, rej, at, reporter=self.hub_organ,
-                                                                 document_id=document_id)
-        reply = self._reply("rejected", digest, pkg, code=rej.code.value, message=rej.message)
-        if pkg is None and document_id:
-            reply["document_id"] = document_id
-        return Decision(tuple(publishes), tuple(before + status_before), tuple(after), "ack", reply)
+        publishes, status_before, after = self._status_to_sender(pkg, system, rej, at, document_id=document_id)
+        outcome = self._outcome(Result.REJECTED, digest, pkg, system, code=rej.code.value, vi=rej.vi, en=rej.en,
+                                document_id=document_id, sender=sender, kind=kind)
+        return Decision(tuple(publishes), tuple(before + status_before), tuple(after), "ack", outcome)
 
     def _resend_rejection(
         self, digest: str, report: ValidationReport, system: System | None, code: str | None, message: str | None,
@@ -358,12 +341,11 @@ class IntakeStage:
         pkg = report.parsed.package if report.parsed else None
         decision = self._reject(digest, pkg, system, Rejection(rcode, vi, en or vi), first_at,
                                 document_id=report.document_id)
-        return Decision(
-            decision.publishes,
-            (DuplicateAbsorbed(digest), *(e for e in decision.before if not isinstance(e, PackageRejected))),
-            decision.after,
-            "ack",
-            {**decision.reply, "outcome": "duplicate", "previous_outcome": "rejected"},
+        assert decision.outcome is not None
+        return replace(
+            decision,
+            before=(DuplicateAbsorbed(digest), *(e for e in decision.before if not isinstance(e, PackageRejected))),
+            outcome=replace(decision.outcome, result=Result.DUPLICATE, previous=Result.REJECTED),
         )
 
     def _status_to_sender(
@@ -373,17 +355,17 @@ class IntakeStage:
         rej: Rejection,
         at: datetime,
         *,
-        reporter: str,
         document_id: str | None = None,
     ) -> tuple[list[Publish], list[LedgerEvent], list[LedgerEvent]]:
-        """Status 02 to the submitting system (or, without a known submitter, the From organ's)."""
+        """Status 02 from the hub (never from a recipient) to the submitting system (or, without
+        a known submitter, the From organ's): the hub itself refused to take it in."""
         sender = pkg.sender if pkg is not None else None
         dest = system
         if dest is None and sender and OrganId.is_valid(sender):
             dest = self.directory.server_of(sender)
         if dest is None:
             return [], [], []
-        about = sender if sender and OrganId.is_valid(sender) else self.hub_organ
+        about = sender if sender and OrganId.is_valid(sender) else self.voice.identity.organ
         if isinstance(pkg, EdocPackage):
             doc_id, code, day = pkg.document_id, str(pkg.header.code), pkg.header.promulgation_info.promulgation_date
         elif isinstance(pkg, StatusPackage):
@@ -391,36 +373,36 @@ class IntakeStage:
             doc_id, code, day = rf.document_id, rf.code, rf.promulgation_date
         else:
             doc_id, code, day = document_id or "-", "-", None
-        st = hub_status(
-            self.names, dest_system=dest.id, reporter=reporter,
-            reporter_name=self.hub_name if reporter == self.hub_organ else reporter,
-            about_organ=about, about_document_id=doc_id, about_code=code, about_date=day,
-            code=rej.code, message=rej.message, at=at, hub_name=self.hub_name, sign=self.sign_status,
-        )
+        st = self.voice.status(self.names, dest.id, About(about, doc_id, code, day),
+                               Notice(NoticeKind.REFUSED, rej.code, rej.vi, rej.en), at)
         return [st.publish], list(st.before), list(st.after)
 
     @staticmethod
-    def _reply(
-        outcome: str,
+    def _outcome(
+        result: Result,
         digest: str,
         pkg: EdocPackage | StatusPackage | None,
+        system: System | None,
         *,
+        document_id: str | None = None,
+        sender: str | None = None,
+        kind: str | None = None,
         code: str | None = None,
-        message: str | None = None,
+        vi: str | None = None,
+        en: str | None = None,
         note: str | None = None,
-        routed: dict[str, list[str]] | None = None,
-        rejected: list[str] | None = None,
+        routed: dict[str, tuple[str, ...]] | None = None,
+        refused: tuple[str, ...] = (),
         forwarded: dict[str, str] | None = None,
-        warnings: list[str] | None = None,
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {"outcome": outcome, "digest": digest}
-        if pkg is not None:
-            out["kind"] = pkg.kind
-            out["document_id"] = pkg.document_id
-            out["sender"] = pkg.sender
-        for key, value in (("code", code), ("message", message), ("note", note), ("routed", routed),
-                           ("rejected_recipients", rejected), ("forwarded", forwarded), ("warnings", warnings)):
-            if value:
-                out[key] = value
-        return out
-
+        warnings: tuple[str, ...] = (),
+        validation_warnings: tuple[str, ...] = (),
+    ) -> StageOutcome:
+        return StageOutcome(
+            Stage.INTAKE, result, digest,
+            kind=PackageKind(pkg.kind) if pkg is not None else (PackageKind(kind) if kind else None),
+            system=system.id if system else None,
+            document_id=pkg.document_id if pkg is not None else document_id,
+            sender=pkg.sender if pkg is not None else sender, code=code, vi=vi, en=en, note=note,
+            routed=routed or {}, refused_recipients=refused, forwarded=forwarded or {}, warnings=warnings,
+            validation_warnings=validation_warnings,
+        )

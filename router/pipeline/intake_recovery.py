@@ -6,28 +6,26 @@ hub's copy (the broker checks it against the publishing connection), so the copy
 submitter in a `Submission` header, published with the hub's own `user_id`; the header is
 trusted only on a message whose `user_id` is the hub's (router/TOPOLOGY.md says why).
 Park: a `PackageParked` record (reason code, submitting system and, when the bytes parse,
-DocumentId and From), a hub status to the submitting system, the copy to `P.intake.parked`.
+DocumentId and From), the hub's hold notice (status 05 from its own organ) to the submitting
+system, the copy to `P.intake.parked`. Each Decision carries its `StageOutcome`.
 """
 
 from __future__ import annotations
-
-import structlog
 
 from router.directory.model import Directory
 from router.ledger.events import LedgerEvent, PackageParked
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Submission
-from router.pipeline.failure import Failure, FailureKind, Park, Stage
+from router.pipeline.failure import Failure, FailureKind, Park
+from router.pipeline.outcome import Result, Stage, StageOutcome
 from router.pipeline.recovery import Inbound, dead_letter_failure, ledger_reason, reason_code
-from router.pipeline.statuses import StatusSigner, hub_status
+from router.pipeline.statuses import About, HubVoice, held_package_notice
 from router.pipeline.submitter import SubmitterTrust
 from router.topology.build import Topology
 from schemas.findings import Code
 from schemas.models import EdocPackage
 from schemas.organ import OrganId
 from schemas.parse import validate_package
-
-log = structlog.get_logger("lienthong.intake")
 
 #: Parks after which the bytes are not parsed again (parsing may be what kills the hub).
 _NO_PARSE = frozenset({FailureKind.DELIVERY_LIMIT, FailureKind.DEAD_LETTERED})
@@ -37,7 +35,7 @@ class IntakeRecovery:
     """Intake's retry tiers and parking; `hub_user` is the hub's own broker user (whose copies
     are trusted to name their submitter)."""
 
-    stage: Stage = "intake"
+    stage: Stage = Stage.INTAKE
 
     def __init__(
         self,
@@ -45,19 +43,16 @@ class IntakeRecovery:
         topology: Topology,
         *,
         hub_user: str | None,
-        hub_organ: str,
-        hub_name: str,
-        sign_status: StatusSigner | None = None,
+        voice: HubVoice | None = None,
         trust: SubmitterTrust | None = None,
     ) -> None:
         self.trust = trust  # who may submit on behalf of a system (router/pipeline/submitter.py)
         self.directory = directory
         self.names = topology.names
-        self.tiers = len(topology.options.intake_tiers)
+        self.tier_s = topology.options.intake_tiers
+        self.tiers = len(self.tier_s)
         self.hub_user = hub_user
-        self.hub_organ = hub_organ
-        self.hub_name = hub_name
-        self.sign_status = sign_status
+        self.voice = voice or HubVoice()
 
     # -- reading a message ----------------------------------------------------------------------
     def _own_copy(self, inbound: Inbound) -> Submission | None:
@@ -92,9 +87,10 @@ class IntakeRecovery:
 
     def retry(self, inbound: Inbound, tier: int, failure: Failure) -> Decision:
         nxt = self._submission(inbound).next_attempt()
-        log.info("intake retrying", digest=inbound.digest[:16], attempt=nxt.attempt - 1, tier=tier,
-                 failure=failure.kind.value, error=failure.detail)
-        return Decision(publishes=(self._copy(inbound, self.names.intake_retry_queue(tier), nxt),))
+        outcome = StageOutcome(Stage.INTAKE, Result.RETRYING, inbound.digest, system=self._system_id(inbound),
+                               attempt=nxt.attempt - 1, reason=failure.detail or failure.kind.value,
+                               tier_s=self.tier_s[tier - 1])
+        return Decision(publishes=(self._copy(inbound, self.names.intake_retry_queue(tier), nxt),), outcome=outcome)
 
     def park_later(self, inbound: Inbound, park: Park) -> Decision:
         marked = self._submission(inbound).parked(park.code.value, park.en)
@@ -113,8 +109,6 @@ class IntakeRecovery:
                     code, day = str(pkg.header.code), pkg.header.promulgation_info.promulgation_date
                 report.parsed.close()
         reason = ledger_reason(park, failure)
-        log.warning("intake parked", digest=inbound.digest[:16], code=park.code.value, reason=reason,
-                    submitted_by=system.id if system else user)
         before: list[LedgerEvent] = [PackageParked(
             inbound.digest, system.id if system else (user or "-"), park.code.value, reason,
             document_id=document_id, from_organ=sender, at=inbound.at,
@@ -123,17 +117,21 @@ class IntakeRecovery:
         publishes = [self._copy(inbound, self.names.intake_parked, marked)]
         after: list[LedgerEvent] = []
         if system is not None:
-            about = sender if sender and OrganId.is_valid(sender) else self.hub_organ
-            st = hub_status(
-                self.names, dest_system=system.id, reporter=self.hub_organ, reporter_name=self.hub_name,
-                about_organ=about, about_document_id=document_id or "-", about_code=code, about_date=day,
-                code=park.code, message=f"{park.vi} / {park.en}", at=inbound.at, hub_name=self.hub_name,
-                sign=self.sign_status,
-            )
+            about = sender if sender and OrganId.is_valid(sender) else self.voice.identity.organ
+            st = self.voice.status(self.names, system.id, About(about, document_id or "-", code, day),
+                                   held_package_notice(park), inbound.at)
             publishes.append(st.publish)
             before += st.before
             after += st.after
-        return Decision(tuple(publishes), tuple(before), tuple(after))
+        outcome = StageOutcome(Stage.INTAKE, Result.PARKED, inbound.digest, system=system.id if system else None,
+                               document_id=document_id, sender=sender, attempt=self.attempt(inbound),
+                               code=park.code.value, vi=park.vi, en=park.en, reason=reason)
+        return Decision(tuple(publishes), tuple(before), tuple(after), outcome=outcome)
+
+    def _system_id(self, inbound: Inbound) -> str | None:
+        user = self.submitter(inbound)
+        system = self.directory.system_by_user(user) if user else None
+        return system.id if system is not None else None
 
     def _copy(self, inbound: Inbound, queue: str, sub: Submission) -> Publish:
         return Publish("", queue, inbound.body, sub.to_headers(), message_id=f"{inbound.digest}.intake.{sub.attempt}")

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from router.pipeline.decisions import Decision
-from router.pipeline.failure import Failure, FailureKind, Park, Stage
+from router.pipeline.failure import Failure, FailureKind, Park
+from router.pipeline.outcome import Stage
 from schemas.findings import Code
 
 

@@ -1,7 +1,8 @@
 """What the hub does with a package's validation warnings (schemas/profiles.py): keeps them in
-the ledger with the package, tells the recipient in `lt-warnings`, and counts them per
-submitting system (`lienthong_validation_warnings_total{system,code}`, a conformance figure
-ops can watch: both labels are closed sets, the directory's systems and the reason codes).
+the ledger with the package, tells the recipient in `lt-warnings`, and hands their codes to the
+outcome (`for_metrics`), from which the runtime's observer counts them per submitting system
+(`lienthong_validation_warnings_total{system,code}`, a conformance figure ops can watch: both
+labels are closed sets, the directory's systems and the reason codes).
 
 Bounded everywhere: at most `MAX_WARNINGS` stored per package (messages are already clipped by
 schemas.findings), and the header is cut at `envelope.WARNINGS_CHARS`.
@@ -11,12 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ops import metrics
 from schemas.findings import Finding
 
 MAX_WARNINGS = 20
-#: the system label of a package whose broker user the directory does not know
-UNKNOWN_SYSTEM = "unknown"
 
 
 def for_ledger(warnings: Sequence[Finding]) -> tuple[tuple[str, str, int | None, str], ...] | None:
@@ -29,6 +27,6 @@ def for_recipient(warnings: Sequence[Finding]) -> tuple[str, ...]:
     return tuple(f"{w.code.value} {w.path}" + (f":{w.line}" if w.line else "") for w in warnings)
 
 
-def count(system: str | None, warnings: Sequence[Finding]) -> None:
-    for w in warnings:
-        metrics.VALIDATION_WARNINGS.labels(system or UNKNOWN_SYSTEM, w.code.value).inc()
+def for_metrics(warnings: Sequence[Finding]) -> tuple[str, ...]:
+    """The code of every warning (one per finding: two findings of a code count two)."""
+    return tuple(w.code.value for w in warnings)

@@ -122,6 +122,10 @@ def test_the_sdks_own_requests_send_list_fetch_confirm_and_report_status(rig: Ax
     assert _answer(body)["data"] == []
     _, body, _ = replay(rig.port, load("007-getAgenciesList.http"))
     assert any(a["code"] == "000.00.00.H41" for a in _answer(body)["data"])  # type: ignore[union-attr]
+    _, body, _ = replay(rig.port, load("010-getSynchronizeUnit.http"))
+    units = _answer(body)["data"]
+    assert any(u["code"] == "000.00.25.H41" and u["pid"] == "000.00.00.H41" and u["isAgency"] is True
+               for u in units)  # type: ignore[union-attr]
     for name in ("008-registerAgency.http", "009-deleteAgency.http"):
         _, body, _ = replay(rig.port, load(name))
         assert _answer(body)["ErrorCode"] == p.ErrorCode.UNKNOWN_OPERATION.value
@@ -197,6 +201,13 @@ def test_refusals_have_the_axis_shape_and_no_effect(rig: AxisRig) -> None:
     # the district's credentials cannot send as the province either
     as_province = district.send(make_edoc("000.00.00.H41", ["000.00.25.H41"], 777), "000.00.00.H41")
     assert as_province["ErrorCode"] == p.ErrorCode.SENDER_NOT_ALLOWED.value
+    # the district's directory entry asks for `validation: strict`: what the default profile only
+    # warns about (a From without OrganName) is refused for it, by the API, before intake
+    lax = make_edoc("000.00.25.H41", ["000.00.00.H41"], 778).replace(
+        "<edXML:OrganName>Cơ quan 000.00.25.H41</edXML:OrganName>".encode(), b"", 1)
+    strict = district.send(lax, "000.00.25.H41")
+    assert strict["ErrorCode"] == p.ErrorCode.NOT_CONFORMING.value and "OrganName" in str(strict["ErrorDesc"]), strict
+    assert rig.hub.hub.ledger.get_package(hashlib.sha256(lax).hexdigest()) is None
     # a package delivered to another system: not listed, not fetched, not confirmed by the district
     package = make_edoc("000.00.25.H41", ["000.00.00.H41"], 502)
     assert rig.hub.submit("huyen-thanhchuong", package).confirmed

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
 from adapters.axis.client import AxisClient, AxisConfig, AxisLink, AxisOk, AxisSink, Fetched
 from adapters.axis.journal import AxisJournal
@@ -198,6 +199,11 @@ def test_an_inbound_package_reaches_its_recipient_once(link: Link) -> None:
 
 
 def test_an_axis_failing_for_a_while_recovers_through_the_tiers(link: Link) -> None:
+    def calls(result: str) -> float:
+        return REGISTRY.get_sample_value("lienthong_axis_client_calls_total",
+                                         {"operation": "sendEdoc", "result": result}) or 0.0
+
+    down, refused = calls("down"), calls("refused")
     for mode in ("drop", "500", "json500"):  # no answer, a 500 page, the axis shape with ErrorCode 20
         link.axis.fail("sendEdoc", 1, mode)
     body = make_edoc(TINH, [BNV], 103)
@@ -211,6 +217,7 @@ def test_an_axis_failing_for_a_while_recovers_through_the_tiers(link: Link) -> N
     wait_for(delivered, timeout=60)
     steps = [h.state for h in link.hub.hub.ledger.history(res["digest"], BNV)]
     assert steps.count("retrying") == 3, steps
+    assert (calls("down") - down, calls("refused") - refused) == (2, 1)  # what operators see
     assert [r.body for r in link.axis.inbox(BNV_ID) if r.status != "done"] == [body]  # one copy on the axis
 
 
@@ -234,7 +241,49 @@ def test_a_refusal_by_the_axis_parks_the_package_and_tells_the_sender(link: Link
     wait_for(lambda: bool(notices()), timeout=30)
     notice = parse_package(notices()[0].encode()).package
     assert isinstance(notice, StatusPackage)
-    assert notice.header.status_code is StatusCode.REJECTED and notice.document_id == document_id(TINH, 104)
+    assert notice.document_id == document_id(TINH, 104) and "DELIVERY_REFUSED" in notice.header.description
+    # the hub's own notice: 02 once, now 05 "held for the operator" (a transport failure is not the
+    # recipient's refusal); either way from the hub, never a recipient's business status
+    assert notice.header.status_code in (StatusCode.REJECTED, StatusCode.PROCESSING)
+
+
+def test_nothing_is_confirmed_to_the_axis_before_the_broker_confirmed(link: Link) -> None:
+    body = make_edoc(BNV, [TINH], 9, notation="BNV-VP")
+    assert isinstance(link.bnv.send_edoc(body, sender=BNV, messagetype="edoc", to=[TINH]), AxisOk)
+    [item] = [r for r in link.axis.inbox(HUB_ID, "edoc") if r.body == body]
+    dead = BrokerIntake("amqp://guest:guest@127.0.0.1:1/%2F", link.hub.hub.topology.names.intake_exchange)
+    blocked = AxisPoller(link.poller.client, link.journal, dead).poll_once()
+    assert blocked.waiting == {item.doc_id: "intake publish not confirmed"} and blocked.confirmed == []
+    assert item.status == "initial" and link.journal.received(item.doc_id) is None
+    assert not [c for c in link.axis.calls_of("updateStatus") if c.params.get("docid") == item.doc_id]
+    taken = link.poller.poll_once()  # the broker is back (the real one): submitted, then confirmed
+    assert taken.submitted == [item.doc_id] and taken.confirmed == [item.doc_id]
+    assert item.status == "done"
+
+
+def test_an_inbound_package_the_hub_refuses_is_answered_through_the_axis(link: Link) -> None:
+    """Intake refuses it (a recipient in the tree the directory lacks); the hub's status 02 goes to
+    the submitting system — the gateway — and so back over the axis to the sender."""
+    body = make_edoc(BNV, ["000.00.99.H41"], 8, notation="BNV-VP")
+    assert isinstance(link.bnv.send_edoc(body, sender=BNV, messagetype="edoc", to=["000.00.99.H41"]), AxisOk)
+    report = link.poller.poll_once()
+    assert len(report.submitted) == 1, report
+
+    def refusals() -> list[StatusPackage]:
+        listed = link.bnv.received_list("status")
+        assert isinstance(listed, AxisOk)
+        out = []
+        for item in listed.answer.data:
+            got = link.bnv.get_edoc(item.docId)
+            assert isinstance(got, Fetched)
+            pkg = parse_package(got.body).package
+            if isinstance(pkg, StatusPackage) and pkg.document_id == document_id(BNV, 8, "BNV-VP"):
+                out.append(pkg)
+        return out
+
+    wait_for(lambda: bool(refusals()), timeout=30)
+    [refusal] = refusals()
+    assert refusal.header.status_code is StatusCode.REJECTED and "UNKNOWN_RECIPIENT" in refusal.header.description
 
 
 def first_digest(body: bytes) -> str:

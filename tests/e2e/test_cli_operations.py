@@ -72,7 +72,7 @@ def test_run_send_park_replay_and_sigterm(env: HubEnv) -> None:
         _wait(lambda: len(env.inbox("tinh-nghean").delivered()) == 1)
         assert env.inbox("tinh-nghean").delivered()[0].read_bytes() == body
         assert parked() == []
-        # the sender heard of the failure: a status 02 [DELIVERY_FAILED] in the district's inbox
+        # the sender heard of the failure: the hub's hold notice (05) [DELIVERY_FAILED] in the district's inbox
         statuses = [f.read_text(encoding="utf-8") for f in env.inbox("huyen-thanhchuong").delivered()]
         assert any("[DELIVERY_FAILED]" in text for text in statuses)
 

@@ -107,6 +107,7 @@ def world(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
                 w = World(hub, rx, folders, {}, {})
                 for sid in (A, B):
                     w.pollers[sid] = w.poller(sid)
+                    w.pollers[sid].folders.prepare()  # before a test drops anything
                     w.start(sid)
                 yield w
                 for sid in list(w.running):

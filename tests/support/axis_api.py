@@ -39,6 +39,8 @@ def write_directory(prefix: str, path: Path) -> Path:
         system["broker_user"] = f"{prefix}-{system['id']}"
         if system["id"] == "tinh-nghean":
             system["delivery"] = {"adapter": "mailbox"}
+        if system["id"] == "huyen-thanhchuong":
+            system["validation"] = "strict"  # the API validates as intake would for this system
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -164,9 +166,11 @@ def serve(app: Any) -> Iterator[int]:
 
 
 @contextmanager
-def axis_rig(amqp_url: str, prefix: str, tmp: Path, **hub_settings: Any) -> Iterator[AxisRig]:
+def axis_rig(amqp_url: str, prefix: str, tmp: Path, *, sinks: dict[str, Any] | None = None,
+             **hub_settings: Any) -> Iterator[AxisRig]:
     """The province DMS pulls through the API (mailbox); the district DMS uses drop folders, read
-    by the hub's folder watcher with its own gateway account — two adapters, two accounts."""
+    by the hub's folder watcher with its own gateway account — two adapters, two accounts.
+    `sinks`: other sinks for other systems (the province always pulls through its mailbox)."""
     gateway, folders_gateway = f"{prefix}-gw-api", f"{prefix}-gw-folders"
     ledger_url = f"sqlite:///{tmp / 'ledger.sqlite3'}"
     mailbox = Mailbox.open(ledger_url)
@@ -182,11 +186,11 @@ def axis_rig(amqp_url: str, prefix: str, tmp: Path, **hub_settings: Any) -> Iter
         ensure_user(gateway_grant(user, prefix), PASSWORD)
     stop = threading.Event()
     try:
+        hub_settings.setdefault("folders_amqp_url", f"amqp://{folders_gateway}:{PASSWORD}@{rest}")
+        all_sinks = {"huyen-thanhchuong": SINKS.build("folder", folder_options, district), **(sinks or {}),
+                     "tinh-nghean": MailboxSink(mailbox, "tinh-nghean")}
         with running_hub(amqp_url, prefix, tmp, ledger_url=ledger_url, gateway_users=(gateway, folders_gateway),
-                         folders_amqp_url=f"amqp://{folders_gateway}:{PASSWORD}@{rest}",
-                         sinks={"tinh-nghean": MailboxSink(mailbox, "tinh-nghean"),
-                                "huyen-thanhchuong": SINKS.build("folder", folder_options, district)},
-                         **hub_settings) as hub:
+                         sinks=all_sinks, **hub_settings) as hub:
             poller = SINKS.source("folder", folder_options, district, hub.hub.outbox_for("huyen-thanhchuong"))
             assert poller is not None
             poller.folders.prepare()

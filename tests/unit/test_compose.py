@@ -56,6 +56,9 @@ def test_the_stack_runs_the_hub_roles_and_its_monitoring(config: dict[str, Any])
     assert services["intake"]["command"][:3] == ["run", "--role", "intake"]
     assert services["deliver"]["command"][:3] == ["run", "--role", "deliver"]
     assert services["compliance"]["command"][0] == "exporter"
+    for role in ("intake", "deliver"):  # Prometheus scrapes them from its own container
+        assert services[role]["command"][-2:] == ["--metrics-addr", "0.0.0.0"]
+        assert "/readyz" in " ".join(services[role]["healthcheck"]["test"])
     assert services["intake"]["environment"]["LIENTHONG_LEDGER_URL"].startswith("postgresql+psycopg://")
     for n in (1, 2, 3):
         node = services[f"rabbitmq-{n}"]

@@ -13,15 +13,15 @@ from router.pipeline.failure import (
     FailurePolicy,
     Park,
     RetryAfter,
-    Stage,
 )
+from router.pipeline.outcome import Stage
 from schemas.findings import Code
 
 pytestmark = pytest.mark.unit
 
 POLICY = FailurePolicy(intake_tiers=2, deliver_tiers=4, original_wait_s=600)
-STAGES: tuple[Stage, ...] = ("intake", "deliver")
-TIERS = {"intake": 2, "deliver": 4}
+STAGES: tuple[Stage, ...] = (Stage.INTAKE, Stage.DELIVERY)
+TIERS = {Stage.INTAKE: 2, Stage.DELIVERY: 4}
 
 
 def expected(kind: FailureKind, stage: Stage, attempt: int) -> RetryAfter | Code:
@@ -45,14 +45,14 @@ def test_every_kind_at_every_attempt(kind: FailureKind, stage: Stage) -> None:
 def test_outages_are_waited_out_through_every_tier_then_parked_with_a_code() -> None:
     for kind in (FailureKind.LEDGER_UNAVAILABLE, FailureKind.LEDGER_BEFORE, FailureKind.LEDGER_AFTER,
                  FailureKind.VERIFIER_ERROR, FailureKind.PUBLISH_NACKED, FailureKind.HANDLER_CRASHED):
-        tiers = [POLICY.decide(Failure(kind), "intake", a) for a in (1, 2)]
+        tiers = [POLICY.decide(Failure(kind), Stage.INTAKE, a) for a in (1, 2)]
         assert tiers == [RetryAfter(1), RetryAfter(2)]
-        last = POLICY.decide(Failure(kind), "intake", 3)
+        last = POLICY.decide(Failure(kind), Stage.INTAKE, 3)
         assert isinstance(last, Park) and last.code is Code.HUB_FAILURE
 
 
 def test_what_no_delay_can_fix_is_parked_at_once() -> None:
-    codes = {k: POLICY.decide(Failure(k), "deliver", 1) for k in (
+    codes = {k: POLICY.decide(Failure(k), Stage.DELIVERY, 1) for k in (
         FailureKind.SINK_PERMANENT, FailureKind.DELIVERY_LIMIT, FailureKind.DEAD_LETTERED,
         FailureKind.PUBLISH_RETURNED, FailureKind.MALFORMED_COPY)}
     assert {k: a.code for k, a in codes.items() if isinstance(a, Park)} == {
@@ -65,9 +65,9 @@ def test_what_no_delay_can_fix_is_parked_at_once() -> None:
 def test_a_change_waits_for_its_original_in_tier_one_for_a_bounded_time() -> None:
     wait = FailureKind.WAITING_FOR_ORIGINAL
     for attempt in (1, 5, 50):  # attempts are not what bounds a wait (they are not counted)
-        assert POLICY.decide(Failure(wait, waited_s=0), "deliver", attempt) == RetryAfter(1)
-        assert POLICY.decide(Failure(wait, waited_s=599.9), "deliver", attempt) == RetryAfter(1)
-    late = POLICY.decide(Failure(wait, waited_s=600), "deliver", 1)
+        assert POLICY.decide(Failure(wait, waited_s=0), Stage.DELIVERY, attempt) == RetryAfter(1)
+        assert POLICY.decide(Failure(wait, waited_s=599.9), Stage.DELIVERY, attempt) == RetryAfter(1)
+    late = POLICY.decide(Failure(wait, waited_s=600), Stage.DELIVERY, 1)
     assert isinstance(late, Park) and late.code is Code.ORIGINAL_NOT_DELIVERED
 
 
@@ -82,7 +82,7 @@ def test_clerk_texts_carry_no_detail_and_exist_for_every_park_code() -> None:
     assert set(PARK_CODES.values()) <= set(PARK_TEXTS)
     secret = "OperationalError('/var/lib/x.db: [Errno 13]')"
     for kind in FailureKind:
-        action = POLICY.decide(Failure(kind, secret, waited_s=1e9, code=Code.HUB_FAILURE), "deliver", 99)
+        action = POLICY.decide(Failure(kind, secret, waited_s=1e9, code=Code.HUB_FAILURE), Stage.DELIVERY, 99)
         assert isinstance(action, Park), kind
         assert action.vi and action.en and secret not in action.vi + action.en
         assert "Errno" not in action.vi + action.en

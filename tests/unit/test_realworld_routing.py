@@ -16,12 +16,14 @@ import yaml
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from router.amqp.observe import Observer
 from router.directory.model import Directory, DirectoryError
 from router.ledger import schema as t
 from router.ledger.engine import reading
 from router.ledger.store import Ledger
 from router.pipeline.envelope import WARNINGS, Envelope
 from router.pipeline.intake import IntakeStage
+from router.pipeline.outcome import Stage
 from router.topology.build import route_for
 from router.topology.names import Names
 from schemas.codes import BussinessDocType
@@ -105,7 +107,10 @@ def test_the_2025_axis_package_is_routed_with_its_warnings(ledger: Ledger) -> No
     stored = _evidence(ledger, decision.reply["digest"])["warnings"]
     assert [w[0] for w in stored] == [w.split(" ")[0] for w in env.warnings]
     assert all(len(w) == 4 and " / " in w[3] for w in stored)  # code, path, line, "vi / en"
-    assert _warnings_counted("truc-quoc-gia", "ORGAN_ID_CONNECTOR") == before + 2  # From and To
+    assert _warnings_counted("truc-quoc-gia", "ORGAN_ID_CONNECTOR") == before  # the stage counts nothing …
+    assert decision.outcome is not None
+    Observer(Stage.INTAKE).outcome(decision.outcome)
+    assert _warnings_counted("truc-quoc-gia", "ORGAN_ID_CONNECTOR") == before + 2  # … the runtime: From and To
 
 
 def test_a_strict_system_is_refused_what_a_default_one_routes(ledger: Ledger) -> None:

@@ -12,10 +12,14 @@ from router.pipeline.delivery_recovery import DeliveryRecovery
 from router.pipeline.envelope import Envelope, Submission
 from router.pipeline.failure import Failure, FailureKind, park_for
 from router.pipeline.intake_recovery import IntakeRecovery
+from router.pipeline.outcome import Result
 from router.pipeline.recovery import Inbound
+from router.settings import HUB_ORGAN
 from router.topology.build import TopologyOptions, build_topology
-from schemas.codes import PackageKind
+from schemas.codes import PackageKind, StatusCode
 from schemas.findings import Code
+from schemas.models import StatusHeader, StatusPackage
+from schemas.parse import parse_package
 from tests.support.hub import test_directory as directory_for
 from tests.support.packages import document_id, make_edoc
 
@@ -31,8 +35,14 @@ BODY = make_edoc("000.00.00.H41", ["000.00.13.H41"], 7)
 DIGEST = hashlib.sha256(BODY).hexdigest()
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
-INTAKE = IntakeRecovery(DIRECTORY, TOPOLOGY, hub_user=HUB, hub_organ="000.00.00.H41", hub_name="Trục")
-DELIVERY = DeliveryRecovery(DIRECTORY, TOPOLOGY, hub_name="Trục")
+INTAKE = IntakeRecovery(DIRECTORY, TOPOLOGY, hub_user=HUB)
+DELIVERY = DeliveryRecovery(DIRECTORY, TOPOLOGY)
+
+
+def hub_notice(body: bytes) -> StatusHeader:
+    pkg = parse_package(body).package
+    assert isinstance(pkg, StatusPackage)
+    return pkg.header
 
 
 def inbound(headers: dict[str, object], user: str | None = SYSTEM_USER, queue: str = "q") -> Inbound:
@@ -68,6 +78,10 @@ def test_intake_park_records_the_submitter_document_and_tells_the_sender() -> No
     assert Submission.decode(parked.headers).park_code == "HUB_FAILURE"
     assert status.exchange == N.system_exchange("tinh-nghean")
     assert b"/etc/x" not in status.body and b"[HUB_FAILURE]" in status.body
+    notice = hub_notice(status.body)  # the hub holds it: its own 05, not a refusal
+    assert notice.from_.organ_id == HUB_ORGAN and notice.status_code is StatusCode.PROCESSING
+    assert decision.outcome is not None and decision.outcome.result is Result.PARKED
+    assert decision.reply["outcome"] == "parked" and decision.reply["code"] == "HUB_FAILURE"
 
 
 def test_intake_dead_letters_are_parked_without_parsing_again() -> None:
@@ -96,6 +110,7 @@ def test_delivery_retry_counts_attempts_but_a_wait_for_the_original_does_not() -
     assert retry.publishes[0].routing_key == N.retry_queue("tinh-nghean", 2)
     assert Envelope.decode(retry.publishes[0].headers).attempt == 2  # type: ignore[union-attr]
     assert [type(e) for e in retry.after] == [Retrying] and not retry.before  # best effort, after the confirm
+    assert retry.outcome is not None and (retry.outcome.result, retry.outcome.tier_s) == (Result.RETRYING, 2)
     wait = Failure(FailureKind.WAITING_FOR_ORIGINAL)
     first = DELIVERY.retry(inbound(ENV.to_headers()), 1, wait)
     env = Envelope.decode(first.publishes[0].headers)
@@ -112,6 +127,11 @@ def test_delivery_park_records_tells_the_sender_and_keeps_detail_out_of_the_stat
     parked, status = decision.publishes
     assert parked.routing_key == N.parked_queue("tinh-nghean")
     assert b"Errno" not in status.body and b"/srv/" not in status.body and b"[DELIVERY_FAILED]" in status.body
+    notice = hub_notice(status.body)  # the hub's transport notice, never a 02 in the recipient's name
+    assert notice.from_.organ_id == HUB_ORGAN != "000.00.13.H41" and notice.status_code is StatusCode.PROCESSING
+    assert "000.00.13.H41" in notice.description
+    assert decision.outcome is not None and decision.outcome.result is Result.PARKED
+    assert decision.outcome.code == "DELIVERY_FAILED" and decision.reply == {}  # a copy has no submitter
     quiet = DELIVERY.park(inbound(ENV.to_headers()), park_for(Code.DELIVERY_FAILED),
                           Failure(FailureKind.MALFORMED_COPY, "digest"))
     assert len(quiet.publishes) == 1  # a damaged copy: nobody to tell reliably
