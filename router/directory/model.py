@@ -283,11 +283,16 @@ class Directory:
         return Resolution(code, organ, server, tuple(forwarded), outcome)
 
 
+#: libyaml's safe loader where PyYAML was built with it: a nation's directory (~110k organs,
+#: 15 MB) parses in seconds instead of over a minute; the same safe constructors either way.
+SAFE_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_directory(path: str | Path, adapters: SinkRegistry = SINKS) -> Directory:
     """Read and validate a directory file; raises DirectoryError listing every problem."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=SAFE_YAML_LOADER)  # noqa: S506 (a safe loader)
     except UnicodeDecodeError as exc:
         raise DirectoryError([f"{p}: not UTF-8 text (byte {exc.start}); save the directory as UTF-8 YAML"]) from exc
     except yaml.YAMLError as exc:
