@@ -18,6 +18,7 @@ the same shape. Deterministic: the same `Shape` always gives the same directory,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -190,18 +191,35 @@ def broker_misroutes(channel: Any, directory: Directory, topology: Topology, cod
         exchange, key = topology.route_for(code)
         channel.basic_publish(exchange, key, code.encode(), pika.BasicProperties(
             delivery_mode=2, headers={LANE_HEADER: "normal"}), mandatory=False)
+    want = {c: expected_queue(directory, topology, c) for c in codes}
+    due: dict[str, int] = {}
+    for q in want.values():
+        due[q] = due.get(q, 0) + 1
     got: dict[str, set[str]] = {}
-    for queue in sorted({expected_queue(directory, topology, c) for c in codes}):
-        while True:
+
+    def drain(queue: str, count: int | None) -> None:
+        """Fetch `count` messages (a quorum queue's basic.get may answer empty for a moment
+        after the confirm), or, with None, whatever the queue holds."""
+        deadline = time.monotonic() + 30
+        taken = 0
+        while count is None or taken < count:
             method, _props, body = channel.basic_get(queue, auto_ack=True)
             if method is None:
-                break
+                if count is None or time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+                continue
+            taken += 1
             got.setdefault(body.decode(), set()).add(queue)
-    left = {q: n for q, n in queue_depths(channel, topology).items() if n}
+
+    for queue, count in sorted(due.items()):
+        drain(queue, count)
+    for queue, left in queue_depths(channel, topology).items():  # copies anywhere else
+        if left:
+            drain(queue, None)
     out: list[Misroute] = []
     for code in codes:
-        want = expected_queue(directory, topology, code)
-        reached = frozenset(got.get(code, set()) | set(left))
-        if reached != {want}:
-            out.append(Misroute(code, want, reached))
+        reached = frozenset(got.get(code, set()))
+        if reached != {want[code]}:
+            out.append(Misroute(code, want[code], reached))
     return out
