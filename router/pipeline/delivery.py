@@ -30,7 +30,7 @@ from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope, EnvelopeError
 from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.outcome import Result, StageOutcome
-from router.pipeline.statuses import HubVoice, delivered_notice, organ_label
+from router.pipeline.statuses import HUB_SUBMITTER, HubVoice, delivered_notice, organ_label
 from router.topology.build import Topology
 from schemas.codes import PackageKind
 
@@ -85,6 +85,7 @@ class DeliveryStage:
             Handover(
                 body=body, digest=env.digest, kind=env.kind, system_id=env.system, recipients=pending,
                 document_id=env.document_id or None, sender=env.sender, attempt=env.attempt, headers=env.as_text(),
+                from_hub=env.submitted_by == HUB_SUBMITTER,
             )
         )
         if isinstance(result, SinkDelivered):
