@@ -21,9 +21,6 @@ from schemas.parse import validate_package
 
 log = structlog.get_logger("lienthong.sink.folder")
 
-#: the `lt-submitted-by` of the statuses the hub creates itself
-HUB_SUBMITTER = "lienthong"
-
 
 class DropFolderSink:
     """The delivery side of one system's drop folders."""
@@ -38,7 +35,7 @@ class DropFolderSink:
         if handover.kind != PackageKind.STATUS:
             return self.packages.deliver(handover)
         result = self.statuses.deliver(handover)
-        if isinstance(result, Delivered) and handover.headers.get("lt-submitted-by") == HUB_SUBMITTER:
+        if isinstance(result, Delivered) and handover.from_hub:
             self._maybe_refused(handover)
         return result
 

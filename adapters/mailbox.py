@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Literal
 
 import structlog
@@ -44,18 +43,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.sink import Delivered, Handover, SinkResult, TransientFailure
+from adapters.store_engine import open_engine
 
 log = structlog.get_logger("lienthong.mailbox")
 
@@ -155,33 +152,6 @@ ConfirmResult = Confirmed | NotYours | WrongState
 #: (1 = the first), seconds until the letter is offered again, or None to park it
 RetryPolicy = Callable[[int], float | None]
 
-
-def open_engine(url: str) -> Engine:
-    """An engine on the ledger's database. On SQLite (WAL, busy timeout, as the ledger has) every
-    transaction begins IMMEDIATE: a mailbox transaction reads then writes, and a deferred one
-    that meets another process's write in between fails at once instead of waiting its turn."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi: object, _record: object) -> None:
-            dbapi.isolation_level = None  # type: ignore[attr-defined]  # SQLAlchemy's BEGIN decides, below
-            cursor = dbapi.cursor()  # type: ignore[attr-defined]
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    if parsed.drivername == "postgresql":  # the ledger's driver (psycopg 3), not SQLAlchemy's default
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
 
 
 class Mailbox:

@@ -25,6 +25,9 @@ class Handover:
     sender: str
     attempt: int = 1
     headers: dict[str, str] = field(default_factory=dict)
+    from_hub: bool = False
+    """The package is one the hub wrote itself (a hold notice, a refusal): the router knows it
+    from the envelope; a sink must not read `lt-*` headers to guess it."""
 
     @property
     def handover_id(self) -> str:

@@ -139,7 +139,10 @@ class Hub:
                               voice=self.voice(), trust=SubmitterTrust(self.directory, self.settings.gateway_users))
 
     def delivery_recovery(self) -> DeliveryRecovery:
-        return DeliveryRecovery(self.directory, self.topology, voice=self.voice())
+        return DeliveryRecovery(self.directory, self.topology, voice=self.voice(), hub_users=self.hub_users())
+
+    def hub_users(self) -> frozenset[str]:
+        return hub_users_of(self.settings)
 
     def _consumer(
         self, queues: list[str], handle: Callable[[Message], Decision], recovery: Recovery, name: str,
@@ -214,6 +217,13 @@ class Hub:
             return stage.process(m.body, m.headers, self.clock(), m.digest)
 
         return self._consumer(queues, handle, self.delivery_recovery(), name, queue_priority=priority, **options)
+
+
+def hub_users_of(settings: Settings) -> frozenset[str]:
+    """The broker users whose messages are the hub's: those of its AMQP URLs and
+    LIENTHONG_HUB_USERS (RabbitMQ checks `user_id` against the login, so nobody else can set
+    them): only their copies are delivered, only what they parked is replayed."""
+    return frozenset({u for u in map(pika_user, settings.broker_urls) if u} | set(settings.hub_users))
 
 
 def pika_user(url: str) -> str | None:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     #: PEM key and certificate (chain) the hub signs its own status packages with (optional).
     hub_key: Path | None = None
     hub_cert: Path | None = None
+    #: Broker users of the hub's own processes besides the one in the AMQP URLs (role-split
+    #: accounts: `lt-hub-intake,lt-hub-deliver`): only their copies are delivered (COPY_FORGED).
+    hub_users: Annotated[tuple[str, ...], NoDecode] = ()
     #: Broker users of adapter processes (the axis-compatible API, the folder watcher) whose
     #: `lt-on-behalf-of` claim intake trusts: `lt-gw-api,lt-gw-folders` (router/pipeline/submitter.py).
     gateway_users: Annotated[tuple[str, ...], NoDecode] = ()
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
             raise ValueError("the hub's own organ code, LLL.KK.JJ.XNN in ASCII (e.g. 000.02.13.H41)")
         return value
 
-    @field_validator("gateway_users", mode="before")
+    @field_validator("gateway_users", "hub_users", mode="before")
     @classmethod
     def _users(cls, value: Any) -> Any:
         if isinstance(value, str):

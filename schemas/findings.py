@@ -55,6 +55,7 @@ class Code(StrEnum):
     HUB_FAILURE = "HUB_FAILURE"
     CRASH_LOOP = "CRASH_LOOP"
     ORIGINAL_NOT_DELIVERED = "ORIGINAL_NOT_DELIVERED"
+    COPY_FORGED = "COPY_FORGED"
 
 
 CODE_DESCRIPTIONS: dict[Code, str] = {
@@ -94,6 +95,8 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.HUB_FAILURE: "A part of the hub (ledger, verifier, broker) kept failing through every retry tier: parked",
     Code.CRASH_LOOP: "The hub stopped repeatedly on this package (delivery limit), or the broker dead-lettered it",
     Code.ORIGINAL_NOT_DELIVERED: "A revoke/update/replace waited longer than allowed for its original: parked",
+    Code.COPY_FORGED: "A message on a delivery queue the hub did not publish, or that the ledger does not know: "
+    "recorded as an intrusion, never delivered or replayed",
 }
 
 

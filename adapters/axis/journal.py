@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import (
     Column,
@@ -34,17 +33,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sink import Handover
+from adapters.store_engine import open_engine
 
 META = MetaData()
 SENT = Table(
@@ -106,24 +103,6 @@ class ReceivedRecord:
     state: ReceivedState
 
 
-def open_engine(url: str) -> Engine:
-    """An engine on the ledger's database (SQLite: WAL and a busy timeout, as the ledger has)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _wal(dbapi: Any, _record: Any) -> None:
-            cursor = dbapi.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.close()
-
-        return engine
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
 
 
 class AxisJournal:

@@ -44,6 +44,7 @@ class Tally:
     sent_on_time: int = 0
     received: int = 0  # delivered to the unit
     same_day: int = 0  # 01/03 on the working day of arrival
+    same_day_missing: int = 0  # no 01/03 by the end of that day, and the day is over
     with_deadline: int = 0
     late: int = 0  # 06 after the deadline, or missing past it
     late_missing: int = 0  # of which: no 06 at all
@@ -185,7 +186,9 @@ class Judge:
             return
         tally.received += 1
         arrival = self.arrival_day(receipt.delivered_at)
-        tally.same_day += receipt.first_ack_at is not None and vn_day(receipt.first_ack_at) <= arrival
+        acknowledged = receipt.first_ack_at is not None and vn_day(receipt.first_ack_at) <= arrival
+        tally.same_day += acknowledged
+        tally.same_day_missing += not acknowledged and self.as_of_day > arrival
         if receipt.refused_at is not None and receipt.done_at is None:
             tally.refused += 1
             return

@@ -38,7 +38,8 @@ class ComplianceGauges:
         self.ratios = {name: gauge(f"compliance_{name}_ratio", f"{doc} {period}.", "group", "key")
                        for name, (_, doc) in FIGURES.items()}
         self.same_day_missing = gauge("compliance_same_day_missing",
-                                      f"Delivered documents without a 01/03 on the working day of arrival, {period}.",
+                                      "Delivered documents without a 01/03 on their working day of arrival, "
+                                      f"that day over, {period}.",
                                       "group", "key")
         self.sent = gauge("compliance_sent_documents", f"Documents sent by signature verdict, {period} "
                           "(total, level and system only).", "group", "key", "verdict")
@@ -77,7 +78,7 @@ class ComplianceGauges:
         self.sent.clear()
         self.received.clear()
         for (group, key), tally in series.items():
-            self.same_day_missing.labels(group, key).set(tally.received - tally.same_day)
+            self.same_day_missing.labels(group, key).set(tally.same_day_missing)
             if group == "unit":
                 continue
             self.received.labels(group, key).set(tally.received)

@@ -8,14 +8,16 @@ listed and replayed under the pseudo-system name `intake`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import pika
 from pika.exceptions import ChannelClosedByBroker
 
-from router.pipeline.envelope import Envelope, EnvelopeError, Submission
+from router.pipeline.envelope import PARK_CODE, Envelope, EnvelopeError, Submission
 from router.topology.build import Topology
+from schemas.findings import Code
 
 #: `--system intake` names the intake parked queue.
 INTAKE = "intake"
@@ -91,12 +93,21 @@ def list_parked(topology: Topology, amqp_url: str, system: str | None = None) ->
     return out
 
 
-def replay_parked(topology: Topology, amqp_url: str, system: str | None = None, *, dry_run: bool = False) -> int:
+def replay_parked(
+    topology: Topology, amqp_url: str, system: str | None = None, *, dry_run: bool = False,
+    hub_users: Collection[str] | None = None,
+) -> int:
     """Republish each parked message (attempts reset), confirm, then ack: a routed copy to its
     system exchange, a submitted package to `P.intake.retried` with our own `user_id`, which is
-    what lets the route stage trust the submitter the copy names."""
+    what lets the route stage trust the submitter the copy names.
+
+    Only what the hub parked is replayed: a message whose broker-validated `user_id` is not one
+    of `hub_users` (default: our own user) was put there by someone else and stays for an
+    operator, and so does anything marked COPY_FORGED; the delivery stage checks every replayed
+    copy against the ledger again."""
     names = topology.names
     params = pika.URLParameters(amqp_url)
+    trusted = frozenset(hub_users) if hub_users is not None else frozenset({params.credentials.username})
     moved = 0
     conn = pika.BlockingConnection(params)
     try:
@@ -107,6 +118,8 @@ def replay_parked(topology: Topology, amqp_url: str, system: str | None = None, 
                 method, props, body = _get(ch, queue)
                 if method is None:
                     break
+                if props.user_id not in trusted or (props.headers or {}).get(PARK_CODE) == Code.COPY_FORGED.value:
+                    continue  # not the hub's: left unacked, back in the queue when the channel closes
                 if dry_run:
                     moved += 1
                     continue

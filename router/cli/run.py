@@ -210,10 +210,13 @@ def parked_replay(
 ) -> None:
     """Send parked packages to their system again, attempt count reset (after fixing the cause)."""
     from router.amqp.parked import replay_parked
+    from router.hub import hub_users_of
 
     settings = command_settings(directory=directory, prefix=prefix, amqp_url=amqp_url)
     topology = _topology(settings)
-    n = _parked_call(lambda: replay_parked(topology, settings.amqp_url, system, dry_run=dry_run))
+    n = _parked_call(lambda: replay_parked(
+        topology, settings.amqp_url, system, dry_run=dry_run,
+        hub_users=hub_users_of(settings)))
     verb = "sẽ gửi lại / would replay" if dry_run else "đã gửi lại / replayed"
     typer.echo(f"{verb}: {n}")
 

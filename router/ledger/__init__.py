@@ -4,6 +4,7 @@ and a hash-chained evidence log — SQLite by default, PostgreSQL by URL. See LE
 from router.ledger.chain import ChainVerdict
 from router.ledger.engine import LedgerMissing
 from router.ledger.events import (
+    CopyRefused,
     Delivered,
     DuplicateAbsorbed,
     LedgerEvent,
@@ -33,6 +34,7 @@ from schemas.codes import PackageKind
 
 __all__ = [
     "ChainVerdict",
+    "CopyRefused",
     "Delivered",
     "DeliveryRow",
     "DeliveryTrace",

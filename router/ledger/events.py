@@ -146,6 +146,24 @@ class PackageParked:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyRefused:
+    """A message on a delivery, retry or parked queue that only the hub may write, which the hub
+    did not publish (`publisher`: the broker-validated user_id) or whose envelope the ledger
+    does not know: an intrusion. Chained as evidence only: it changes no package, delivery or
+    timeline (its headers are the intruder's word), and it is never delivered or replayed."""
+
+    digest: str
+    system_id: str
+    queue: str
+    publisher: str
+    reason: str
+    at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _post_init_at(self)
+
+
+@dataclass(frozen=True, slots=True)
 class DuplicateAbsorbed:
     """The same bytes came in again (at-least-once upstream): counted, never re-routed."""
 
@@ -262,13 +280,14 @@ LedgerEvent: TypeAlias = (
     | Parked
     | StatusRecorded
     | VerdictRecorded
+    | CopyRefused
 )
 
 EVENT_TYPES: dict[str, type[LedgerEvent]] = {
     cls.__name__: cls
     for cls in (
         PackageReceived, PackageRejected, PackageParked, DuplicateAbsorbed, Routed, Delivered,
-        Retrying, Parked, StatusRecorded, VerdictRecorded,
+        Retrying, Parked, StatusRecorded, VerdictRecorded, CopyRefused,
     )
 }
 
@@ -313,6 +332,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "Parked": ("digest", "recipient_organ", "system_id", "attempt", "reason", "at"),
     "StatusRecorded": ("digest", "document_id", "reporter_organ", "about_organ", "status_code"),
     "VerdictRecorded": ("digest", "attachment"),
+    "CopyRefused": ("digest", "system_id", "queue", "publisher", "at"),  # each intrusion is news
 }
 
 

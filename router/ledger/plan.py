@@ -15,6 +15,7 @@ from typing import Any
 
 from router.ledger.chain import link
 from router.ledger.events import (
+    CopyRefused,
     Delivered,
     DuplicateAbsorbed,
     LedgerEvent,
@@ -125,6 +126,8 @@ class Plan:
                 self._status(e)
             case VerdictRecorded():
                 self._verdict(e)
+            case CopyRefused():
+                self._chain(e)  # evidence only: an intruder's headers change no state
 
     # -- evidence -------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The delivery stage: hand one routed copy to its system's sink and say how it went.
 
 Success → Delivered, ack. Anything else is a typed `Failure` on the Decision (sink transient or
-permanent, a change still waiting for its original, a damaged copy): the failure policy
+permanent, a change still waiting for its original, a damaged copy, a copy the ledger does not
+know — `COPY_FORGED`, see delivery_recovery.py): the failure policy
 (router/pipeline/failure.py) decides between a retry tier and parking, and the runtime's
 executor carries it out with `DeliveryRecovery` (router/pipeline/delivery_recovery.py), whose
 notice to the sender is the hub's own (router/pipeline/statuses.py): a transport state, never a
@@ -29,7 +30,7 @@ from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope, EnvelopeError
 from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.outcome import Result, StageOutcome
-from router.pipeline.statuses import HubVoice, delivered_notice, organ_label
+from router.pipeline.statuses import HUB_SUBMITTER, HubVoice, delivered_notice, organ_label
 from router.topology.build import Topology
 from schemas.codes import PackageKind
 
@@ -69,6 +70,9 @@ class DeliveryStage:
                                             "body does not match lt-digest (corrupted in transit)"))
 
         rows = {r: self.ledger.delivery_state(env.digest, r) for r in env.recipients}
+        forged = self._unknown_to_ledger(env, rows)
+        if forged is not None:
+            return Decision(failure=Failure(FailureKind.COPY_FORGED, forged))
         pending = tuple(r for r, row in rows.items() if row is None or row.state is not TransportState.DELIVERED)
         if not pending:  # a redelivery after the sink already had it: nothing to do
             return Decision(outcome=StageOutcome.of_copy(Result.DUPLICATE, env))
@@ -81,6 +85,7 @@ class DeliveryStage:
             Handover(
                 body=body, digest=env.digest, kind=env.kind, system_id=env.system, recipients=pending,
                 document_id=env.document_id or None, sender=env.sender, attempt=env.attempt, headers=env.as_text(),
+                from_hub=env.submitted_by == HUB_SUBMITTER,
             )
         )
         if isinstance(result, SinkDelivered):
@@ -110,6 +115,24 @@ class DeliveryStage:
         return Decision(failure=Failure(FailureKind.SINK_PERMANENT, result.error))
 
     # -- helpers --------------------------------------------------------------------------------
+    def _unknown_to_ledger(self, env: Envelope, rows: Mapping[str, DeliveryRow | None]) -> str | None:
+        """Why this copy is not one the hub made, or None. The hub records every package before
+        it publishes a copy (PackageReceived: the package row and one delivery row per recipient),
+        so a copy whose package, sender, kind, DocumentId or recipients the ledger does not hold
+        was made by someone else — even with the hub's user_id (a replayed forged message)."""
+        row = self.ledger.get_package(env.digest)
+        if row is None or row.outcome is not Outcome.ACCEPTED:
+            return "no accepted package with this digest in the ledger"
+        if row.kind is not env.kind or (row.from_organ or "") != env.sender or \
+                (row.document_id or "") != env.document_id:
+            return "the envelope's kind, sender or DocumentId differ from the ledger's package"
+        for r, d in rows.items():
+            if d is None:
+                return f"recipient {r} was never routed this package"
+            if d.system_id is not None and d.system_id != env.system:
+                return f"recipient {r} is routed to {d.system_id}, not to {env.system}"
+        return None
+
     def _original_pending(self, env: Envelope) -> bool:
         """Kinds 1–3 must reach a recipient after the original: wait while it is still on its way
         there (routed or retrying). Unknown, rejected or parked originals do not hold it back."""

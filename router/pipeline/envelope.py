@@ -40,13 +40,15 @@ PRIORITY = "lt-priority"
 WAITING_SINCE = "lt-waiting-since"
 #: The validation warnings of the package (`CODE path:line; …`), for the recipient's DMS
 WARNINGS = "lt-warnings"
+#: On a refused (forged) copy kept in `P.unknown`: the broker user that published it
+PUBLISHER = "lt-publisher"
 #: what `lt-warnings` may take at most; past it the list ends in `… (+N)`
 WARNINGS_CHARS = 2000
 
 #: Every header the hub owns; anything else starting with `lt-` on an inbound copy is foreign.
 HUB_HEADERS = frozenset({
     LANE, DIGEST, KIND, DOCUMENT_ID, SENDER, RECIPIENTS, SYSTEM, ATTEMPT, DOC_TYPE, TARGET, FORWARDED,
-    VERDICT, PARK_REASON, PARK_CODE, SUBMITTED_BY, PRIORITY, WAITING_SINCE, WARNINGS,
+    VERDICT, PARK_REASON, PARK_CODE, SUBMITTED_BY, PRIORITY, WAITING_SINCE, WARNINGS, PUBLISHER,
 })
 
 

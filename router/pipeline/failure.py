@@ -37,6 +37,7 @@ class FailureKind(StrEnum):
     WAITING_FOR_ORIGINAL = "waiting_for_original"  # a change whose original has not arrived yet
     MALFORMED_COPY = "malformed_copy"  # a routed copy whose envelope or body does not hold
     PARK_PENDING = "park_pending"  # parking was decided earlier but could not be recorded then
+    COPY_FORGED = "copy_forged"  # on a queue only the hub writes, but not the hub's copy: an intrusion
 
 
 #: Failures of the hub's own parts or of a moment: worth waiting out through the tiers.
@@ -92,6 +93,7 @@ PARK_CODES: dict[FailureKind, Code] = {
     FailureKind.DELIVERY_LIMIT: Code.CRASH_LOOP,
     FailureKind.DEAD_LETTERED: Code.CRASH_LOOP,
     FailureKind.WAITING_FOR_ORIGINAL: Code.ORIGINAL_NOT_DELIVERED,
+    FailureKind.COPY_FORGED: Code.COPY_FORGED,
 }
 
 #: What the sender reads about a parked package, per code (clerk-readable, both languages).
@@ -109,6 +111,8 @@ PARK_TEXTS: dict[Code, tuple[str, str]] = {
                       "the hub stopped repeatedly while handling this package; it is held"),
     Code.ORIGINAL_NOT_DELIVERED: ("văn bản gốc chưa tới nơi nhận trong thời hạn chờ",
                                   "the original document did not reach the recipient in time"),
+    Code.COPY_FORGED: ("thông điệp không do trục tạo ra; đã ghi nhận là xâm nhập, không chuyển",
+                       "a message the hub did not make; recorded as an intrusion, not delivered"),
 }
 
 

@@ -19,7 +19,7 @@ from router.directory.model import load_directory
 from router.ledger import Ledger
 from router.ledger.compliance import count_documents, sent_documents
 from router.settings import Settings
-from tests.support.compliance_ledger import AS_OF, PROVINCE, SO_TTTT, A, B, build, rules_file
+from tests.support.compliance_ledger import AS_OF, PROVINCE, SO_TTTT, A, B, build, rules_file, vn
 from tests.support.services import pg_schema
 
 pytestmark = pytest.mark.integration
@@ -54,12 +54,12 @@ def test_receiving_units_late_and_same_day(ledger: Ledger, tmp_path: Path) -> No
     # A: 1 late across the holiday, 2 on the deadline day, 3 missing past it, 7 refused
     assert (a.received, a.with_deadline, a.late, a.late_missing, a.pending, a.refused) == (4, 3, 2, 1, 0, 1)
     assert a.late_share == pytest.approx(2 / 3)
-    assert a.same_day == 1 and a.same_day_share == pytest.approx(1 / 4)
+    assert a.same_day == 1 and a.same_day_share == pytest.approx(1 / 4) and a.same_day_missing == 3
     assert units[A].late_flag and not units[A].unsigned_flag
     # B: 4 on time (Friday evening), 5 pending, 6 no deadline; 3's copy parked, never delivered
     assert (b.received, b.with_deadline, b.late, b.pending, b.not_delivered) == (3, 2, 0, 1, 1)
     assert b.late_share == 0 and not units[B].late_flag
-    assert b.same_day == 2 and b.same_day_share == pytest.approx(2 / 3)
+    assert b.same_day == 2 and b.same_day_share == pytest.approx(2 / 3) and b.same_day_missing == 1
     assert units[A].name == "Ủy ban nhân dân huyện Thanh Chương"
 
 
@@ -100,3 +100,26 @@ def test_scope_level_thresholds_and_reporting_period(ledger: Ledger, tmp_path: P
     assert regime.documents == 5
     p = regime.period
     assert count_documents(ledger, p.start_utc, p.end_utc) == 5
+
+
+def test_the_read_reports_progress_chunk_by_chunk(ledger: Ledger) -> None:
+    p = parse_period("2025-04")
+    seen: list[tuple[int, int]] = []
+    docs = list(sent_documents(ledger, p.start_utc, p.end_utc, chunk=3, progress=lambda d, t: seen.append((d, t))))
+    assert len(docs) == 7 and seen == [(3, 7), (6, 7), (7, 7)]
+
+
+def test_same_day_missing_waits_for_the_end_of_the_arrival_day(ledger: Ledger, tmp_path: Path) -> None:
+    """Document 5 reached B on Thursday 24/4 at 14:00 and B never sent 01/03: not missing that
+    afternoon (B still has its day), missing from the next morning on."""
+    p = parse_period("2025-04-24..2025-04-24")
+    docs = list(sent_documents(ledger, p.start_utc, p.end_utc))
+
+    def b_at(moment: str) -> tuple[int, int, int]:
+        report = compute(docs, period=p, calendar=load_calendar(), rules=load_rules(rules_file(tmp_path)),
+                         units=Units(), as_of=vn(moment))
+        t = {u.code: u.tally for u in report.units}[B]
+        return t.received, t.same_day, t.same_day_missing
+
+    assert b_at("2025-04-24T16:00") == (1, 0, 0)
+    assert b_at("2025-04-25T08:00") == (1, 0, 1)

@@ -18,6 +18,7 @@ import pytest
 
 from adapters.folder import FolderSink
 from adapters.sink import Handover, SinkResult
+from router.hub import pika_user
 from router.ledger.events import TransportState
 from tests.integration.test_pipeline_basic import wait_for
 from tests.support.faults import ScriptedSink
@@ -64,7 +65,9 @@ def test_two_routed_copies_at_once_reach_the_sink_once(hub: RunningHub) -> None:
         hub.hub.ledger.append(decision.before)
         for _ in range(2):
             ch.basic_publish(copy.exchange, copy.routing_key, copy.body,
-                             pika.BasicProperties(delivery_mode=2, headers=dict(copy.headers)), mandatory=True)
+                             pika.BasicProperties(delivery_mode=2, headers=dict(copy.headers),
+                                                  user_id=pika_user(hub.amqp_url)),  # as the hub publishes it
+                             mandatory=True)
     finally:
         conn.close()
     wait_for(lambda: (row := hub.hub.ledger.delivery_state(digest, DEPT)) is not None
