@@ -194,6 +194,8 @@ class Builder:
         return self.text(k, name) if k.get(name) is not None else None
 
     def extras(self, k: Kids) -> tuple[str, ...]:
+        if not k.extras:
+            return ()
         return tuple(etree.tostring(e, encoding="unicode", with_tail=False) for e in k.extras)
 
     def each(

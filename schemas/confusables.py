@@ -10,6 +10,7 @@ Vietnamese diacritics compose again. Case is kept: the marker rule is case-sensi
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 #: Cyrillic and Greek letters whose glyphs are those of a Latin letter (same case).
@@ -28,8 +29,17 @@ def _visible(ch: str) -> bool:
     return unicodedata.category(ch) != "Cf" and ch != "\u00ad"
 
 
+#: Text made only of these needs no folding beyond NFKC: no format character (U+0000–U+036F
+#: holds one, the soft hyphen U+00AD, excluded), no letter that is or decomposes to a Cyrillic or
+#: Greek look-alike, and NFKC output is already composed. Vietnamese — Latin letters, combining
+#: marks, Latin Extended Additional, common punctuation — always is; the rest takes the full fold.
+_PLAIN = re.compile("[\x00-\u00ac\u00ae-\u036f\u1e00-\u1eff\u2010-\u2027\u2030-\u205f]*")
+
+
 def fold(text: str) -> str:
     """`text` as a reader would read it, for matching policy patterns (never for forwarding)."""
     compat = unicodedata.normalize("NFKC", text)
+    if _PLAIN.fullmatch(compat):
+        return compat
     visible = "".join(ch for ch in compat if _visible(ch))
     return unicodedata.normalize("NFC", unicodedata.normalize("NFD", visible).translate(_LOOKALIKES))

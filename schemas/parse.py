@@ -105,6 +105,10 @@ class ValidationReport:
         return [f for f in self.findings if f.severity is Severity.WARNING]
 
 
+_ENVELOPE, _HEADER, _STATUS_CODE = (f"{{{NS}}}{n}" for n in ("edXMLEnvelope", "edXMLHeader", "StatusCode"))
+_CONTAINERS = frozenset(f"{{{NS}}}{n}" for n in ("MessageHeader", "Status"))
+
+
 def _kind(root: etree._Element) -> Kind:
     """edoc or status, from the shape; anything else is NOT_EDXML with the reason."""
     if local(root) != "edXML" or namespace(root) != NS:
@@ -119,9 +123,9 @@ def _kind(root: etree._Element) -> Kind:
         ])
     header = None
     for env in root:
-        if local(env) == "edXMLEnvelope" and namespace(env) == NS:
+        if env.tag == _ENVELOPE:
             for h in env:
-                if local(h) == "edXMLHeader" and namespace(h) == NS:
+                if h.tag == _HEADER:
                     header = h
     if header is None:
         raise PackageError([
@@ -132,8 +136,8 @@ def _kind(root: etree._Element) -> Kind:
             )
         ])
     for mh in header:
-        if local(mh) in ("MessageHeader", "Status") and namespace(mh) == NS:
-            return "status" if any(local(c) == "StatusCode" for c in mh) else "edoc"
+        if mh.tag in _CONTAINERS:
+            return "status" if any(c.tag == _STATUS_CODE for c in mh) else "edoc"
     raise PackageError([
         finding(
             Code.NOT_EDXML, "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader",

@@ -27,6 +27,50 @@ from schemas.payload import AttachmentSink, Base64Stream, Payload, PayloadProble
 _TOKEN = re.compile(
     rb"<!--|<!\[CDATA\[|<\?|<!|<(?:[A-Za-z_\x80-\xff][\w.\-\x80-\xff]{0,63}:)?ContentTransferEncoded(?=[\s/>])"
 )
+_CTE = b"ContentTransferEncoded"
+
+
+class _Tokens:
+    """`_TOKEN.search(buf, pos)`, found with `bytes.find`: every token starts with `<!`, `<?` or
+    is `<`, an optional prefix of at most 64 bytes, `ContentTransferEncoded`. The regex engine
+    stopping at every `<` of the markup cost more than libxml2's parse of it. Where each literal
+    next occurs is remembered, so a literal that does not occur again is not searched for again
+    across the attachment text on every token (`pos` only moves forward within one buffer)."""
+
+    __slots__ = ("buf", "next")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        #: literal → (searched from, found at or -1)
+        self.next: dict[bytes, tuple[int, int]] = {}
+
+    def _find(self, lit: bytes, pos: int) -> int:
+        known = self.next.get(lit)
+        if known is not None and known[0] <= pos and (known[1] == -1 or known[1] >= pos):
+            return known[1]
+        at = self.buf.find(lit, pos)
+        self.next[lit] = (pos, at)
+        return at
+
+    def search(self, pos: int) -> re.Match[bytes] | None:
+        buf = self.buf
+        best = len(buf)
+        for lit in (b"<!", b"<?"):
+            at = self._find(lit, pos)
+            if at != -1 and at < best:
+                best = at
+        at = self._find(_CTE, pos)
+        while at != -1 and at - 1 < best:
+            lt = buf.rfind(b"<", max(pos, at - 66), at)
+            if lt != -1 and lt < best:
+                m = _TOKEN.match(buf, lt)
+                if m is not None and m.end() == at + len(_CTE):
+                    best = lt
+                    break
+            at = self._find(_CTE, at + 1)
+        return _TOKEN.match(buf, best) if best < len(buf) else None
+
+
 _TAG_END = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*?(/?)>""")
 _CLOSERS = {b"<!--": b"-->", b"<![CDATA[": b"]]>", b"<?": b"?>"}
 _CARRY = 128  # longest token we may see split across two chunks
@@ -39,13 +83,25 @@ ATTACHMENT_PATH = "/edXML/AttachmentEncoded/Attachment[{n}]/ContentTransferEncod
 
 @dataclass
 class RawDocument:
-    """What the reader hands on: the tree (attachments removed), their payloads, the digest."""
+    """What the reader hands on: the tree (attachments removed), their payloads, the digest.
+
+    The body's SHA-256 is computed while streaming a file or chunks; for bytes already in
+    memory only when asked (`digest`): validation does not need it, and the hub has it already."""
 
     root: etree._Element
     payloads: list[Payload]
     payload_elements: list[etree._Element]
-    digest: str
+    known_digest: str | None
     size: int
+    body: bytes | None = None
+
+    @property
+    def digest(self) -> str:
+        if self.known_digest is None:
+            assert self.body is not None
+            self.known_digest = hashlib.sha256(self.body).hexdigest()
+            self.body = None
+        return self.known_digest
 
     def payload_of(self, element: etree._Element) -> Payload | None:
         for el, payload in zip(self.payload_elements, self.payloads, strict=True):
@@ -151,6 +207,7 @@ class _Diverter:
     def _pump(self, *, final: bool) -> None:
         buf = self.buf
         pos = 0
+        tokens = _Tokens(buf)
         while True:
             if self.decoder is not None:
                 lt = buf.find(b"<", pos)
@@ -172,7 +229,7 @@ class _Diverter:
                     path=ATTACHMENT_PATH.format(n=len(self.payloads) + 1),
                     line=self.line,
                 )
-            m = _TOKEN.search(buf, pos)
+            m = tokens.search(pos)
             if m is None or (not final and m.start() > len(buf) - _CARRY and m.end() >= len(buf) - 1):
                 safe = len(buf) if final else max(pos, len(buf) - _CARRY)
                 if m is not None:
@@ -333,9 +390,11 @@ def read_document(
     `digest`: the body's SHA-256 when the caller already computed it (the hub's runtime does,
     on arrival); the reader then does not hash the body a second time."""
     limits = limits or ParseLimits()
-    diverter = _Diverter(limits, sink or SpoolSink(limits.memory_spool_bytes), hash_body=digest is None)
+    whole = bytes(source) if isinstance(source, bytes | bytearray | memoryview) else None
+    diverter = _Diverter(limits, sink or SpoolSink(limits.memory_spool_bytes),
+                         hash_body=digest is None and whole is None)
     try:
-        for chunk in _chunks(source):
+        for chunk in _chunks(whole if whole is not None else source):
             diverter.feed(chunk)
         if diverter.total == 0:
             raise _fail(Code.XML_MALFORMED, "Tệp rỗng", "empty file")
@@ -369,8 +428,10 @@ def read_document(
             "Không xác định được vị trí dữ liệu đính kèm",
             "could not align attachment data with ContentTransferEncoded elements",
         )
-    body_digest = digest if digest is not None else diverter.digest.hexdigest()
-    return RawDocument(root, diverter.payloads, elements, body_digest, diverter.total)
+    if digest is None and whole is None:
+        digest = diverter.digest.hexdigest()
+    return RawDocument(root, diverter.payloads, elements, digest, diverter.total,
+                       whole if digest is None else None)
 
 
 def _chunks(source: bytes | IO[bytes] | Iterable[bytes]) -> Iterable[bytes]:

@@ -1,11 +1,13 @@
-"""Parse + validate throughput of a ~10 KB edoc package against raw lxml parse + XSD validation.
+"""Parse + validate throughput against raw lxml parse + XSD validation of the same bytes.
 
     .venv/bin/python -m tests.perf.bench_schemas [--seconds S] [--rounds N] [--size BYTES] [--profile]
 
-Both sides run on the same bytes in the same process, alternating rounds, and each reports its
-best round (the least disturbed by the other engineers' work on a shared machine). The goal is
-`validate_package` at ≥ 50% of raw: the hardening (byte lexer, streamed attachments, limits),
-the business rules and the model must cost no more than the XML work itself.
+Two packages: a ~10 KB edoc (one small PDF, `--size`) and the ~35 KB package the router
+benchmark publishes (tests/perf/bench_router.py). Both sides run on the same bytes in the same
+process, alternating rounds; each reports its best round, counted in CPU time of this process
+(`time.process_time`), so other work on a shared machine slows the wall clock, not the figure.
+The goal is `validate_package` at ≥ 50% of raw: the hardening (byte lexer, streamed
+attachments, limits), the business rules and the model must cost no more than the XML work.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
+import platform
 import pstats
 import sys
 import time
@@ -25,6 +29,7 @@ from schemas.parse import validate_package
 from schemas.policy import ValidationOptions
 from schemas.xsdcheck import schema
 from tests.support.edxml_factory import package_of_size
+from tests.support.packages import make_edoc
 
 GOAL = 0.5
 
@@ -59,14 +64,15 @@ def lienthong(data: bytes) -> Callable[[], None]:
 
 
 def best_rate(fn: Callable[[], None], seconds: float) -> float:
+    """Packages per CPU second of this process over one round of about `seconds` CPU seconds."""
     n = 0
-    start = time.perf_counter()
+    start = time.process_time()
     deadline = start + seconds
     while True:
         fn()
         n += 1
-        if n % 16 == 0 and time.perf_counter() >= deadline:
-            return n / (time.perf_counter() - start)
+        if n % 16 == 0 and time.process_time() >= deadline:
+            return n / (time.process_time() - start)
 
 
 def measure(data: bytes, seconds: float, rounds: int) -> tuple[Figure, Figure]:
@@ -91,22 +97,42 @@ def profile(data: bytes, seconds: float) -> str:
     return out.getvalue()
 
 
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    one, five, _ = os.getloadavg()
+    return (f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"lxml {'.'.join(map(str, etree.LXML_VERSION))}, load avg {one:.2f} (1 min) {five:.2f} (5 min)")
+
+
+def router_package() -> bytes:
+    """The package bench_router publishes: ~35 KB, one PDF, one recipient."""
+    return make_edoc("000.00.00.H41", ["000.00.13.H41"], 1, notation="BENCH")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--seconds", type=float, default=1.0, help="length of one round per side")
+    ap.add_argument("--seconds", type=float, default=1.0, help="CPU seconds of one round per side")
     ap.add_argument("--rounds", type=int, default=5, help="rounds per side; the best counts")
-    ap.add_argument("--size", type=int, default=10_000, help="package size in bytes")
-    ap.add_argument("--profile", action="store_true", help="print a cProfile of validate_package")
+    ap.add_argument("--size", type=int, default=10_000, help="size in bytes of the small package")
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of validate_package (small package)")
     args = ap.parse_args(argv)
-    data = package_of_size(args.size)
-    ours, raw = measure(data, args.seconds, args.rounds)
-    ratio = ours.per_second / raw.per_second
-    print(f"package: {len(data)} bytes (edoc, 1 PDF attachment); best of {args.rounds} x {args.seconds:g} s")
-    for fig in (ours, raw):
-        print(f"  {fig.name:<30} {fig.per_second:>9.0f} packages/s  {1e6 / fig.per_second:>7.0f} µs each")
-    print(f"  ratio {ratio:.0%} of raw (goal ≥ {GOAL:.0%}): {'met' if ratio >= GOAL else 'NOT met'}")
+    print(f"machine: {machine()}")
+    print(f"best of {args.rounds} x {args.seconds:g} CPU s per side, alternating")
+    for label, data in (("small edoc, 1 PDF", package_of_size(args.size)), ("router package", router_package())):
+        ours, raw = measure(data, args.seconds, args.rounds)
+        ratio = ours.per_second / raw.per_second
+        print(f"package: {len(data)} bytes ({label})")
+        for fig in (ours, raw):
+            print(f"  {fig.name:<30} {fig.per_second:>9.0f} packages/s  {1e6 / fig.per_second:>7.0f} µs each")
+        print(f"  ratio {ratio:.0%} of raw (goal ≥ {GOAL:.0%}): {'met' if ratio >= GOAL else 'NOT met'}")
+    print(f"after: load avg {os.getloadavg()[0]:.2f} (1 min)")
     if args.profile:
-        print(profile(data, args.seconds * 2))
+        print(profile(package_of_size(args.size), args.seconds * 2))
     return 0
 
 
