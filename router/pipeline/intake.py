@@ -239,14 +239,16 @@ class IntakeStage:
                 )
             before.extend(extra)
 
-        for res in unknown:
+        for res in unknown:  # each refused recipient is recorded …
             rej = Rejection(
                 Code.UNKNOWN_RECIPIENT,
                 f"Nơi nhận {res.requested} không có trong danh bạ của trục ({res.reason})",
                 f"recipient {res.requested} is unknown to the hub ({res.reason})",
             )
             before.append(PackageRejected(digest, rej.code.value, rej.message, recipient_organ=res.requested, at=at))
-            status_pubs, status_before, status_after = self._status_to_sender(pkg, system, rej, at)
+        if unknown:  # … and the sender hears of them once, however many (no amplification)
+            status_pubs, status_before, status_after = self._status_to_sender(pkg, system, _unknown_recipients(
+                [r.requested for r in unknown], unknown[0].reason), at)
             publishes += status_pubs
             before += status_before
             after += status_after
@@ -424,3 +426,19 @@ def _final_for(code: str | None, refused_submitter: str | None, system: System |
     """Is an earlier refusal of these bytes the answer for this submitter too? Only when the same
     system was refused, for a reason about the package itself (rejection memory per submitter)."""
     return code not in _SUBMITTER_FAULTS and refused_submitter == (system.id if system else None)
+
+
+#: How many refused recipients one status names (the rest are counted): a Description is bounded.
+_LISTED = 20
+
+
+def _unknown_recipients(organs: list[str], reason: str) -> Rejection:
+    """The one refusal for every unknown recipient of a package."""
+    if len(organs) == 1:
+        return Rejection(Code.UNKNOWN_RECIPIENT,
+                         f"Nơi nhận {organs[0]} không có trong danh bạ của trục ({reason})",
+                         f"recipient {organs[0]} is unknown to the hub ({reason})")
+    listed = ", ".join(organs[:_LISTED]) + (f" (+{len(organs) - _LISTED})" if len(organs) > _LISTED else "")
+    return Rejection(Code.UNKNOWN_RECIPIENT,
+                     f"{len(organs)} nơi nhận không có trong danh bạ của trục: {listed}",
+                     f"{len(organs)} recipients are unknown to the hub: {listed}")
