@@ -43,6 +43,9 @@ from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.recovery import Inbound
 
 log = structlog.get_logger("lienthong.runtime")
+#: The only replies the hub sends: on the submitter's own direct reply-to route. A `reply_to`
+#: naming anything else (another system's queue) is ignored, never published to.
+REPLY_ROUTE = "amq.rabbitmq.reply-to."
 
 
 class BrokerAuthError(RuntimeError):
@@ -597,7 +600,7 @@ class Consumer:
         if msg.generation != self._generation or ch is None or not ch.is_open:
             return
         reply = decision.reply if decision is not None else None
-        if reply and msg.reply_to:
+        if reply and msg.reply_to and msg.reply_to.startswith(REPLY_ROUTE):
             self._publish(
                 Publish("", msg.reply_to, json.dumps(dict(reply), ensure_ascii=False).encode("utf-8"), {},
                         correlation_id=msg.correlation_id),

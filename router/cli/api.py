@@ -357,7 +357,9 @@ def api(
     secrets: str | None = typer.Option(None, "--secrets", help="YAML file of systemid, system and secret per "
                                                                "DMS [env LIENTHONG_API_SECRETS]"),
     metrics_port: int | None = typer.Option(None, "--metrics-port",
-                                            help="serve Prometheus metrics on 127.0.0.1:PORT"),
+                                            help="serve /metrics, /healthz and /readyz on PORT"),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr",
+                                     help="address of the --metrics-port server (0.0.0.0 in a container)"),
     ledger: LedgerOpt = None,
     directory: DirectoryOpt = None,
     prefix: PrefixOpt = None,
@@ -373,17 +375,27 @@ def api(
     settings = command_settings(ledger_url=ledger, directory=directory, prefix=prefix, api_host=host,
                                 api_port=port, api_secrets=secrets)
     built = build(settings)
+    health = None
     if metrics_port is not None:
-        from ops import metrics
+        from ops.health import HealthServer
+        from router.cli.health import api_readiness_checks
 
-        metrics.serve(metrics_port)
+        health = HealthServer(metrics_port, metrics_addr)
+        health.set_checks(api_readiness_checks(built.gateway.check, built.parts.mailbox.engine))
+
     class Server(uvicorn.Server):
         """Stops on SIGTERM/SIGINT after answering what is in flight, and exits 0 like `lienthong
-        run` (uvicorn would re-raise the signal after its graceful shutdown)."""
+        run` (uvicorn would re-raise the signal after its graceful shutdown). Its main loop's tick
+        (every 0.1 s) is the /healthz heartbeat: a stuck event loop stops answering it."""
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)
             self._captured_signals.clear()
+
+        async def on_tick(self, counter: int) -> bool:
+            if health is not None:
+                health.beat()
+            return await super().on_tick(counter)
 
     server = Server(uvicorn.Config(create_app(built.parts), host=settings.api_host, port=settings.api_port,
                                            log_config=None, access_log=False, server_header=False))
@@ -392,6 +404,8 @@ def api(
     try:
         server.run()
     finally:
+        if health is not None:
+            health.close()
         built.close()
 
 

@@ -1,10 +1,10 @@
-"""The readiness checks of `lienthong run` (served by ops/health.py on --metrics-port)."""
+"""The readiness checks of `lienthong run` and `lienthong api` (served by ops/health.py on --metrics-port)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from ops.health import Cached, Check
 from router.amqp.consumer import Consumer
@@ -37,3 +37,20 @@ def trust_loaded(hub: Hub) -> bool:
     built a real check from the trust directory; with every policy off there is nothing to load."""
     checking = any(v != "off" for v in hub.settings.signature_policy.values())
     return not checking or not isinstance(hub.signatures, NoSignatureCheck)
+
+
+def api_readiness_checks(broker_check: Callable[[], None], mailbox_engine: Engine) -> dict[str, Check]:
+    """broker: the gateway account logs in, may publish to intake and read reply-to (the start-up
+    check, which raises naming the cause; run at most every 15 s); ledger: the mailbox's database
+    takes a write transaction."""
+
+    def broker() -> bool:
+        broker_check()
+        return True
+
+    def ledger_writable() -> bool:
+        with mailbox_engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    return {"broker": Cached(broker), "ledger": Cached(ledger_writable)}

@@ -145,7 +145,7 @@ class Plan:
 
     def _received(self, e: PackageReceived) -> None:
         known = self.packages.get(e.digest)
-        if known is not None and known["outcome"] != Outcome.PARKED:
+        if known is not None and known["outcome"] == Outcome.ACCEPTED:
             return
         seq = self._chain(e)
         values: dict[str, Any] = dict(
@@ -159,7 +159,8 @@ class Plan:
         )
         if known is None:
             self._new_package(seq, e.digest, e.at, **values)
-        else:  # a parked package accepted after all (replayed): it becomes the accepted one
+        else:  # a parked package accepted after all (replayed), or bytes refused before for a
+            # reason that was not final (the wrong submitter, a missing user_id): now accepted
             self._touch_package(e.digest).update(values, seq=seq, reason_code=None, message=None)
         for organ in e.recipients:
             if (e.digest, organ) in self.deliveries:
@@ -194,6 +195,12 @@ class Plan:
         if row is not None and row["outcome"] == Outcome.REJECTED and row["reason_code"] == e.reason_code:
             return
         seq = self._chain(e)
+        if row is not None and row["submitted_by"] is not None and e.submitted_by != row["submitted_by"] \
+                and e.document_id is not None:
+            # another submitter's refusal of the same bytes (a re-send it had no right to, or one
+            # without user_id): evidence, never the package's fate. (Refusals recorded before
+            # intake named their package carry no DocumentId and keep their old effect.)
+            return
         values = {"outcome": Outcome.REJECTED.value, "reason_code": e.reason_code, "message": e.message}
         claimed = {"submitted_by": e.submitted_by, "kind": None if e.kind is None else e.kind.value,
                    "document_id": e.document_id, "from_organ": e.from_organ}

@@ -43,6 +43,28 @@ _DELIVERY_MUTABLE = (
 )
 
 
+# The hot path's statements, built once: SQLAlchemy then only looks up the compiled form
+# (building a select per message cost about as much as running it; issue 12, PERFORMANCE.md).
+_p, _d = t.packages.c, t.deliveries.c
+_SAME_DOCUMENT = and_(
+    _p.from_organ == bindparam("from_organ"),
+    _p.document_id == bindparam("document_id"),
+    # a status carries the id of the document it is about, not its own
+    _p.kind == PackageKind.EDOC.value,
+)
+_BY_DOCUMENT = select(t.packages).where(_SAME_DOCUMENT).order_by(_p.received_at, _p.seq)
+_BY_DIGEST_OR_DOCUMENT = (
+    select(t.packages).where(or_(_p.digest == bindparam("digest"), _SAME_DOCUMENT)).order_by(_p.received_at, _p.seq)
+)
+_PACKAGE = select(t.packages).where(_p.digest == bindparam("digest"))
+_DELIVERY = select(t.deliveries).where(_d.digest == bindparam("digest"), _d.recipient_organ == bindparam("recipient"))
+_DELIVERIES = select(t.deliveries).where(_d.digest == bindparam("digest")).order_by(_d.recipient_organ)
+_HEAD = select(t.evidence.c.seq, t.evidence.c.hash).order_by(t.evidence.c.seq.desc()).limit(1)
+_PACKAGES_IN = select(t.packages).where(_p.digest.in_(bindparam("digests", expanding=True)))
+_DELIVERIES_IN = select(t.deliveries).where(_d.digest.in_(bindparam("digests", expanding=True)))
+_SEEN_IN = select(t.seen.c.event_key).where(t.seen.c.event_key.in_(bindparam("keys", expanding=True)))
+
+
 class Ledger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -84,17 +106,15 @@ class Ledger:
         log.debug("ledger.appended", events=len(events), evidence=len(plan.evidence), head=plan.head_seq)
 
     def _load(self, conn: Connection, events: Sequence[LedgerEvent]) -> Plan:
-        head = conn.execute(
-            select(t.evidence.c.seq, t.evidence.c.hash).order_by(t.evidence.c.seq.desc()).limit(1)
-        ).first()
+        head = conn.execute(_HEAD).first()
         keys = touched(events)
         digests = list(keys.package_digests)
         packages: dict[str, Row] = {}
         deliveries: dict[tuple[str, str], Row] = {}
         if digests:
-            for r in conn.execute(select(t.packages).where(t.packages.c.digest.in_(digests))).mappings():
+            for r in conn.execute(_PACKAGES_IN, {"digests": digests}).mappings():
                 packages[r["digest"]] = dict(r)
-            for r in conn.execute(select(t.deliveries).where(t.deliveries.c.digest.in_(digests))).mappings():
+            for r in conn.execute(_DELIVERIES_IN, {"digests": digests}).mappings():
                 deliveries[(r["digest"], r["recipient_organ"])] = dict(r)
         status_digests: set[str] = set()
         if keys.status_digests:
@@ -103,7 +123,7 @@ class Ledger:
             )
         ready = {id(e): (e, *prepared(e)) for e in events}
         wanted = [key for _, _, key in ready.values()]
-        seen = set(conn.scalars(select(t.seen.c.event_key).where(t.seen.c.event_key.in_(wanted)))) if wanted else set()
+        seen = set(conn.scalars(_SEEN_IN, {"keys": wanted})) if wanted else set()
         verdict_keys: set[tuple[str, str]] = set()
         if keys.verdict_keys:
             rows = conn.execute(
@@ -127,7 +147,7 @@ class Ledger:
 
     def get_package(self, digest: str) -> PackageRow | None:
         with reading(self._engine) as conn:
-            row = conn.execute(select(t.packages).where(t.packages.c.digest == digest)).mappings().first()
+            row = conn.execute(_PACKAGE, {"digest": digest}).mappings().first()
         return None if row is None else _package(row)
 
     def find_package(self, from_organ: str, document_id: str) -> PackageRow | None:
@@ -141,20 +161,12 @@ class Ledger:
     ) -> tuple[PackageRow | None, PackageRow | None]:
         """(`get_package(digest)`, `find_package(from_organ, document_id)`) in one query: the
         route stage asks both for every new document, on its hot path."""
-        same_document = and_(
-            t.packages.c.from_organ == from_organ,
-            t.packages.c.document_id == document_id,
-            # a status carries the id of the document it is about, not its own
-            t.packages.c.kind == PackageKind.EDOC.value,
-        )
-        where = same_document if digest is None else or_(t.packages.c.digest == digest, same_document)
+        params = {"from_organ": from_organ, "document_id": document_id}
+        stmt = _BY_DOCUMENT if digest is None else _BY_DIGEST_OR_DOCUMENT
+        if digest is not None:
+            params["digest"] = digest
         with reading(self._engine) as conn:
-            rows = [
-                _package(r)
-                for r in conn.execute(
-                    select(t.packages).where(where).order_by(t.packages.c.received_at, t.packages.c.seq)
-                ).mappings()
-            ]
+            rows = [_package(r) for r in conn.execute(stmt, params).mappings()]
         by_digest = next((p for p in rows if p.digest == digest), None)
         # only a new document holds its DocumentId: a revoke/update/replace may carry its
         # original's as its own (the SDK's convention), and is never the original it waits for
@@ -165,21 +177,12 @@ class Ledger:
 
     def delivery_state(self, digest: str, recipient_organ: str) -> DeliveryRow | None:
         with reading(self._engine) as conn:
-            row = conn.execute(
-                select(t.deliveries).where(
-                    t.deliveries.c.digest == digest, t.deliveries.c.recipient_organ == recipient_organ
-                )
-            ).mappings().first()
+            row = conn.execute(_DELIVERY, {"digest": digest, "recipient": recipient_organ}).mappings().first()
         return None if row is None else _delivery(row)
 
     def deliveries(self, digest: str) -> tuple[DeliveryRow, ...]:
         with reading(self._engine) as conn:
-            rows = conn.execute(
-                select(t.deliveries)
-                .where(t.deliveries.c.digest == digest)
-                .order_by(t.deliveries.c.recipient_organ)
-            ).mappings()
-            return tuple(_delivery(r) for r in rows)
+            return tuple(_delivery(r) for r in conn.execute(_DELIVERIES, {"digest": digest}).mappings())
 
     def history(self, digest: str, recipient_organ: str) -> tuple[TransitionRow, ...]:
         """The transport steps of one delivery, oldest first."""

@@ -102,7 +102,10 @@ class IntakeStage:
         if prior is not None and prior.outcome is Outcome.PARKED:
             prior = None  # held at intake earlier (`parked replay`): decide afresh
         if prior is not None and prior.outcome is Outcome.REJECTED:
-            return self._resend_rejection(digest, report, system, prior.reason_code, prior.message, prior.received_at)
+            if _final_for(prior.reason_code, prior.submitted_by, system):
+                return self._resend_rejection(digest, report, system, prior.reason_code, prior.message,
+                                              prior.received_at)
+            prior = None  # another submitter's refusal, or one the submitter can mend: decide afresh
 
         if report.parsed is None:
             first = report.errors[0] if report.errors else None
@@ -115,6 +118,13 @@ class IntakeStage:
         parsed = report.parsed
         pkg = parsed.package
 
+        # Authorize before anything is said about the bytes: a system that does not serve From
+        # learns nothing (not even `duplicate`) and re-routes nothing on another's behalf.
+        problem = self._authorize(user_id, system, pkg)
+        if problem is not None:
+            return self._reject(digest, pkg, system, problem, at)
+        assert system is not None
+
         if prior is not None:  # accepted before: re-route only what never got confirmed
             pending = {d.recipient_organ for d in self.ledger.deliveries(digest) if d.state is TransportState.ACCEPTED}
             if not pending:
@@ -124,11 +134,6 @@ class IntakeStage:
                                           note="exact duplicate of an accepted package"),
                 )
             return self._route(digest, body, parsed, system, at, only=pending, already_recorded=True)
-
-        problem = self._authorize(user_id, system, pkg)
-        if problem is not None:
-            return self._reject(digest, pkg, system, problem, at)
-        assert system is not None
 
         try:
             sig = self.signatures.check(body, parsed, system.id)
@@ -234,14 +239,16 @@ class IntakeStage:
                 )
             before.extend(extra)
 
-        for res in unknown:
+        for res in unknown:  # each refused recipient is recorded …
             rej = Rejection(
                 Code.UNKNOWN_RECIPIENT,
                 f"Nơi nhận {res.requested} không có trong danh bạ của trục ({res.reason})",
                 f"recipient {res.requested} is unknown to the hub ({res.reason})",
             )
             before.append(PackageRejected(digest, rej.code.value, rej.message, recipient_organ=res.requested, at=at))
-            status_pubs, status_before, status_after = self._status_to_sender(pkg, system, rej, at)
+        if unknown:  # … and the sender hears of them once, however many (no amplification)
+            status_pubs, status_before, status_after = self._status_to_sender(pkg, system, _unknown_recipients(
+                [r.requested for r in unknown], unknown[0].reason), at)
             publishes += status_pubs
             before += status_before
             after += status_after
@@ -273,6 +280,7 @@ class IntakeStage:
                 PackageRejected(
                     digest, Code.UNKNOWN_RECIPIENT.value,
                     f"không nơi nhận nào hợp lệ / no deliverable recipient ({first_unknown})", at=at,
+                    submitted_by=system.id if system else None,
                 )
             )
         outcome = self._outcome(
@@ -406,3 +414,31 @@ class IntakeStage:
             routed=routed or {}, refused_recipients=refused, forwarded=forwarded or {}, warnings=warnings,
             validation_warnings=validation_warnings,
         )
+
+
+#: Refusals that say nothing about the bytes, only about who sent them or how: the same bytes
+#: sent by the rightful system, properly, are decided afresh.
+_SUBMITTER_FAULTS = frozenset({Code.USER_ID_MISSING.value, Code.SENDER_UNKNOWN_SYSTEM.value,
+                               Code.SENDER_NOT_SERVED.value})
+
+
+def _final_for(code: str | None, refused_submitter: str | None, system: System | None) -> bool:
+    """Is an earlier refusal of these bytes the answer for this submitter too? Only when the same
+    system was refused, for a reason about the package itself (rejection memory per submitter)."""
+    return code not in _SUBMITTER_FAULTS and refused_submitter == (system.id if system else None)
+
+
+#: How many refused recipients one status names (the rest are counted): a Description is bounded.
+_LISTED = 20
+
+
+def _unknown_recipients(organs: list[str], reason: str) -> Rejection:
+    """The one refusal for every unknown recipient of a package."""
+    if len(organs) == 1:
+        return Rejection(Code.UNKNOWN_RECIPIENT,
+                         f"Nơi nhận {organs[0]} không có trong danh bạ của trục ({reason})",
+                         f"recipient {organs[0]} is unknown to the hub ({reason})")
+    listed = ", ".join(organs[:_LISTED]) + (f" (+{len(organs) - _LISTED})" if len(organs) > _LISTED else "")
+    return Rejection(Code.UNKNOWN_RECIPIENT,
+                     f"{len(organs)} nơi nhận không có trong danh bạ của trục: {listed}",
+                     f"{len(organs)} recipients are unknown to the hub: {listed}")

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -361,15 +362,16 @@ def test_the_command_prints_one_line_and_no_traceback(amqp_url: str, place: tupl
 
 def test_the_command_serves_the_sdks_requests_and_stops_on_sigterm(amqp_url: str, place: tuple[str, Path]) -> None:
     prefix, tmp = place
-    with socket.socket() as s:
+    with socket.socket() as s, socket.socket() as m:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        m.bind(("127.0.0.1", 0))
+        port, metrics_port = s.getsockname()[1], m.getsockname()[1]
     env = {"LIENTHONG_API_SECRETS": str(tmp / "secrets.yaml"), "LIENTHONG_PREFIX": prefix,
            "LIENTHONG_DIRECTORY": str(tmp / "dir.yaml"), "LIENTHONG_LEDGER_URL": f"sqlite:///{tmp}/api-start.db",
            "LIENTHONG_API_AMQP_URL": amqp_url.replace("guest:guest", f"{prefix}-gw-api:{PASSWORD}"),
            "LIENTHONG_GATEWAY_USERS": f"{prefix}-gw-api", "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen([str(Path(sys.executable).with_name("lienthong")), "--log-format", "json", "api",
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+                             "--port", str(port), "--metrics-port", str(metrics_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
         while not answers(port):
@@ -380,6 +382,13 @@ def test_the_command_serves_the_sdks_requests_and_stops_on_sigterm(amqp_url: str
         assert status == 200 and json.loads(body)["ErrorCode"] == "0"
         status, body, _ = replay(port, load("002-getReceivedEdocList.http"))
         assert json.loads(body) == {"status": "OK", "ErrorCode": "0", "ErrorDesc": "Thành công / Success", "data": []}
+        base = f"http://127.0.0.1:{metrics_port}"
+        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as r:
+            assert json.loads(r.read()) == {"ready": True, "checks": {"broker": True, "ledger": True}}
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as r:
+            assert r.status == 200
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+            assert b"lienthong_axis_api_requests_total" in r.read()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err[-2000:]

@@ -58,7 +58,7 @@ def test_an_oversized_document_id_is_refused_told_and_recorded(hub: RunningHub, 
     res = hub.submit("tinh-nghean", body, wait_s=20).result
     assert res is not None and res["outcome"] == "rejected" and res["code"] == "FIELD_TOO_LONG", res
     assert "document_id" not in res  # never echoed past its bound
-    said = f"[FIELD_TOO_LONG] DocumentId dài {length} ký tự"
+    said = f"[FIELD_TOO_LONG] Trục liên thông từ chối tiếp nhận: DocumentId dài {length} ký tự"
     wait_for(lambda: any(said in s for s in statuses_in(hub, "tinh-nghean")))
     status = next(s for s in statuses_in(hub, "tinh-nghean") if said in s)
     assert status.startswith("02 ") and len(status) < 600

@@ -81,11 +81,17 @@ class Run:
     max_rate: float | None = None
 
 
-def broker_process() -> psutil.Process | None:
-    for p in psutil.process_iter(["name"]):
-        if p.info["name"] == "beam.smp":
-            return p
-    return None
+def broker_process(port: int = 5672) -> psutil.Process | None:
+    """The node serving AMQP on `port`: other RabbitMQ nodes (tests' own, on other ports) may run
+    beside it and come and go during the run."""
+    nodes = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "beam.smp"]
+    for p in nodes:
+        try:
+            if any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in p.net_connections()):
+                return p
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            continue
+    return nodes[0] if nodes else None
 
 
 def packages(n: int, tag: str) -> list[bytes]:
