@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -32,9 +31,7 @@ from typing import Literal
 import structlog
 from sqlalchemy import (
     Column,
-    Connection,
     DateTime,
-    Engine,
     Index,
     Integer,
     LargeBinary,
@@ -52,7 +49,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.sink import Delivered, Handover, SinkResult, TransientFailure
-from adapters.store_engine import open_engine
+from adapters.store_engine import TableStore
 
 log = structlog.get_logger("lienthong.mailbox")
 
@@ -154,27 +151,10 @@ RetryPolicy = Callable[[int], float | None]
 
 
 
-class Mailbox:
+class Mailbox(TableStore):
     """The letters of every pulling system, in one table of the ledger's database."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._ready = False
-
-    @classmethod
-    def open(cls, url: str) -> Mailbox:
-        return cls(open_engine(url))
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        if not self._ready:
-            META.create_all(self.engine)
-            self._ready = True
-        with self.engine.begin() as conn:
-            yield conn
+    META = META
 
     # -- the hub's side ---------------------------------------------------------------------
     def put(self, h: Handover, *, before_commit: Callable[[], None] = lambda: None) -> str:

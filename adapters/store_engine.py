@@ -8,9 +8,12 @@ process's write in between fails at once with "database is locked" instead of wa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar, Self
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -40,3 +43,29 @@ def open_engine(url: str) -> Engine:
     if parsed.drivername == "postgresql":  # the ledger's driver (psycopg 3), not SQLAlchemy's default
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True)
+
+
+class TableStore:
+    """A store of the adapters' own tables (`META`) on the ledger's database: tables created on
+    first use, every method one short transaction through `_tx`."""
+
+    META: ClassVar[MetaData]
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._ready = False
+
+    @classmethod
+    def open(cls, url: str) -> Self:
+        return cls(open_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        if not self._ready:
+            self.META.create_all(self.engine)
+            self._ready = True
+        with self.engine.begin() as conn:
+            yield conn

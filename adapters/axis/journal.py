@@ -16,17 +16,13 @@ sink's journal, kept in the same database so that two hub instances share them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import (
     Column,
-    Connection,
     DateTime,
-    Engine,
     Index,
     MetaData,
     RowMapping,
@@ -41,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sink import Handover
-from adapters.store_engine import open_engine
+from adapters.store_engine import TableStore
 
 META = MetaData()
 SENT = Table(
@@ -103,29 +99,10 @@ class ReceivedRecord:
     state: ReceivedState
 
 
-
-
-class AxisJournal:
+class AxisJournal(TableStore):
     """The two tables; every method is one short transaction."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._ready = False
-
-    @classmethod
-    def open(cls, url: str) -> AxisJournal:
-        return cls(open_engine(url))
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        if not self._ready:
-            META.create_all(self.engine)
-            self._ready = True
-        with self.engine.begin() as conn:
-            yield conn
+    META = META
 
     # -- sent ------------------------------------------------------------------------------------
     def reserve(self, h: Handover, timestamp: str) -> SentRecord:
