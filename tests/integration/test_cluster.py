@@ -36,6 +36,7 @@ from tests.support.cluster_hub import FailoverFlood, cluster_hub_environment, us
 from tests.support.packages import make_edoc
 from tests.support.procs import HubEnv, read_journal
 from tests.support.services import unique_prefix
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
@@ -85,14 +86,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
-
-def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not reached within {timeout}s")
 
 
 def delivered(env: HubEnv) -> int:
@@ -145,7 +138,7 @@ def kill_leader(cluster: Cluster, env: HubEnv, queue: str, fig: Figures) -> tupl
     fig.kills.append(kill)
     recovered_before = len(recoveries(env))
     before = delivered(env)
-    wait_until(lambda: delivered(env) > before + 10, 180, f"deliveries after killing {leader.name}")
+    wait_for(lambda: delivered(env) > before + 10, 180, f"deliveries after killing {leader.name}")
     time.sleep(max(0.0, kill.at + 20 - time.time()))  # the stall is measured over 20 s
     kill.stall_s = round(stall_across(env, kill.at), 3)
     kill.hub_reconnected = sum(p.log_events("reconnecting") for p in env.processes) > reconnects_before
@@ -157,13 +150,7 @@ def count(env: HubEnv, bodies: list[bytes], fig: Figures) -> None:
     """Sink, journal and ledger agree: each copy delivered exactly once, none lost."""
     by_digest = {digest(b): b for b in bodies}
     expected = {(sid, d) for d in by_digest for sid in RECIPIENTS.values()}
-    found: set[tuple[str, str]] = set()
-    for sid, files in env.delivered_files().items():
-        for f in files:
-            full = next((d for d in by_digest if f.name == f"edoc-{d[:32]}-{sid}.edxml"), None)
-            assert full is not None, f"{sid}: unexpected file {f.name}"
-            assert f.read_bytes() == by_digest[full], f"{sid}: {f.name} differs from the package sent"
-            found.add((sid, full))
+    found = env.delivered_copies(by_digest)
     tally = env.tally()
     fig.delivered = len(found)
     fig.delivered_twice = sum(n - 1 for n in tally.writes.values() if n > 1)
@@ -193,13 +180,13 @@ def run_stream(cluster: Cluster, tmp: Path, scenario: str, n: int,
         thread = threading.Thread(target=flood.run, name="flood", daemon=True)
         thread.start()
         try:
-            wait_until(lambda: delivered(env) >= fig.copies // 5, 300, "a fifth of the stream delivered")
+            wait_for(lambda: delivered(env) >= fig.copies // 5, 300, "a fifth of the stream delivered")
             faults(env, fig)
             thread.join(600)
             assert not thread.is_alive(), f"the submitter never got every package confirmed: {flood.report}"
         finally:
             flood.stop()
-        wait_until(lambda: delivered(env) >= fig.copies, 600, "every copy delivered")
+        wait_for(lambda: delivered(env) >= fig.copies, 600, "every copy delivered")
         fig.total_s = round(time.monotonic() - start, 1)
         fig.confirmed = flood.report.confirmed
         fig.submitter_republished = flood.report.republished
@@ -248,7 +235,7 @@ def test_kill_intake_then_delivery_leader(cluster: Cluster, tmp_path: Path) -> N
         node, _ = kill_leader(cluster, env, names.intake_queue, fig)
         node.start()
         watched = [names.intake_queue, names.system_queue("tinh-nghean", "normal")]
-        wait_until(lambda: all_members_online(cluster, watched), 180, f"{node.name} back in the queues")
+        wait_for(lambda: all_members_online(cluster, watched), 180, f"{node.name} back in the queues")
         node, _ = kill_leader(cluster, env, names.system_queue("tinh-nghean", "normal"), fig)
         node.start()
 

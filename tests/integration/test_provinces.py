@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from tests.support.flood import Flood
 from tests.support.packages import document_id, make_edoc, make_status
 from tests.support.procs import PASSWORD, HubEnv
 from tests.support.services import unique_prefix
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -78,14 +79,6 @@ def brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
-
-def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not reached within {timeout}s")
 
 
 def files(env: HubEnv, sid: str, kind: str) -> list[Path]:
@@ -139,7 +132,7 @@ def test_two_provinces_exchange_over_shovels(brokers: Cluster, tmp_path: Path) -
         thread = threading.Thread(target=flood.run, name="flood-na", daemon=True)
         thread.start()
         try:
-            wait_until(lambda: len(files(env_ht, "tinh-hatinh", "edoc")) >= N // 4, 300, "documents reaching Hà Tĩnh")
+            wait_for(lambda: len(files(env_ht, "tinh-hatinh", "edoc")) >= N // 4, 300, "documents reaching Hà Tĩnh")
             y.ctl("stop_app")  # Hà Tĩnh's broker goes away: the link and Hà Tĩnh's hub lose it
             down = time.monotonic()
             time.sleep(8)
@@ -151,7 +144,7 @@ def test_two_provinces_exchange_over_shovels(brokers: Cluster, tmp_path: Path) -
         finally:
             flood.stop()
         fig.confirmed_to_sender = flood.report.confirmed
-        wait_until(lambda: len(files(env_ht, "tinh-hatinh", "edoc")) >= N, 300, "every document in Hà Tĩnh")
+        wait_for(lambda: len(files(env_ht, "tinh-hatinh", "edoc")) >= N, 300, "every document in Hà Tĩnh")
         fig.link_catch_up_s = round(time.monotonic() - down, 1)
 
         # statuses Hà Tĩnh → Nghệ An, the shovel's connection into Nghệ An's broker closed mid-way
@@ -160,13 +153,13 @@ def test_two_provinces_exchange_over_shovels(brokers: Cluster, tmp_path: Path) -
         thread = threading.Thread(target=back.run, name="flood-ht", daemon=True)
         thread.start()
         try:
-            wait_until(lambda: len(files(env_na, "tinh-nghean", "status")) >= N // 4, 300, "statuses reaching Nghệ An")
+            wait_for(lambda: len(files(env_na, "tinh-nghean", "status")) >= N // 4, 300, "statuses reaching Nghệ An")
             assert close_connections_of(x, na.link_user) >= 1, "no shovel connection from Hà Tĩnh to close"
             thread.join(300)
             assert not thread.is_alive(), f"Hà Tĩnh's DMS never got every status confirmed: {back.report}"
         finally:
             back.stop()
-        wait_until(lambda: len(files(env_na, "tinh-nghean", "status")) >= N, 300, "every status in Nghệ An")
+        wait_for(lambda: len(files(env_na, "tinh-nghean", "status")) >= N, 300, "every status in Nghệ An")
         fig.total_s = round(time.monotonic() - start, 1)
         assert hub_na.terminate() == 0, hub_na.tail()
         assert hub_ht.terminate() == 0, hub_ht.tail()

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from tests.support.flood import Flood, flood_in_thread
 from tests.support.packages import make_edoc
 from tests.support.procs import HubEnv, JournalEntry, hub_environment, read_journal
 from tests.support.services import unique_prefix
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -69,14 +69,6 @@ def delivered(env: HubEnv) -> int:
     return sum(len(files) for files in env.delivered_files().values())
 
 
-def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not reached within {timeout}s")
-
 
 def check_consistency(env: HubEnv, bodies: list[bytes], fig: Figures) -> None:
     """Sink and ledger agree, each copy is there exactly once, nothing else is."""
@@ -84,13 +76,7 @@ def check_consistency(env: HubEnv, bodies: list[bytes], fig: Figures) -> None:
     expected = {(sid, d) for d in by_digest for sid in RECIPIENTS.values()}
 
     # the folders: exactly the expected files, byte for byte
-    found: set[tuple[str, str]] = set()
-    for sid, files in env.delivered_files().items():
-        for f in files:
-            full = next((d for d in by_digest if f.name == f"edoc-{d[:32]}-{sid}.edxml"), None)
-            assert full is not None, f"{sid}: unexpected file {f.name} in the inbox"
-            assert f.read_bytes() == by_digest[full], f"{sid}: {f.name} differs from the package sent"
-            found.add((sid, full))
+    found = env.delivered_copies(by_digest)
     assert found == expected, f"missing at the sinks: {len(expected - found)}, e.g. {sorted(expected - found)[:3]}"
 
     # the sink journal: no file written twice; a file never journaled as written is one the
@@ -139,7 +125,7 @@ def test_sigkill_mid_batch_then_restart(amqp_url: str, tmp_path: Path) -> None:
         flood = Flood(env.user_url("tinh-nghean"), env.names.intake_exchange, bodies)
         sent = flood.run()  # the broker holds the whole batch; the hub works through it
         assert sent.done
-        wait_until(lambda: delivered(env) >= fig.copies // 3, 300, "a third of the batch delivered")
+        wait_for(lambda: delivered(env) >= fig.copies // 3, 300, "a third of the batch delivered")
 
         hub.kill()
         killed_at = time.time()
@@ -148,10 +134,10 @@ def test_sigkill_mid_batch_then_restart(amqp_url: str, tmp_path: Path) -> None:
 
         again = env.spawn()
         again.wait_ready()
-        wait_until(lambda: any(e.phase == "wrote" and e.at > killed_at for e in _journal(env)), 120,
+        wait_for(lambda: any(e.phase == "wrote" and e.at > killed_at for e in _journal(env)), 120,
                    "a delivery after the restart")
         fig.recover_s = min(e.at for e in _journal(env) if e.phase == "wrote" and e.at > killed_at) - killed_at
-        wait_until(lambda: delivered(env) >= fig.copies, 600, "every copy delivered")
+        wait_for(lambda: delivered(env) >= fig.copies, 600, "every copy delivered")
         fig.total_s = time.monotonic() - start
         assert again.terminate() == 0, again.tail()
         check_consistency(env, bodies, fig)
@@ -177,7 +163,7 @@ def test_broker_restart_mid_batch(tmp_path: Path) -> None:
         thread = flood_in_thread(flood)
         try:
             assert flood.wait_confirmed(len(bodies) // 3, 300), "submitter stalled before the restart"
-            wait_until(lambda: delivered(env) > 0, 120, "deliveries under way")
+            wait_for(lambda: delivered(env) > 0, 120, "deliveries under way")
             fig.delivered_before_fault = delivered(env)
 
             node.ctl("stop_app")  # the Erlang node stays up; every connection drops
@@ -196,7 +182,7 @@ def test_broker_restart_mid_batch(tmp_path: Path) -> None:
             flood.stop()
         sent = flood.report
         assert sent.done and sent.reconnects >= 1, sent
-        wait_until(lambda: delivered(env) >= fig.copies, 600, "every copy delivered")
+        wait_for(lambda: delivered(env) >= fig.copies, 600, "every copy delivered")
         fig.total_s = time.monotonic() - start
         assert hub.terminate() == 0, hub.tail()
         fig.submitter_republished = sent.republished

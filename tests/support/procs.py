@@ -249,6 +249,18 @@ class HubEnv:
     def delivered_files(self) -> dict[str, list[Path]]:
         return {sid: self.inbox(sid).delivered() for sid in self.directory.systems}
 
+    def delivered_copies(self, by_digest: dict[str, bytes]) -> set[tuple[str, str]]:
+        """(system, digest) of every file in the inboxes, each asserted to be one of the packages
+        sent (`by_digest`: digest → body), byte for byte."""
+        found: set[tuple[str, str]] = set()
+        for sid, files in self.delivered_files().items():
+            for f in files:
+                full = next((d for d in by_digest if f.name == f"edoc-{d[:32]}-{sid}.edxml"), None)
+                assert full is not None, f"{sid}: unexpected file {f.name} in the inbox"
+                assert f.read_bytes() == by_digest[full], f"{sid}: {f.name} differs from the package sent"
+                found.add((sid, full))
+        return found
+
     def tally(self) -> SinkTally:
         return SinkTally.of(read_journal(self.journal))
 
