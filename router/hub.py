@@ -31,6 +31,8 @@ from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
 from router.topology.names import Names
+from schemas.limits import ParseLimits
+from schemas.policy import ValidationOptions
 
 
 def signature_check(settings: Settings) -> SignatureCheck:
@@ -123,8 +125,9 @@ class Hub:
         return HubVoice(HubIdentity(self.settings.hub_organ, self.settings.hub_name), self.status_signer())
 
     def intake_stage(self) -> IntakeStage:
+        options = ValidationOptions(limits=ParseLimits(max_recipients=self.settings.max_recipients))
         return IntakeStage(self.directory, self.ledger, self.topology.names, signatures=self.signatures,
-                           voice=self.voice())
+                           voice=self.voice(), options=options)
 
     def delivery_stage(self) -> DeliveryStage:
         return DeliveryStage(self.directory, self.ledger, self.topology, self.sinks, voice=self.voice())

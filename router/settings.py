@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     #: The organ code and name the hub speaks as in every status it creates (refusals at intake,
     #: hold and delivery notices): the hub's own, never a recipient's or the People's Committee's.
     hub_organ: str = HUB_ORGAN
+    #: Recipients one package may name (an amplification bound; refused TOO_MANY_RECIPIENTS
+    #: above it). At most 300, the bound that keeps a copy's lt-recipients header in its frame.
+    max_recipients: int = Field(300, ge=1, le=300)
     hub_name: str = HUB_NAME
     #: Signature policy per system id (require | warn | off); `default` applies to the others.
     signature_policy: dict[str, str] = Field(default_factory=lambda: {"default": "off"})

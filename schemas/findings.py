@@ -37,6 +37,7 @@ class Code(StrEnum):
     SECRET_DOCUMENT = "SECRET_DOCUMENT"  # noqa: S105 - a reason code, not a password
     RESPONSE_FOR_INCOMPLETE = "RESPONSE_FOR_INCOMPLETE"
     FIELD_TOO_LONG = "FIELD_TOO_LONG"
+    TOO_MANY_RECIPIENTS = "TOO_MANY_RECIPIENTS"
     DOCUMENT_ID_OPAQUE = "DOCUMENT_ID_OPAQUE"
     DATE_LEGACY_FORMAT = "DATE_LEGACY_FORMAT"
     ORGAN_ID_NONSTANDARD = "ORGAN_ID_NONSTANDARD"
@@ -77,7 +78,8 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.SECRET_DOCUMENT: "Secret (MẬT) documents must not travel on the axis (Decision 28 Art. 2)",
     Code.RESPONSE_FOR_INCOMPLETE: "ResponseFor lacks OrganId, Code, PromulgationDate or DocumentId",
     Code.FIELD_TOO_LONG: "A value the hub carries in a header or ledger column exceeds its bound (schemas/limits.py), "
-    "or too many recipients; as a warning: longer than a hub validator's limit (domain §1.10)",
+    "as a warning: longer than a hub validator's limit (domain §1.10)",
+    Code.TOO_MANY_RECIPIENTS: "More To elements than the hub's cap per package (LIENTHONG_MAX_RECIPIENTS, at most 300)",
     Code.DOCUMENT_ID_OPAQUE: "Warning: DocumentId is not OrganId,yyyy/MM/dd,Number/Notation",
     Code.DATE_LEGACY_FORMAT: "Warning: a legacy dd/MM/yyyy date was accepted",
     Code.ORGAN_ID_NONSTANDARD: "Warning: an OrganId matches only the tolerant shape",

@@ -33,6 +33,9 @@ class ParseLimits(BaseModel):
     max_unzipped_bytes: int = Field(200 * MiB, gt=0)
     max_zip_ratio: int = Field(200, gt=0)
     memory_spool_bytes: int = Field(1 * MiB, ge=0)
+    #: recipients per package (LIENTHONG_MAX_RECIPIENTS); never above FIELD_BOUNDS' 300, which
+    #: keeps every To of a copy inside one lt-recipients header
+    max_recipients: int = Field(300, gt=0, le=300)
 
 
 class Bounded(StrEnum):

@@ -97,6 +97,8 @@ DEFAULT_GRADES: Mapping[Code, Grade] = MappingProxyType({
         "about); warning otherwise (the 2019 axis sent an empty ResponseFor)", route_stays=True),
     Code.FIELD_TOO_LONG: Grade(_AS_FOUND, "error past a hard bound (headers, ledger columns); warning past a "
                                           "hub validator's advisory length"),
+    Code.TOO_MANY_RECIPIENTS: Grade(_E, "an amplification bound: one package must not fan out past the "
+                                        "operator's cap (LIENTHONG_MAX_RECIPIENTS, at most 300)"),
 })
 
 

@@ -39,7 +39,7 @@ class Ctx:
 
 def check_edoc(pkg: EdocPackage, lines: Lines, options: ValidationOptions) -> list[Finding]:
     ctx = Ctx(lines)
-    if _bounds(ctx, _edoc_bounded(pkg)) | _recipient_count(pkg, ctx):
+    if _bounds(ctx, _edoc_bounded(pkg)) | _recipient_count(pkg, ctx, options.limits.max_recipients):
         return ctx.out  # the other rules quote values: never quote one past its bound
     for rule in EDOC_RULES:
         rule(pkg, ctx, options)
@@ -89,13 +89,14 @@ def _status_bounded(pkg: StatusPackage) -> list[Bounded_]:
     ]
 
 
-def _recipient_count(pkg: EdocPackage, ctx: Ctx) -> bool:
-    """Every To of one recipient system travels in one copy's lt-recipients header."""
-    n, limit = len(pkg.header.to), bound(Bounded.RECIPIENTS)
+def _recipient_count(pkg: EdocPackage, ctx: Ctx, cap: int) -> bool:
+    """The operator's cap on recipients per package (an amplification bound), never above the
+    hard bound that keeps every To of one recipient system in one copy's lt-recipients header."""
+    n, limit = len(pkg.header.to), min(cap, bound(Bounded.RECIPIENTS))
     if n <= limit:
         return False
     ctx.add(
-        Code.FIELD_TOO_LONG, f"{MH}/To",
+        Code.TOO_MANY_RECIPIENTS, f"{MH}/To",
         f"Gói tin có {n} nơi nhận, vượt giới hạn {limit} của trục; hãy chia thành nhiều gói",
         f"the package has {n} recipients, over the hub's bound of {limit}; split it into several packages",
     )

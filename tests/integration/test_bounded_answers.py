@@ -78,3 +78,24 @@ def test_replies_go_only_to_the_submitters_reply_route_and_refusals_are_one_per_
         assert unknown[0] in refusals[0] and "(+20)" in refusals[0] and len(refusals[0]) < 2000
         rows = {d.recipient_organ for d in hub.hub.ledger.deliveries(hashlib.sha256(many).hexdigest())}
         assert set(unknown) <= rows  # each refused recipient recorded
+
+
+def test_a_package_past_the_operators_recipient_cap_is_refused_once_and_nothing_fans_out(
+    amqp_url: str, broker_prefix: str, tmp_path: Path
+) -> None:
+    with running_hub(amqp_url, broker_prefix, tmp_path, max_recipients=5) as hub:
+        served = [DEPT, "000.31.25.H41", "000.00.25.H41"]  # real organs of two systems
+        fanned = make_edoc(PROVINCE, [*served, *(f"000.{i:02d}.13.H41" for i in range(1, 4))], 97)
+        result = hub.submit(SENDER, fanned).result
+        assert result is not None and result["outcome"] == "rejected", result
+        assert result["code"] == "TOO_MANY_RECIPIENTS", result
+        wait_for(lambda: any(s.startswith("[TOO_MANY_RECIPIENTS]") for s in statuses(hub)), what="the one 02")
+
+        within = make_edoc(PROVINCE, served, 98)
+        ok = hub.submit(SENDER, within).result
+        assert ok is not None and ok["outcome"] == "accepted", ok
+        wait_for(lambda: any(p.read_bytes() == within for p in hub.inbox(VICTIM)), what="the package within the cap")
+        time.sleep(0.5)
+        assert not any(p.read_bytes() == fanned for sid in hub.hub.directory.systems for p in hub.inbox(sid))
+        assert len([s for s in statuses(hub) if s.startswith("[TOO_MANY_RECIPIENTS]")]) == 1
+        assert not hub.hub.ledger.deliveries(hashlib.sha256(fanned).hexdigest())

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from schemas.codes import BussinessDocType, StatusCode
 from schemas.findings import Code, finding
-from schemas.limits import FIELD_BOUNDS, Bounded, bound
+from schemas.limits import FIELD_BOUNDS, Bounded, ParseLimits, bound
 from schemas.organ import OrganId
 from schemas.parse import ValidationReport, validate_package
+from schemas.policy import ValidationOptions
 from tests.support.packages import make_edoc, make_status
 
 pytestmark = pytest.mark.unit
@@ -77,7 +78,8 @@ def test_refused_one_past_the_bound_without_quoting_the_value(field: str) -> Non
     n = bound(LIMITS[field]) + 1
     report = validate_package(make(n))
     assert not report.valid
-    assert errors(report) == [(Code.FIELD_TOO_LONG, path)]
+    expected = Code.TOO_MANY_RECIPIENTS if LIMITS[field] is Bounded.RECIPIENTS else Code.FIELD_TOO_LONG
+    assert errors(report) == [(expected, path)]
     message = report.errors[0].message
     assert str(n) in message and str(n - 1) in message  # how long, and the bound
     assert len(message) < 300  # the value itself is never echoed
@@ -89,6 +91,20 @@ def test_a_refused_package_still_says_who_sent_it_but_not_an_oversized_document_
     assert over.document_id is None and over.sender == H41 and over.kind == "edoc"
     fits = validate_package(make_edoc(H41, organs(bound(Bounded.RECIPIENTS) + 1), 10))
     assert fits.document_id == f"{H41},2025/03/14,10/UBND-VP" and fits.sender == H41
+
+
+def test_the_recipient_cap_is_the_operators_and_never_above_the_hard_bound() -> None:
+    hard = bound(Bounded.RECIPIENTS)
+    over = validate_package(make_edoc(H41, organs(hard + 1), 12))
+    assert [f.code for f in over.errors] == [Code.TOO_MANY_RECIPIENTS]
+    assert str(hard + 1) in over.errors[0].message and str(hard) in over.errors[0].message
+    assert validate_package(make_edoc(H41, organs(hard), 13)).valid
+    capped = ValidationOptions(limits=ParseLimits(max_recipients=5))
+    assert validate_package(make_edoc(H41, organs(5), 14), capped).valid
+    six = validate_package(make_edoc(H41, organs(6), 15), capped)
+    assert [(f.code, f.path) for f in six.errors] == [(Code.TOO_MANY_RECIPIENTS, f"{MH}/To")]
+    with pytest.raises(ValueError):
+        ParseLimits(max_recipients=hard + 1)
 
 
 def test_an_overlong_organ_id_is_refused_by_its_shape() -> None:
