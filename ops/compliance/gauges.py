@@ -21,6 +21,9 @@ FIGURES = {
     "same_day": ("same_day_share", "Share of delivered documents with 01/03 on the working day of arrival,"),
     "on_time": ("on_time_share", "Share of documents sent on the signing day or the next working day,"),
 }
+#: the denominator of each share, so an alert can ask for enough documents before it judges a
+#: unit (one late document of one is 100 %)
+BASES = {"late": "with_deadline", "unsigned": "sent", "same_day": "received", "on_time": "signing_day_known"}
 GROUPS = ("total", "level", "system", "unit")
 
 
@@ -37,6 +40,8 @@ class ComplianceGauges:
         period = "over the current reporting period"
         self.ratios = {name: gauge(f"compliance_{name}_ratio", f"{doc} {period}.", "group", "key")
                        for name, (_, doc) in FIGURES.items()}
+        self.bases = gauge("compliance_base_documents", f"Documents each share is taken of (its denominator), "
+                           f"{period}.", "group", "key", "figure")
         self.same_day_missing = gauge("compliance_same_day_missing",
                                       "Delivered documents without a 01/03 on their working day of arrival, "
                                       f"that day over, {period}.",
@@ -74,6 +79,10 @@ class ComplianceGauges:
                 value = getattr(tally, attr)
                 if value is not None:
                     gauge.labels(group, key).set(value)
+        self.bases.clear()
+        for (group, key), tally in series.items():
+            for figure, attr in BASES.items():
+                self.bases.labels(group, key, figure).set(getattr(tally, attr))
         self.same_day_missing.clear()
         self.sent.clear()
         self.received.clear()

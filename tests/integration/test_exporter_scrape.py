@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from ops.compliance.calendar import load_calendar
-from ops.compliance.gauges import GROUPS, ComplianceGauges
+from ops.compliance.gauges import BASES, GROUPS, ComplianceGauges
 from ops.compliance.rules import load_rules
 from router.cli.exporter import current_reporting_period, refresh_gauges
 from router.directory.model import load_directory
@@ -36,15 +36,17 @@ RULES = ROOT / "ops" / "prometheus" / "lienthong.rules.yml"
 
 
 def _late_ledger(path: Path) -> str:
-    """The April 2025 cases, plus, in the current reporting period, a document to A whose
-    DueDate is the day before the period (so it is past due whatever today is) and no 06."""
+    """The April 2025 cases, plus, in the current reporting period, five documents to A whose
+    DueDate is the day before the period (so they are past due whatever today is) and no 06 —
+    five, the fewest the alert judges a unit on."""
     url = f"sqlite:///{path}"
     period = current_reporting_period(datetime.now(VIETNAM))
     b = Builder()
     arrival = (period.start_utc + timedelta(minutes=1)).astimezone(VIETNAM).replace(tzinfo=None).isoformat()
-    doc = b.document(900, PROVINCE, (A,), arrival, due=period.first - timedelta(days=1))
-    b.delivered(doc, A, arrival)
-    on_time = b.document(901, PROVINCE, (B,), arrival, due=period.last + timedelta(days=30))
+    for n in range(900, 905):
+        doc = b.document(n, PROVINCE, (A,), arrival, due=period.first - timedelta(days=1))
+        b.delivered(doc, A, arrival)
+    on_time = b.document(905, PROVINCE, (B,), arrival, due=period.last + timedelta(days=30))
     b.delivered(on_time, B, arrival)
     b.status(on_time, B, "06", arrival)  # B answered before its deadline: only A is late
     with Ledger.open(url) as ledger:
@@ -61,7 +63,8 @@ def test_fresh_registry_names_and_labels(tmp_path: Path) -> None:
         refresh_gauges(gauges, ledger, d, load_calendar(), load_rules(), datetime.now(VIETNAM))
     organs_1_2 = {o.code for o in d.organs if o.level in (1, 2)}
     allowed = {"group": set(GROUPS), "system": set(d.systems), "kind": {"root", "intermediate"},
-               "verdict": {"SIGNED", "PARTIALLY_SIGNED", "UNSIGNED", "INVALID", "UNVERIFIED"}}
+               "verdict": {"SIGNED", "PARTIALLY_SIGNED", "UNSIGNED", "INVALID", "UNVERIFIED"},
+               "figure": set(BASES)}
     keys = {"total": {"all"}, "level": {"1", "2", "3", "4"}, "system": set(d.systems), "unit": organs_1_2}
     samples = 0
     for family in registry.collect():
