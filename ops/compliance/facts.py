@@ -46,3 +46,4 @@ class SentDocument:
     sign_state: SignState
     signed_at: datetime | None  # the latest signing time in the verdict report, if any
     receipts: tuple[Receipt, ...]
+    document_type: str | None = None  # DocumentType/TypeName as sent (None in ledgers older than it)

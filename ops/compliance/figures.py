@@ -177,7 +177,7 @@ class Judge:
     def deadline(self, doc: SentDocument, receipt: Receipt, arrival: date) -> date | None:
         if doc.due_date is not None:
             return doc.due_date
-        days = self.rules.handling_days_for(receipt.organ)
+        days = self.rules.handling_days_for(receipt.organ, doc.document_type)
         return None if days is None else self.calendar.add_working_days(arrival, days)
 
     def receiving(self, doc: SentDocument, receipt: Receipt, tally: Tally) -> None:

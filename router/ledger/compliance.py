@@ -115,7 +115,7 @@ def _assemble(conn: Connection, rows: Sequence[Any]) -> list[SentDocument]:
             digest=row["digest"], document_id=row["document_id"], from_organ=row["from_organ"],
             system_id=row["submitted_by"], received_at=row["received_at"], due_date=row["due_date"],
             promulgation_date=row["promulgation_date"], sign_state=state, signed_at=signed_at,
-            receipts=tuple(receipts),
+            receipts=tuple(receipts), document_type=row["document_type"],
         ))
     return out
 

@@ -85,6 +85,9 @@ class PackageReceived:
     due_date: date | None = None
     promulgation_date: date | None = None
     at: datetime = field(default_factory=utc_now)
+    #: MessageHeader/DocumentType/TypeName as sent (Công văn, Quyết định …): the compliance
+    #: figures' handling time per document type (its numbering is not settled, domain.md §5.5)
+    document_type: str | None = field(default=None, metadata=LATER)
     #: the validation warnings the package was accepted with: (code, path, line, "vi / en")
     #: each, at most `MAX_WARNINGS` (router/pipeline/warnings.py), in the evidence chain
     warnings: tuple[tuple[str, str, int | None, str], ...] | None = field(default=None, metadata=LATER)

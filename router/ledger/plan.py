@@ -154,7 +154,7 @@ class Plan:
             bussiness_doc_type=None if e.bussiness_doc_type is None else int(e.bussiness_doc_type),
             target_document_id=e.target_document_id, subject=e.subject,
             priority=None if e.priority is None else int(e.priority),
-            due_date=e.due_date, promulgation_date=e.promulgation_date,
+            due_date=e.due_date, promulgation_date=e.promulgation_date, document_type=e.document_type,
             outcome=Outcome.ACCEPTED.value,
         )
         if known is None:
@@ -173,7 +173,8 @@ class Plan:
             "digest": digest, "seq": seq, "kind": None, "document_id": None, "from_organ": None,
             "submitted_by": None, "bussiness_doc_type": None, "target_document_id": None,
             "subject": None, "priority": None, "due_date": None, "promulgation_date": None,
-            "received_at": at, "outcome": Outcome.ACCEPTED.value, "reason_code": None, "message": None,
+            "document_type": None, "received_at": at, "outcome": Outcome.ACCEPTED.value, "reason_code": None,
+            "message": None,
             "duplicates_absorbed": 0, "last_duplicate_at": None,
         }
         row.update(values)

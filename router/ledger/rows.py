@@ -32,6 +32,7 @@ class PackageRow:
     message: str | None
     duplicates_absorbed: int
     last_duplicate_at: datetime | None
+    document_type: str | None = None  # DocumentType/TypeName (None in rows older than the column)
 
 
 @dataclass(frozen=True, slots=True)

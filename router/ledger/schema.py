@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Date,
     DateTime,
     Dialect,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    inspect,
     text,
 )
 
@@ -79,6 +81,7 @@ packages = Table(
     Column("priority", SmallInteger),
     Column("due_date", Date),
     Column("promulgation_date", Date),
+    Column("document_type", Text),  # added after the first release: open() adds it to older ledgers
     Column("received_at", UTCDateTime, nullable=False),
     Column("outcome", String(10), nullable=False),
     Column("reason_code", String(64)),
@@ -183,3 +186,25 @@ evidence = Table(
     Column("prev_hash", String(DIGEST), nullable=False),
     Column("hash", String(DIGEST), nullable=False),
 )
+
+
+def add_missing_columns(conn: Connection) -> list[str]:
+    """Bring a ledger made by an earlier release up to these tables: every nullable column it
+    lacks is added (`ALTER TABLE … ADD COLUMN`, the same on SQLite and PostgreSQL). Only
+    nullable columns are ever added after a release, so old rows read as None — which is what
+    an event recorded before the field existed says (events.LATER). Returns what was added."""
+    found = inspect(conn)
+    existing = {name: {c["name"] for c in found.get_columns(name)}
+                for name in metadata.tables if found.has_table(name)}
+    added = []
+    for name, table in metadata.tables.items():
+        for column in table.columns:
+            if name not in existing or column.name in existing[name]:
+                continue
+            if not column.nullable:
+                raise RuntimeError(f"ledger table {name} lacks the NOT NULL column {column.name}: "
+                                   "this release cannot add it in place")
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE {name} ADD COLUMN "{column.name}" {kind}'))
+            added.append(f"{name}.{column.name}")
+    return added

@@ -35,7 +35,7 @@ log = structlog.get_logger()
 #: every column but the key: a package parked at intake and accepted later gets its fields then
 _PACKAGE_MUTABLE = (
     "seq", "kind", "document_id", "from_organ", "submitted_by", "bussiness_doc_type", "target_document_id",
-    "subject", "priority", "due_date", "promulgation_date", "outcome", "reason_code", "message",
+    "subject", "priority", "due_date", "promulgation_date", "document_type", "outcome", "reason_code", "message",
     "duplicates_absorbed", "last_duplicate_at",
 )
 _DELIVERY_MUTABLE = (
@@ -76,6 +76,8 @@ class Ledger:
         engine = make_engine(url, create=create)
         with writing(engine) as conn:
             t.metadata.create_all(conn)
+            for column in t.add_missing_columns(conn):
+                log.info("ledger column added", column=column)
         return cls(engine)
 
     def close(self) -> None:

@@ -304,6 +304,7 @@ class IntakeStage:
                 document_id=h.document_id, recipients=recipients, bussiness_doc_type=pkg.doc_type,
                 target_document_id=pkg.target_document_id, subject=h.subject, priority=pkg.priority,
                 due_date=h.due_date, promulgation_date=h.promulgation_info.promulgation_date, at=at,
+                document_type=h.document_type.type_name.strip() or None,
             )
         return PackageReceived(
             digest=digest, kind=PackageKind.STATUS, from_organ=pkg.sender, submitted_by=submitter,

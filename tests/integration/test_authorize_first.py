@@ -43,6 +43,7 @@ def test_authorization_comes_before_deduplication_and_rejections_are_per_submitt
         assert replayed["code"] == "SENDER_NOT_SERVED" and "previous_outcome" not in replayed
         row = ledger.get_package(hashlib.sha256(sent).hexdigest())
         assert row is not None and row.outcome is Outcome.ACCEPTED and row.submitted_by == RIGHTFUL
+        assert row.document_type == "Công văn"  # DocumentType/TypeName, for the compliance figures
         assert row.duplicates_absorbed == 0  # it was not counted as a duplicate either
 
         own = hub.submit(RIGHTFUL, sent).result  # the rightful sender's own re-send is a duplicate

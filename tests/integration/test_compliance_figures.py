@@ -19,7 +19,7 @@ from router.directory.model import load_directory
 from router.ledger import Ledger
 from router.ledger.compliance import count_documents, sent_documents
 from router.settings import Settings
-from tests.support.compliance_ledger import AS_OF, PROVINCE, SO_TTTT, A, B, build, rules_file, vn
+from tests.support.compliance_ledger import AS_OF, PROVINCE, SO_TTTT, A, B, Builder, build, rules_file, vn
 from tests.support.services import pg_schema
 
 pytestmark = pytest.mark.integration
@@ -123,3 +123,30 @@ def test_same_day_missing_waits_for_the_end_of_the_arrival_day(ledger: Ledger, t
 
     assert b_at("2025-04-24T16:00") == (1, 0, 0)
     assert b_at("2025-04-25T08:00") == (1, 0, 1)
+
+
+def test_handling_time_per_document_type_from_the_ledger(tmp_path: Path, pg_url: str) -> None:
+    """A Giấy mời without DueDate must be handled within 1 working day (the rules' type entry),
+    a Công văn falls back to A's organ rule (10 days); both read back through the real ledger."""
+    rules = tmp_path / "types.yaml"
+    rules.write_text("handling_days:\n  types: {Giấy mời: 1}\n  organs: {000.00.25.H41: 10}\n", encoding="utf-8")
+    b = Builder()
+    invite = b.document(31, PROVINCE, (A,), "2025-04-21T09:00", document_type="Giấy mời")
+    b.delivered(invite, A, "2025-04-21T09:00:02")
+    b.status(invite, A, "06", "2025-04-23T10:00")  # deadline Tue 22/4: late
+    letter = b.document(32, PROVINCE, (A,), "2025-04-21T09:00", document_type="Công văn")
+    b.delivered(letter, A, "2025-04-21T09:00:02")
+    b.status(letter, A, "06", "2025-04-23T10:00")  # deadline 10 working days on: on time
+    with pg_schema(pg_url, "lt_types") as url:
+        for ledger_url in (f"sqlite:///{tmp_path / 'types.db'}", url):
+            with Ledger.open(ledger_url) as ledger:
+                ledger.append(b.events)
+                p = parse_period("2025-04")
+                docs = list(sent_documents(ledger, p.start_utc, p.end_utc))
+                assert {d.document_id: d.document_type for d in docs} == {invite: "Giấy mời", letter: "Công văn"}
+                d = load_directory(Settings().directory)
+                report = compute(iter(docs), period=p, calendar=load_calendar(), rules=load_rules(rules),
+                                 units=Units({o.code: o.name for o in d.organs}, {o.code: o.parent for o in d.organs}),
+                                 as_of=AS_OF)
+                a = {u.code: u for u in report.units}[A].tally
+                assert (a.with_deadline, a.late) == (2, 1), ledger_url

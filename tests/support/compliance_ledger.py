@@ -63,13 +63,14 @@ class Builder:
     def document(
         self, n: int, sender: str, recipients: tuple[str, ...], sent: str, *,
         due: date | None = None, promulgated: date | None = None,
-        verdict: Verdict | None = Verdict.SIGNED, signed: str | None = None,
+        verdict: Verdict | None = Verdict.SIGNED, signed: str | None = None, document_type: str | None = None,
     ) -> str:
         doc_id = f"{sender},2025/04/01,{n}/UBND-VP"
         d = _digest(doc_id)
         self.events.append(PackageReceived(
             d, PackageKind.EDOC, sender, SYSTEM_P, doc_id, recipients, BussinessDocType.NEW, None,
-            f"Văn bản số {n} về chuyển đổi số", Priority.NORMAL, due, promulgated, at=vn(sent)))
+            f"Văn bản số {n} về chuyển đổi số", Priority.NORMAL, due, promulgated, at=vn(sent),
+            document_type=document_type))
         if verdict is not None:
             self.events.append(VerdictRecorded(d, verdict.value, None, None, _verdict(verdict, signed), at=vn(sent)))
         return doc_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -72,6 +73,23 @@ def test_rules_pick_the_most_specific_subtree(tmp_path: Path) -> None:
     assert rules.handling_days_for("001.12.25.H41") == 3
     assert rules.handling_days_for("000.13.25.H41") == 10
     assert rules.handling_days_for("000.00.26.H41") == 7
+    assert rules.handling_days_for("000.12.25.H41", "Công văn") == 3  # no type rule: the organ's
     assert load_rules().late_threshold == 0.5 and load_rules().unsigned_threshold == 0.2
     with pytest.raises(RulesError):
         load_rules().with_thresholds(1.5, None)
+
+
+def test_a_document_types_handling_time_comes_before_the_organs(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("handling_days:\n  default: 7\n  types: {Giấy mời: 1, 'Công  Văn': 10}\n"
+                    "  organs: {000.00.25.H41: 5}\n", encoding="utf-8")
+    rules = load_rules(path)
+    assert rules.handling_days_for("000.00.25.H41", "GIẤY MỜI") == 1  # case and spacing folded
+    assert rules.handling_days_for("000.00.26.H41", "công văn") == 10
+    assert rules.handling_days_for("000.00.25.H41", "Quyết định") == 5  # no rule for the type: the organ's
+    assert rules.handling_days_for("000.00.26.H41", None) == 7
+    # decomposed Vietnamese (NFD, as some Windows software writes it) is the same type
+    assert rules.handling_days_for("000.00.26.H41", unicodedata.normalize("NFD", "Giấy mời")) == 1
+    path.write_text("handling_days: {types: {Giấy mời: -1}}\n", encoding="utf-8")
+    with pytest.raises(RulesError, match="working days"):
+        load_rules(path)
