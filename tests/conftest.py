@@ -68,3 +68,13 @@ def pg_ledger_url(pg_url: str) -> Iterator[str]:
     """A PostgreSQL ledger URL in a schema of its own, dropped after the test."""
     with pg_schema(pg_url) as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The test once on a SQLite file and once on PostgreSQL (a schema of its own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    with pg_schema(request.getfixturevalue("pg_url"), "lt_ledger") as url:
+        yield url

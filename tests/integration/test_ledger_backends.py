@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 
 from router.ledger import Ledger, PackageKind, PackageReceived
 from schemas.codes import BussinessDocType, Priority
-from tests.support.services import pg_schema
 
 pytestmark = pytest.mark.integration
 
@@ -63,15 +62,6 @@ def pg_schema_url(pg_url: str, schema: str) -> str:
     return make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
         hide_password=False
     )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    with pg_schema(request.getfixturevalue("pg_url"), "lt_ledger") as url:
-        yield url
 
 
 @pytest.fixture

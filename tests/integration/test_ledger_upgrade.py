@@ -5,8 +5,6 @@ chain stays intact, and new rows fill them. On a real SQLite file and a real Pos
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -14,20 +12,10 @@ from sqlalchemy import create_engine, inspect, text
 from router.ledger import Ledger
 from router.ledger.events import PackageReceived
 from schemas.codes import PackageKind
-from tests.support.services import pg_schema
 
 pytestmark = pytest.mark.integration
 
 SENDER, DEPT = "000.00.00.H41", "000.00.13.H41"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    with pg_schema(request.getfixturevalue("pg_url"), "lt_upgrade") as pg:
-        yield pg
 
 
 def received(n: int, document_type: str | None = None) -> PackageReceived:
@@ -45,7 +33,8 @@ def columns(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_an_older_ledger_gains_the_new_columns_and_keeps_its_chain(url: str) -> None:
+def test_an_older_ledger_gains_the_new_columns_and_keeps_its_chain(ledger_url: str) -> None:
+    url = ledger_url
     old = received(1)
     with Ledger.open(url) as ledger:
         ledger.append([old])
