@@ -73,18 +73,23 @@ class HealthServer:
         return time.monotonic() - self._last_beat < self.stall_s
 
     def readiness(self) -> tuple[bool, dict[str, bool]]:
-        results: dict[str, bool] = {}
-        for name, check in self._checks.items():
-            try:
-                results[name] = bool(check())
-            except Exception as exc:  # noqa: BLE001  # a failing probe is a "not ready", not a crash
-                log.warning("readiness check failed", check=name, error=type(exc).__name__)
-                results[name] = False
-        return bool(results) and all(results.values()), results
+        return evaluate(self._checks)
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def evaluate(checks: Mapping[str, Check]) -> tuple[bool, dict[str, bool]]:
+    """Run every check: (all passed and there was at least one, each check's result)."""
+    results: dict[str, bool] = {}
+    for name, check in checks.items():
+        try:
+            results[name] = bool(check())
+        except Exception as exc:  # noqa: BLE001  # a failing probe is a "not ready", not a crash
+            log.warning("readiness check failed", check=name, error=type(exc).__name__)
+            results[name] = False
+    return bool(results) and all(results.values()), results
 
 
 class Cached:

@@ -4,6 +4,9 @@ Defined once here so dashboards and alert rules have one list to follow. Only th
 observer (router/amqp/observe.py) updates the package metrics, from each message's typed
 outcome; the stages never count. Labels are bounded sets (outcomes, kinds, reason codes,
 the directory's systems). A process exposes them with `serve(port)` (`lienthong run --metrics-port`).
+Under `lienthong run --processes N` the workers write them to a folder of the supervisor's
+(prometheus_client's multiprocess mode) and the supervisor serves the sum: counters and
+histograms add up, and each gauge names how the processes' values combine (`multiprocess_mode`).
 """
 
 from __future__ import annotations
@@ -40,19 +43,29 @@ STAGE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 READY = Gauge(
-    "lienthong_consumer_ready", "1 while the consumer is connected and consuming, 0 while reconnecting.",
+    "lienthong_consumer_ready",
+    "1 while the consumer is connected and consuming, 0 while reconnecting (several worker processes: "
+    "1 only while every live one is).",
     ["consumer"],
+    multiprocess_mode="livemin",
 )
 FAILURE_DECISIONS = Counter(
     "lienthong_failure_decisions_total",
     "Failure decisions carried out by the runtime: stage, failure kind, action (retry, park:<CODE>, park_later).",
     ["stage", "failure", "action"],
 )
+WORKER_RESTARTS = Counter(
+    "lienthong_worker_restarts_total",
+    "Worker processes of `lienthong run --processes N` restarted by the supervisor after dying, by role.",
+    ["role"],
+)
 RECONNECTS = Counter("lienthong_reconnects_total", "Connection losses followed by a reconnect.", ["consumer"])
 WEBHOOK_BREAKER_STATE = Gauge(
     "lienthong_webhook_breaker_state",
-    "Circuit breaker of a push destination (system): 0 closed, 1 half-open (one probe allowed), 2 open.",
+    "Circuit breaker of a push destination (system): 0 closed, 1 half-open (one probe allowed), 2 open "
+    "(several worker processes: the worst of the live ones).",
     ["system"],
+    multiprocess_mode="livemax",
 )
 WEBHOOK_BREAKER_TRANSITIONS = Counter(
     "lienthong_webhook_breaker_transitions_total",

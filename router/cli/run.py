@@ -20,6 +20,7 @@ from router.cli.options import AmqpUrlOpt, DirectoryOpt, LedgerOpt, PrefixOpt, c
 from router.settings import Settings
 
 if TYPE_CHECKING:
+    from ops.health import HealthServer
     from router.topology.build import Topology
 
 T = TypeVar("T")
@@ -46,6 +47,10 @@ def run(
                                             help="serve /metrics, /healthz and /readyz on 127.0.0.1:PORT"),
     metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr",
                                      help="address of --metrics-port (0.0.0.0 in a container)"),
+    processes: int | None = typer.Option(
+        None, "--processes", min=1,
+        help="N worker processes per role (all: N intake + N deliver) under one supervisor that restarts "
+             "them; needs a PostgreSQL ledger for N > 1"),
     ledger: LedgerOpt = None,
     directory: DirectoryOpt = None,
     prefix: PrefixOpt = None,
@@ -53,18 +58,31 @@ def run(
 ) -> None:
     """Run the hub: the route stage (intake), the delivery workers, or both. Stops on SIGTERM/SIGINT
     after finishing in-flight work (grace period LIENTHONG_GRACE_S). Creates the folders it
-    writes to (the SQLite ledger's, the file sinks')."""
+    writes to (the SQLite ledger's, the file sinks'). With --processes, a supervisor runs the
+    stages as worker processes (router/cli/supervisor.py)."""
     from adapters.folder import FolderSink
     from router.amqp.consumer import BrokerAuthError, Consumer
+    from router.cli.supervisor import ChildRole, ParentLink
     from router.hub import Hub
     from router.topology.declare import apply_to_url
 
     settings = command_settings(ledger_url=ledger, directory=directory, prefix=prefix, amqp_url=amqp_url)
-    health = None
+    child = ChildRole.from_env()
+    if child is None and processes is not None:
+        code = _supervise(settings, role, processes, apply_topology=apply_topology, metrics_port=metrics_port,
+                          metrics_addr=metrics_addr)
+        if code:
+            raise typer.Exit(code)
+        return
+    if child is not None:  # a worker: the supervisor declared the topology and serves /metrics
+        role, apply_topology, metrics_port = Role(child.role), False, None
+    health: HealthServer | ParentLink | None = None
     if metrics_port is not None:
         from ops.health import HealthServer
 
         health = HealthServer(metrics_port, metrics_addr)  # /readyz answers 503 until the checks are set
+    # what must run once per hub, not once per worker: drop-folder pollers, mailbox returns
+    first = child is None or child.slot == 0
     hub = Hub.from_settings(settings)
     for sid, sink in hub.sinks.items():
         if isinstance(sink, FolderSink):
@@ -73,7 +91,7 @@ def run(
             except OSError as unusable:  # a broken inbox is the sink's failure at delivery, not the hub's
                 log.warning("delivery folder unusable", system=sid, folder=str(sink.directory), error=str(unusable))
     try:  # drop folders are read by the intake role (adapters/folder_poller.py); checked before the broker
-        pollers = hub.folder_pollers() if role in (Role.intake, Role.all) else []
+        pollers = hub.folder_pollers() if role in (Role.intake, Role.all) and first else []
     except ValueError as missing:  # the folder watcher's gateway account is not configured
         raise OperatorError(f"{missing} (README, drop folders)") from None
     for poller in pollers:
@@ -92,7 +110,7 @@ def run(
                                                name=f"folder-{poller.folders.system}", daemon=True))
         poller_threads[-1].start()
 
-    if role in (Role.deliver, Role.all):  # letters a pulling system could not take (adapters/mailbox.py)
+    if role in (Role.deliver, Role.all) and first:  # letters a pulling system could not take (adapters/mailbox.py)
         from router.amqp.mailbox_returns import start_returns
 
         start_returns(hub.sinks, hub.topology, settings.amqp_url, polling)
@@ -104,6 +122,8 @@ def run(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if child is not None:  # heartbeats and readiness to the supervisor; stop if it is gone
+        health = ParentLink(child.fd, lambda: stop(signal.SIGTERM, None))
     errors: list[BaseException] = []
 
     def guarded(c: Consumer) -> None:
@@ -138,6 +158,55 @@ def run(
             raise exc  # one line and exit 2 (router/cli/errors.py)
     if errors:
         raise typer.Exit(1)
+
+
+def _supervise(
+    settings: Settings, role: Role, processes: int, *, apply_topology: bool, metrics_port: int | None,
+    metrics_addr: str,
+) -> int:
+    """`run --processes N`: declare the topology once, then keep N workers per role running
+    (router/cli/supervisor.py) and serve one /metrics, /healthz, /readyz for all of them."""
+    from sqlalchemy.engine import make_url
+
+    from router.cli.supervisor import Supervisor, metrics_folder, remove_metrics_folder, worker_command
+    from router.topology.declare import apply_to_url
+
+    if processes > 1 and make_url(settings.ledger_url).get_backend_name() == "sqlite":
+        raise OperatorError(
+            f"--processes {processes} needs a PostgreSQL ledger: SQLite lets one process write at a time "
+            "(set LIENTHONG_LEDGER_URL=postgresql+psycopg://…, or run --processes 1)")
+    if apply_topology:
+        apply_to_url(_topology(settings), settings.broker_urls)
+    roles = [Role.intake.value, Role.deliver.value] if role is Role.all else [role.value]
+    folder = metrics_folder() if metrics_port is not None else None
+    supervisor = Supervisor(worker_command(), roles, processes, grace_s=settings.grace_s, metrics_dir=folder)
+    server = None
+    try:
+        if folder is not None and metrics_port is not None:
+            from prometheus_client import CollectorRegistry
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            from ops import metrics
+            from ops.health import HealthServer
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+            registry.register(metrics.WORKER_RESTARTS)  # the supervisor's own, kept in its memory
+            server = HealthServer(metrics_port, metrics_addr, registry=registry)
+            server.set_checks({"topology": lambda: True, **supervisor.checks()})
+            supervisor.beat = server.beat
+        signal.signal(signal.SIGTERM, supervisor.stop)
+        signal.signal(signal.SIGINT, supervisor.stop)
+        code = supervisor.run()
+    finally:
+        if server is not None:
+            server.close()
+        if folder is not None:
+            remove_metrics_folder(folder)
+    if code == 2:
+        raise OperatorError("a worker stopped on a configuration error (its message is above); "
+                            "every worker was stopped")
+    return code
 
 
 def send(

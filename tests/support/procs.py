@@ -176,6 +176,18 @@ class HubProcess:
             time.sleep(0.1)
         raise TimeoutError(f"hub not consuming after {timeout}s: {self.tail()}")
 
+    def workers(self) -> dict[str, int]:
+        """Under `--processes`: worker name (`intake-0` …) → pid of the process filling that slot
+        now, from the supervisor's `worker started` log lines (the latest per slot)."""
+        found: dict[str, int] = {}
+        if self.log.exists():
+            for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
+                with suppress(ValueError):
+                    record = json.loads(line)
+                    if record.get("event") == "worker started":
+                        found[record["worker"]] = int(record["pid"])
+        return found
+
     def kill(self) -> None:
         """SIGKILL: no drain, no settle, no ledger close — a power cut for the process."""
         if self.alive:
@@ -230,10 +242,13 @@ class HubEnv:
         return env
 
     def spawn(self, role: str = "all", *, journal: bool = True, extra_env: Mapping[str, str] | None = None,
-              args: tuple[str, ...] = ()) -> HubProcess:
-        """Start `lienthong run --role ROLE` (journaled sinks unless `journal=False`)."""
+              args: tuple[str, ...] = (), processes: int | None = None) -> HubProcess:
+        """Start `lienthong run --role ROLE` (journaled sinks unless `journal=False`); with
+        `processes`, `--processes N`: a supervisor and N workers per role, all logging to one file."""
         n = len(self.processes)
         log = self.root / f"hub-{n}.log"
+        if processes is not None:
+            args = ("--processes", str(processes), *args)
         if journal:
             cmd = [sys.executable, "-m", "tests.support.procs", "--log-format", "json", "run", "--role", role, *args]
             extra = {JOURNAL_ENV: str(self.journal), **(extra_env or {})}
@@ -242,7 +257,7 @@ class HubEnv:
             extra = dict(extra_env or {})
         with log.open("wb") as fh:
             popen = subprocess.Popen(cmd, cwd=self.root, env=self.env(extra), stdout=fh, stderr=subprocess.STDOUT)
-        proc = HubProcess(popen, log, consumers=2 if role == "all" else 1)
+        proc = HubProcess(popen, log, consumers=(2 if role == "all" else 1) * (processes or 1))
         self.processes.append(proc)
         return proc
 
@@ -268,14 +283,15 @@ class HubEnv:
 @contextmanager
 def hub_environment(
     amqp_url: str, prefix: str, root: Path, *, retry_delays_s: str = "[1,1,1]", delivery_limit: int = 3,
-    **settings: str,
+    ledger_url: str | None = None, **settings: str,
 ) -> Iterator[HubEnv]:
+    """`ledger_url`: the hub's ledger (default a SQLite file in `root`)."""
     root.mkdir(parents=True, exist_ok=True)
     directory_file = root / "directory.yaml"
     directory = write_test_directory(prefix, directory_file)
     env = HubEnv(
         amqp_url=amqp_url, prefix=prefix, root=root, directory=directory, directory_file=directory_file,
-        ledger_url=f"sqlite:///{root / 'ledger.sqlite3'}", deliver_root=root / "deliver",
+        ledger_url=ledger_url or f"sqlite:///{root / 'ledger.sqlite3'}", deliver_root=root / "deliver",
         journal=root / "sink-journal.log", settings_env={},
     )
     env.settings_env = {
