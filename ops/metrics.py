@@ -42,6 +42,12 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+SIGNATURE_CHAIN_CACHE = Counter(
+    "lienthong_signature_chain_cache_total",
+    "Certificate-path lookups of signature verification by result (hit: answered by a worker's cache, "
+    "miss: validated by pyhanko); counted per package outcome.",
+    ["result"],
+)
 READY = Gauge(
     "lienthong_consumer_ready",
     "1 while the consumer is connected and consuming, 0 while reconnecting (several worker processes: "

@@ -43,9 +43,11 @@ def signature_check(settings: Settings) -> SignatureCheck:
         raise ValueError("LIENTHONG_SIGNATURE_POLICY asks for verification but LIENTHONG_TRUST_DIR is not set")
     from router.pipeline.verification import SigningCheck
     from signing.stage import VerificationStage
-    from signing.trust import TrustConfig
+    from signing.trust import TrustSource
 
-    stage = VerificationStage(TrustConfig.from_dir(settings.trust_dir), workers=settings.verify_workers)
+    # Read at start (a bad trust directory stops the hub here); the workers re-read it on change.
+    stage = VerificationStage(TrustSource.from_dir(settings.trust_dir), workers=settings.verify_workers,
+                              cache_entries=settings.verify_cache_entries)
     return SigningCheck(stage, settings.signature_policy)
 
 

@@ -4,29 +4,54 @@ Each signature is judged on its own — integrity, then what changed after it, t
 because a change slipped in between the person's and the organization's signature shows only on
 the earlier one.  Everything pyhanko can raise on hostile input (PdfReadError, asn1crypto's plain
 ValueError while listing signatures, SignatureValidationError …) becomes a MALFORMED value here.
+
+The steps are pyhanko's own (`async_validate_pdf_signature` → `cms_basic_validation`), called one
+by one so the certificate-path step can come from the chain cache (signing.chaincache): per
+document, the integrity (digest of the signed bytes against the signed attributes), the algorithm
+policy, the signature value, the signing-certificate binding, coverage, the diff analysis, seed
+values and signer attributes; per (certificate, trust snapshot, day, quiet window), the path.
+A signature that carries a timestamp token goes through `validate_pdf_signature` whole and
+uncached: pyhanko validates the token in the signer's context first, so its certificates can join
+the signer's path building.  tests/integration/test_signing_cache.py holds both ways to the same
+verdicts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import hashlib
 import io
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
+from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.ades.report import AdESIndeterminate
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.general import CMSStructuralError
+from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.validation.errors import DisallowedAlgorithmError, SignatureValidationError
+from pyhanko.sign.validation.pdf_embedded import (
+    EmbeddedPdfSignature,
+    async_validate_pdf_signature,
+    report_seed_value_validation,
+)
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
+from pyhanko_certvalidator import ValidationContext
 
+from signing.chaincache import ChainCache, ChainKey, ChainResult
 from signing.classify import chain_reason, signature_report, subject_fields
 from signing.inputs import PackageFacts
-from signing.trust import SIGNING_KEY_USAGE, TrustConfig
+from signing.pdfread import fast_hex_strings
+from signing.trust import SIGNING_KEY_USAGE, TrustConfig, anchors, validity_instants
 from signing.verdict import Reason, SignatureReport
 
 log = structlog.get_logger()
@@ -43,6 +68,7 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     OverflowError,
 )
 ALLOWED_AFTER_SIGNING = ModificationLevel.FORM_FILLING  # later signatures, form filling; not annotations
+_SUBFILTERS = (SigSeedSubFilter.ADOBE_PKCS7_DETACHED, SigSeedSubFilter.PADES, SigSeedSubFilter.PBAD_PADES)
 
 
 @dataclass(frozen=True)
@@ -68,17 +94,28 @@ def quiet_library_logs() -> None:
 
 
 class PadesVerifier:
-    def __init__(self, trust: TrustConfig) -> None:
+    """PAdES checks under one trust configuration, with certificate paths from `cache` (shared
+    by the verifiers of one worker process, across trust reloads: the key names the snapshot).
+    `fast_hex` False reads with pyhanko's own hex-string reader (signing.pdfread), to measure."""
+
+    def __init__(self, trust: TrustConfig, cache: ChainCache | None = None, *, fast_hex: bool = True) -> None:
         self._trust = trust
+        self.cache = cache if cache is not None else ChainCache()
+        self._fast_hex = fast_hex
+        context = trust.validation_context()
+        self._algorithms = CMSAlgorithmUsagePolicy.lift_policy(context.algorithm_policy)
+        self._sig_validator = context.sig_validator
+        self._margin = context.time_tolerance + dt.timedelta(seconds=1)
         quiet_library_logs()
 
     def check(self, data: bytes, facts: PackageFacts) -> DocumentCheck:
-        try:
-            reader = PdfFileReader(io.BytesIO(data), strict=False)
-            embedded = list(reader.embedded_signatures)
-        except PARSE_ERRORS as exc:
-            return DocumentCheck((), Reason.MALFORMED, _describe(exc))
-        reports = tuple(self._check_one(sig, facts) for sig in embedded)
+        with fast_hex_strings() if self._fast_hex else contextlib.nullcontext():
+            try:
+                reader = PdfFileReader(io.BytesIO(data), strict=False)
+                embedded = list(reader.embedded_signatures)
+            except PARSE_ERRORS as exc:
+                return DocumentCheck((), Reason.MALFORMED, _describe(exc))
+            reports = tuple(self._check_one(sig, facts) for sig in embedded)
         return DocumentCheck(reports)
 
     def _check_one(self, sig: EmbeddedPdfSignature, facts: PackageFacts) -> SignatureReport:
@@ -86,17 +123,14 @@ class PadesVerifier:
             cert = sig.signer_cert
         except PARSE_ERRORS as exc:
             return _unreadable(sig, exc)
-        context = self._trust.validation_context()
         try:
-            status = validate_pdf_signature(
-                sig, signer_validation_context=context, key_usage_settings=SIGNING_KEY_USAGE
-            )
+            status, moment = asyncio.run(self._validate(sig))
         except PARSE_ERRORS as exc:
             reason: Reason | None = Reason.MALFORMED
             detail = _describe(exc)
             signing_time = None
         else:
-            reason, detail = judge(status, cert, context.moment)
+            reason, detail = judge(status, cert, moment)
             signing_time = status.signer_reported_dt
         if reason is not None:
             log.info(
@@ -107,6 +141,142 @@ class PadesVerifier:
                 detail=detail,
             )
         return signature_report(str(sig.field_name), cert, facts, reason, detail, signing_time=signing_time)
+
+    async def _validate(self, sig: EmbeddedPdfSignature) -> tuple[PdfSignatureStatus, dt.datetime]:
+        """pyhanko's `async_validate_pdf_signature`, step by step, the path from the cache."""
+        if _has_timestamp(sig):
+            context = self._trust.validation_context()
+            whole = await async_validate_pdf_signature(
+                sig, signer_validation_context=context, key_usage_settings=SIGNING_KEY_USAGE
+            )
+            return whole, context.moment
+        if sig.sig_object_type != "/Sig":
+            raise SignatureValidationError("Signature object type must be /Sig")
+        _check_subfilter(sig.sig_object.get("/SubFilter", None))
+        sig.compute_integrity_info()  # type: ignore[no-untyped-call]
+        kwargs: dict[str, Any] = sig.summarise_integrity_info()
+        reported = generic_cms.extract_self_reported_ts(sig.signer_info) or sig.self_reported_timestamp
+        if reported is not None:
+            kwargs["signer_reported_dt"] = reported
+        moment = await self._cms(sig, kwargs)
+        kwargs.update(report_seed_value_validation(sig, kwargs["validation_path"], timestamp_found=False))
+        kwargs.update(
+            await generic_cms.collect_signer_attr_status(
+                sd_attr_certificates=sig.embedded_attr_certs,
+                signer_cert=sig.signer_cert,
+                validation_context=None,
+                sd_signed_attrs=sig.signer_info["signed_attrs"],
+            )
+        )
+        return PdfSignatureStatus(**kwargs), moment
+
+    async def _cms(self, sig: EmbeddedPdfSignature, kwargs: dict[str, Any]) -> dt.datetime:
+        """`generic_cms.cms_basic_validation` for one PDF signature: fills `kwargs`, returns the
+        validation moment.  The signer's certificate and the embedded ones come from the
+        signature's own extraction (which already checked the signing-certificate attribute)."""
+        signer_info, cert, others = sig.signer_info, sig.signer_cert, sig.other_embedded_certs
+        eci = sig.signed_data["encap_content_info"]
+        raw_digest = sig.compute_digest()
+        if eci["content"] is not core.VOID:
+            raise SignatureValidationError(
+                "CMS structural error: detached signatures should not have encapsulated data",
+                ades_subindication=AdESFailure.FORMAT_FAILURE,
+            )
+        moment = dt.datetime.now(dt.UTC)
+        indication: Any = None
+        horizon: dt.datetime | None = None
+        try:
+            generic_cms._enforce_algorithm_usage(  # pyhanko's own step, no public name
+                signer_info, cert, algorithm_usage_policy=self._algorithms, time_indic=moment
+            )
+        except DisallowedAlgorithmError as e:
+            indication, horizon = e.ades_subindication, e.time_horizon
+        try:
+            intact, valid = generic_cms.validate_sig_integrity(
+                signer_info,
+                cert,
+                expected_content_type=eci["content_type"].native,
+                actual_digest=raw_digest,
+                sig_validator=self._sig_validator,
+            )
+        except CMSStructuralError as e:
+            raise SignatureValidationError(
+                "CMS structural error: " + e.failure_message, ades_subindication=AdESFailure.FORMAT_FAILURE
+            ) from e
+        path = revocation = None
+        if valid and indication is None:
+            chain, moment = await self._chain(cert, others, moment)
+            indication, revocation, path, horizon = chain.indication, chain.revocation, chain.path, chain.time_horizon
+        kwargs.update(
+            qualification_result=None,
+            validation_time=moment,
+            intact=intact,
+            valid=valid,
+            signing_cert=cert,
+            md_algorithm=signer_info["digest_algorithm"]["algorithm"].native,
+            pkcs7_signature_mechanism=signer_info["signature_algorithm"]["algorithm"].native,
+            trust_problem_indic=indication,
+            validation_path=path,
+            revocation_details=revocation,
+            error_time_horizon=horizon,
+        )
+        return moment
+
+    async def _chain(
+        self, cert: asn1_x509.Certificate, others: list[asn1_x509.Certificate], moment: dt.datetime
+    ) -> tuple[ChainResult, dt.datetime]:
+        """The path of `cert` at `moment`: cached, or validated now in a fresh context (which
+        pins its own moment: the one the result and its window belong to)."""
+        key = ChainKey(
+            hashlib.sha256(cert.dump()).digest(),
+            hashlib.sha256(b"".join(sorted(c.dump() for c in others))).digest(),
+            self._trust.snapshot,
+            moment.date(),
+        )
+        cached = self.cache.get(key, moment)
+        if cached is not None:
+            return cached, moment
+        context = self._trust.validation_context()
+        moment = context.moment
+        result = await _validate_path(cert, others, context)
+        extra = tuple(t for c in (cert, *others) for t in validity_instants(c))
+        window = anchors(self._trust).quiet_window(moment, extra, self._margin)
+        if moment.date() == key.day:
+            self.cache.put(key, result, window)
+        return result, moment
+
+
+async def _validate_path(
+    cert: asn1_x509.Certificate, others: list[asn1_x509.Certificate], context: ValidationContext
+) -> ChainResult:
+    """The trust step of `cms_basic_validation`, as pyhanko runs it."""
+    try:
+        context.certificate_registry.register_multiple(others)
+        op = await generic_cms.validate_cert_usage(
+            cert,
+            context,
+            key_usage_settings=SIGNING_KEY_USAGE,
+            paths=context.path_builder.async_build_paths_lazy(cert),
+        )
+    except ValueError:
+        return ChainResult(AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE, None, None, None)
+    return ChainResult(op.error_subindic, op.revo_details, op.success_result or op.error_path, op.error_time_horizon)
+
+
+def _check_subfilter(subfilter: object) -> None:
+    try:
+        ok = SigSeedSubFilter(subfilter) in _SUBFILTERS
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SignatureValidationError(f"{subfilter} is not a recognized SubFilter type in signatures.")
+
+
+def _has_timestamp(sig: EmbeddedPdfSignature) -> bool:
+    """A signature or content timestamp token in the signer info."""
+    signed = generic_cms.extract_tst_data_iter(sig.signer_info, signed=True)
+    unsigned = generic_cms.extract_tst_data_iter(sig.signer_info, signed=False)
+    return any(True for _ in signed) or any(True for _ in unsigned)
 
 
 def judge(status: PdfSignatureStatus, cert: asn1_x509.Certificate, moment: dt.datetime) -> tuple[Reason | None, str]:

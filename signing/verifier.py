@@ -8,6 +8,7 @@ forwards those bytes, so they are what must be signed.
 from __future__ import annotations
 
 from signing.aggregate import attachment_verdict, package_verdict
+from signing.chaincache import ChainCache
 from signing.inputs import PackageFacts
 from signing.pades import DocumentVerifier, PadesVerifier
 from signing.trust import TrustConfig
@@ -22,8 +23,11 @@ class PackageVerifier:
         trust: TrustConfig,
         documents: DocumentVerifier | None = None,
         zip_limits: ZipLimits = DEFAULT_ZIP_LIMITS,
+        cache: ChainCache | None = None,
     ) -> None:
-        self._documents = documents or PadesVerifier(trust)
+        """`cache`: the certificate-path cache to use (a worker keeps one across trust reloads);
+        a new one by default."""
+        self._documents = documents or PadesVerifier(trust, cache)
         self._xml = XmlSignatureVerifier(trust)
         self._zip_limits = zip_limits
 

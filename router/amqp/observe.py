@@ -126,6 +126,11 @@ class Observer:
     def _count(self, o: StageOutcome) -> None:
         kind = o.kind.value if o.kind is not None else "unknown"
         code = o.code if o.code in _KNOWN_CODES else ("OTHER" if o.code else None)
+        hits, misses = o.chain_cache
+        if hits:
+            metrics.SIGNATURE_CHAIN_CACHE.labels("hit").inc(hits)
+        if misses:
+            metrics.SIGNATURE_CHAIN_CACHE.labels("miss").inc(misses)
         if o.stage is Stage.INTAKE:
             if o.result is not Result.RETRYING:  # a retry is a failure decision, not a package outcome
                 metrics.PACKAGES.labels(kind, o.result.value).inc()

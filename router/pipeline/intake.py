@@ -30,7 +30,7 @@ from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope
 from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.outcome import Result, Stage, StageOutcome
-from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
+from router.pipeline.signatures import NoSignatureCheck, SignatureCheck, SignatureOutcome
 from router.pipeline.statuses import HUB_SUBMITTER, About, HubVoice, Notice, NoticeKind
 from router.topology.build import route_for
 from router.topology.names import Names, lane_for_priority
@@ -142,10 +142,10 @@ class IntakeStage:
         if sig.reject:
             rej = Rejection(sig.code or Code.SIGNATURE_INVALID, sig.vi, sig.en or sig.vi)
             decision = self._reject(digest, pkg, system, rej, at)
-            return replace(decision, before=decision.before + sig.events)
+            return _with_chain_cache(replace(decision, before=decision.before + sig.events), sig)
 
         if holder is not None and holder.outcome is Outcome.ACCEPTED and holder.digest != digest:
-            return self._reject(
+            return _with_chain_cache(self._reject(
                 digest, pkg, system,
                 Rejection(
                     Code.DUPLICATE_CONFLICT,
@@ -154,8 +154,10 @@ class IntakeStage:
                     f"(package {holder.digest[:12]})",
                 ),
                 at,
-            )
-        return self._route(digest, body, parsed, system, at, verdict=sig.header, extra=sig.events, warning=sig.warning)
+            ), sig)
+        routed = self._route(digest, body, parsed, system, at, verdict=sig.header, extra=sig.events,
+                             warning=sig.warning)
+        return _with_chain_cache(routed, sig)
 
     def _options_for(self, system: System | None) -> ValidationOptions:
         """The submitting system's validation profile (directory `validation:`), else the hub's."""
@@ -415,6 +417,13 @@ class IntakeStage:
             routed=routed or {}, refused_recipients=refused, forwarded=forwarded or {}, warnings=warnings,
             validation_warnings=validation_warnings,
         )
+
+
+def _with_chain_cache(decision: Decision, sig: SignatureOutcome) -> Decision:
+    """The verification's cache lookups ride on the outcome (the runtime counts them)."""
+    if decision.outcome is None or sig.chain_cache == (0, 0):
+        return decision
+    return replace(decision, outcome=replace(decision.outcome, chain_cache=sig.chain_cache))
 
 
 #: Refusals that say nothing about the bytes, only about who sent them or how: the same bytes

@@ -81,6 +81,8 @@ class StageOutcome:
     validation_warnings: tuple[str, ...] = ()
     note: str | None = None
     previous: Result | None = None
+    #: signature verification's certificate-path cache lookups for this package (hits, misses)
+    chain_cache: tuple[int, int] = (0, 0)
 
     @classmethod
     def of_copy(

@@ -24,6 +24,9 @@ class SignatureOutcome:
     header: str | None = None  # compact verdict for the recipient (AMQP header lt-verdict)
     warning: str | None = None
     events: tuple[LedgerEvent, ...] = ()
+    #: certificate-path cache lookups of this package in the verifying worker (hits, misses),
+    #: carried to the StageOutcome for the runtime to count
+    chain_cache: tuple[int, int] = (0, 0)
 
 
 class SignatureCheck(Protocol):

@@ -33,7 +33,8 @@ class SigningCheck:
         policy = self.policy_for(system_id)
         if policy is Policy.OFF or parsed.kind != "edoc":
             return SignatureOutcome()
-        verdict = self.stage.submit(body, facts_from_parsed(parsed)).result(timeout=self.timeout_s)
+        verified = self.stage.submit(body, facts_from_parsed(parsed)).result(timeout=self.timeout_s)
+        verdict, cache = verified.verdict, (verified.cache.hits, verified.cache.misses)
         decision = decide(verdict, policy)
         event = VerdictRecorded(
             parsed.digest, verdict.verdict.value, verdict.reason.value if verdict.reason else None,
@@ -42,9 +43,9 @@ class SigningCheck:
         if decision.action is Action.REJECT:
             code = Code.SIGNATURE_MISSING if verdict.verdict is Verdict.UNSIGNED else Code.SIGNATURE_INVALID
             return SignatureOutcome(reject=True, code=code, vi=decision.message_vi, en=decision.message_en,
-                                    header=verdict.header_value(), events=(event,))
+                                    header=verdict.header_value(), events=(event,), chain_cache=cache)
         warning = decision.message if decision.action is Action.ACCEPT_WITH_WARNING else None
-        return SignatureOutcome(header=verdict.header_value(), warning=warning, events=(event,))
+        return SignatureOutcome(header=verdict.header_value(), warning=warning, events=(event,), chain_cache=cache)
 
     def close(self) -> None:
         self.stage.close()

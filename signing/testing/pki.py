@@ -77,6 +77,45 @@ class TestPki:
     def __getitem__(self, name: str) -> Identity:
         return self.identities[name]
 
+    def issue(
+        self,
+        name: str,
+        cn: str,
+        org: str,
+        ou: str | None = None,
+        *,
+        valid: tuple[dt.datetime, dt.datetime] | None = None,
+        organizational: bool = False,
+    ) -> Identity:
+        """One more leaf under the intermediate (bench signers, a certificate about to expire);
+        serial numbers from 1000 up, so they never collide with the fixed ones."""
+        now = dt.datetime.now(dt.UTC)
+        not_before, not_after = valid or (now - dt.timedelta(days=30), now + dt.timedelta(days=730))
+        key = _key()
+        cert = _issue(
+            _name(cn, org, ou),
+            key,
+            self.intermediate,
+            ca=False,
+            key_usage=_key_usage(**(_ORG_KU if organizational else _PERSONAL_KU)),
+            not_before=not_before,
+            not_after=not_after,
+            serial=1000 + len(self.identities),
+        )
+        ident = Identity(name, key, cert, (self.intermediate.cert,))
+        self.identities[name] = ident
+        return ident
+
+    def crl_revoking(self, *names: str, extra_serials: int = 0) -> bytes:
+        """A newer intermediate CRL (DER, CRLNumber 2) revoking `names` besides what the first one
+        revoked, padded with `extra_serials` revoked serials nobody holds (a real CA's CRL is long)."""
+        now = dt.datetime.now(dt.UTC)
+        entries = [(e.serial_number, e.revocation_date_utc) for e in self.intermediate_crl]
+        entries += [(self[n].cert.serial_number, now - dt.timedelta(minutes=1)) for n in names]
+        entries += [(10_000_000 + i, now - dt.timedelta(days=1 + i % 700)) for i in range(extra_serials)]
+        crl = _crl(self.intermediate, entries, now, number=2)
+        return crl.public_bytes(serialization.Encoding.DER)
+
     def write(self, directory: Path) -> Path:
         """Write trust/ (roots, intermediates, crls) and signers/<name>.{key,cert}.pem; returns trust/."""
         trust = directory / "trust"
@@ -172,14 +211,14 @@ def _issue(
 
 
 def _crl(
-    issuer: Identity, revoked: Iterable[tuple[int, dt.datetime]], now: dt.datetime
+    issuer: Identity, revoked: Iterable[tuple[int, dt.datetime]], now: dt.datetime, number: int = 1
 ) -> x509.CertificateRevocationList:
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.cert.subject)
         .last_update(now - dt.timedelta(hours=1))
         .next_update(now + dt.timedelta(days=30))
-        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(x509.CRLNumber(number), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
     )
     for serial, when in revoked:

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from schemas.parse import parse_package
 from tests.integration.test_pipeline_basic import wait_for
 from tests.support.hub import RunningHub, running_hub
-from tests.support.pki import Corpus, append_text_update, blob, flip_signed_byte, new_corpus, package
+from tests.support.pki import Corpus, add_annotation, append_text_update, blob, flip_signed_byte, new_corpus, package
 from tests.support.services import delete_broker_objects, unique_prefix
 
 pytestmark = pytest.mark.e2e
@@ -72,6 +73,20 @@ def test_signed_pdf_is_delivered_with_its_verdict_header(hub: RunningHub, corpus
     delivered = next(f for f in hub.inbox("tinh-nghean") if f.read_bytes() == body)
     meta = json.loads(delivered.with_suffix(".json").read_text(encoding="utf-8"))
     assert meta["headers"]["lt-verdict"] == "SIGNED"
+
+
+def _chain_lookups() -> float:
+    return sum(REGISTRY.get_sample_value("lienthong_signature_chain_cache_total", {"result": r}) or 0.0
+               for r in ("hit", "miss"))
+
+
+def test_certificate_path_lookups_are_counted_by_the_runtime(hub: RunningHub, corpus: Corpus) -> None:
+    """Both signatures of an intact package reach the path step in a worker; the runtime counts
+    the lookups from the package's outcome (lienthong_signature_chain_cache_total)."""
+    before = _chain_lookups()
+    res = hub.submit("tinh-nghean", package(blob(add_annotation(corpus.both)))).result
+    assert res is not None and res["outcome"] == "rejected", res
+    wait_for(lambda: _chain_lookups() >= before + 2)
 
 
 def test_unsigned_pdf_is_rejected_under_require(hub: RunningHub, corpus: Corpus) -> None:

@@ -32,7 +32,7 @@ def test_two_workers_return_the_in_process_verdicts(corpus: Corpus) -> None:
     with VerificationStage(trust, workers=2) as stage:
         futures = [stage.submit(pkg, facts) for pkg, facts in inputs]
         wait(futures, timeout=120)
-        remote = [f.result() for f in futures]
+        remote = [f.result().verdict for f in futures]
     local = [PackageVerifier(trust).verify(pkg, facts) for pkg, facts in inputs]
     assert remote == local
     assert [(v.verdict, v.reason) for v in remote] == [

@@ -163,3 +163,10 @@ def test_every_outcome_has_a_canonical_event_name() -> None:
     for (stage, result), name in EVENTS.items():
         assert StageOutcome(stage, result, "0" * 64).event == name
         assert name.startswith(("package.", "delivery."))
+
+
+def test_certificate_path_cache_lookups_are_counted_from_the_outcome() -> None:
+    name = "lienthong_signature_chain_cache_total"
+    hits, misses = sample(name, {"result": "hit"}), sample(name, {"result": "miss"})
+    Observer(Stage.INTAKE.value).outcome(StageOutcome(Stage.INTAKE, Result.ACCEPTED, "cd" * 32, chain_cache=(3, 1)))
+    assert (sample(name, {"result": "hit"}), sample(name, {"result": "miss"})) == (hits + 3, misses + 1)

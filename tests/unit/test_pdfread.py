@@ -1,0 +1,72 @@
+"""signing.pdfread reads every hex string exactly as pyhanko's own reader does: same value,
+same stream position after it, pyhanko's error where pyhanko fails."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfStreamError
+
+from signing.pdfread import _ORIGINAL, fast_hex_strings, read_hex_string
+
+pytestmark = pytest.mark.unit
+
+CASES = [
+    b"<>",
+    b"<00>",
+    b"<48656c6c6f>",
+    b"<48656C6C6F>",
+    b"<4 8 6\n5\r6c\t6c\x0c6f\x00>",
+    b"<486>",  # odd: padded with 0
+    b"<" + b"ab" * 40_000 + b">",  # longer than one read-ahead chunk
+    b"<" + b"0" * 200_000 + b">",  # a zero-padded /Contents placeholder
+    b"<fe ff 00 41>",  # a UTF-16 text string
+]
+BAD = [
+    b"<48 % a comment\n65>",  # pyhanko skips comments: handled by pyhanko itself
+    b"<48zz>",
+    b"<4865",  # never closed
+    b"<" + b"ab" * 40_000,
+]
+
+
+def _read(fn: object, data: bytes, trailer: bytes = b" /Next 1") -> tuple[object, int]:
+    stream = io.BytesIO(b"xx" + data + trailer)
+    stream.seek(2)
+    value = fn(stream)  # type: ignore[operator]
+    return value, stream.tell()
+
+
+@pytest.mark.parametrize("data", CASES + BAD[:1])
+def test_same_value_and_position_as_pyhanko(data: bytes) -> None:
+    fast, slow = _read(read_hex_string, data), _read(_ORIGINAL, data)
+    assert fast == slow
+    assert type(fast[0]) is type(slow[0])
+
+
+@pytest.mark.parametrize("data", BAD[1:])
+def test_pyhankos_error_where_pyhanko_fails(data: bytes) -> None:
+    with pytest.raises(PdfStreamError):
+        _read(_ORIGINAL, data, trailer=b"")
+    with pytest.raises(PdfStreamError):
+        _read(read_hex_string, data, trailer=b"")
+
+
+def test_random_hex_strings_with_whitespace() -> None:
+    rng = random.Random(12)
+    for _ in range(300):
+        chars = [rng.choice(b"0123456789abcdefABCDEF \n\r\t\x0c\x00") for _ in range(rng.randrange(0, 300))]
+        data = b"<" + bytes(chars) + b">"
+        assert _read(read_hex_string, data) == _read(_ORIGINAL, data)
+
+
+def test_swapped_only_inside_the_block_and_restored_after_nesting() -> None:
+    assert generic.read_hex_string_from_stream is _ORIGINAL
+    with fast_hex_strings():
+        with fast_hex_strings():
+            assert generic.read_hex_string_from_stream is read_hex_string
+        assert generic.read_hex_string_from_stream is read_hex_string
+    assert generic.read_hex_string_from_stream is _ORIGINAL
