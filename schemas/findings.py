@@ -49,6 +49,9 @@ class Code(StrEnum):
     SENDER_NOT_SERVED = "SENDER_NOT_SERVED"
     UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"
     DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"
+    CHANGE_TARGET_UNKNOWN = "CHANGE_TARGET_UNKNOWN"
+    STATUS_DOCUMENT_UNKNOWN = "STATUS_DOCUMENT_UNKNOWN"
+    GATEWAY_RELAY = "GATEWAY_RELAY"
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
     SIGNATURE_MISSING = "SIGNATURE_MISSING"
     DELIVERY_FAILED = "DELIVERY_FAILED"
@@ -90,6 +93,12 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.SENDER_NOT_SERVED: "From/OrganId is not served by the submitting system (forged sender)",
     Code.UNKNOWN_RECIPIENT: "A To/OrganId (or ResponseFor/OrganId) is inside the hub's tree but unknown",
     Code.DUPLICATE_CONFLICT: "Same From and DocumentId as an accepted package, but different bytes",
+    Code.CHANGE_TARGET_UNKNOWN: "A revoke/update/replace about a document the hub never carried from this "
+    "sender: unknown, or sent by another organ (one answer for both: nothing is revealed)",
+    Code.STATUS_DOCUMENT_UNKNOWN: "A status about a document the hub never carried between this organ and "
+    "ResponseFor/OrganId: 13 only from the sender, 01-06, 15, 16 only from an organ it was routed to",
+    Code.GATEWAY_RELAY: "The national-axis gateway submitted a package from an external organ to an "
+    "external organ: the hub does not relay between organs outside its tree",
     Code.SIGNATURE_INVALID: "A signature is invalid (sub-reason: INTEGRITY, MODIFIED_AFTER_SIGNING …)",
     Code.SIGNATURE_MISSING: "The system's policy requires signed documents and this one is not",
     Code.DELIVERY_FAILED: "The recipient system kept failing through every retry tier: parked",

@@ -21,6 +21,7 @@ from router.ledger.events import (
 )
 from router.ledger.render import render_trace_text
 from router.ledger.rows import (
+    Carried,
     DeliveryRow,
     LedgerCounts,
     PackageRow,
@@ -33,6 +34,7 @@ from router.ledger.trace import DeliveryTrace, OrganTrace, Trace
 from schemas.codes import PackageKind
 
 __all__ = [
+    "Carried",
     "ChainVerdict",
     "CopyRefused",
     "Delivered",

@@ -50,6 +50,31 @@ class DeliveryRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Carried:
+    """One accepted edoc package holding a DocumentId, and the organs the hub routed it to: what
+    business authorization asks of the ledger ("who sent D", "was D routed to O").
+
+    `routed` holds (recipient organ, successor it was forwarded to or None, system) for every
+    recipient the hub took the package for — any transport state but `rejected` (a recipient
+    refused at intake never had it)."""
+
+    digest: str
+    from_organ: str
+    submitted_by: str | None
+    doc_type: BussinessDocType
+    routed: tuple[tuple[str, str | None, str | None], ...] = ()
+
+    @property
+    def organs(self) -> frozenset[str]:
+        """Every organ the package went to, successors included (a merged organ answers as itself)."""
+        return frozenset(o for r, fwd, _ in self.routed for o in (r, fwd) if o)
+
+    @property
+    def systems(self) -> frozenset[str]:
+        return frozenset(s for _, _, s in self.routed if s)
+
+
+@dataclass(frozen=True, slots=True)
 class TransitionRow:
     """One step of a delivery's transport history. `detail`: tier and error, park reason, …"""
 

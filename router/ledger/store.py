@@ -7,6 +7,7 @@ evidence chain stays linear however many router processes write. Reads never tak
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +21,7 @@ from router.ledger.engine import make_engine, reading, writing
 from router.ledger.events import LedgerEvent, Outcome, TransportState, prepared
 from router.ledger.plan import Plan, Row, touched
 from router.ledger.rows import (
+    Carried,
     DeliveryRow,
     LedgerCounts,
     PackageRow,
@@ -63,6 +65,16 @@ _HEAD = select(t.evidence.c.seq, t.evidence.c.hash).order_by(t.evidence.c.seq.de
 _PACKAGES_IN = select(t.packages).where(_p.digest.in_(bindparam("digests", expanding=True)))
 _DELIVERIES_IN = select(t.deliveries).where(_d.digest.in_(bindparam("digests", expanding=True)))
 _SEEN_IN = select(t.seen.c.event_key).where(t.seen.c.event_key.in_(bindparam("keys", expanding=True)))
+#: business authorization: every accepted edoc holding a DocumentId, with its recipients (one
+#: query, on ix_ledger_packages_doc and the deliveries' primary key)
+_CARRIED = (
+    select(_p.digest, _p.from_organ, _p.submitted_by, _p.bussiness_doc_type,
+           _d.recipient_organ, _d.forwarded_to, _d.system_id, _d.state)
+    .select_from(t.packages.outerjoin(t.deliveries, _d.digest == _p.digest))
+    .where(_p.document_id == bindparam("document_id"), _p.kind == PackageKind.EDOC.value,
+           _p.outcome == Outcome.ACCEPTED.value)
+    .order_by(_p.received_at, _p.seq, _d.recipient_organ)
+)
 
 
 class Ledger:
@@ -176,6 +188,20 @@ class Ledger:
                    and p.document_id == document_id and not p.bussiness_doc_type]
         accepted = [p for p in holders if p.outcome is Outcome.ACCEPTED]
         return by_digest, accepted[0] if accepted else (holders[-1] if holders else None)
+
+    def carried(self, document_id: str) -> tuple[Carried, ...]:
+        """Every accepted edoc package holding `document_id` (an original and the changes that
+        carry its DocumentId as their own), oldest first, each with the organs it was routed to:
+        who sent the document, and to whom — what business authorization asks (router/pipeline/rights.py)."""
+        found: dict[str, tuple[Carried, list[tuple[str, str | None, str | None]]]] = {}
+        with reading(self._engine) as conn:
+            for r in conn.execute(_CARRIED, {"document_id": document_id}):
+                if r.digest not in found:
+                    found[r.digest] = (Carried(r.digest, r.from_organ or "", r.submitted_by,
+                                               BussinessDocType(r.bussiness_doc_type or 0)), [])
+                if r.recipient_organ is not None and r.state != TransportState.REJECTED.value:
+                    found[r.digest][1].append((r.recipient_organ, r.forwarded_to, r.system_id))
+        return tuple(replace(c, routed=tuple(routed)) for c, routed in found.values())
 
     def delivery_state(self, digest: str, recipient_organ: str) -> DeliveryRow | None:
         with reading(self._engine) as conn:

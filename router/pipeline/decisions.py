@@ -9,6 +9,21 @@ from typing import Any, Literal
 from router.ledger.events import LedgerEvent
 from router.pipeline.failure import Failure
 from router.pipeline.outcome import Result, Stage, StageOutcome
+from schemas.findings import Code
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a package is refused: a reason code and clerk-readable text in both languages (sent
+    to the submitter in the hub's status 02: never paths, exception text or other internals)."""
+
+    code: Code
+    vi: str
+    en: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.vi} / {self.en}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ duplicate whose earlier outcome is re-sent.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from router.directory.model import Directory, Resolution, System
@@ -24,9 +24,9 @@ from router.ledger.events import (
     TransportState,
 )
 from router.ledger.store import Ledger
-from router.pipeline import warnings
+from router.pipeline import rights, warnings
 from router.pipeline.clock import system_clock, vietnam_day
-from router.pipeline.decisions import Decision, Publish
+from router.pipeline.decisions import Decision, Publish, Rejection
 from router.pipeline.envelope import Envelope
 from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.outcome import Result, Stage, StageOutcome
@@ -40,17 +40,6 @@ from schemas.models import EdocPackage, StatusPackage
 from schemas.organ import OrganId
 from schemas.parse import ParsedPackage, ValidationReport, validate_package
 from schemas.policy import VIETNAM, ValidationOptions
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    code: Code
-    vi: str
-    en: str
-
-    @property
-    def message(self) -> str:
-        return f"{self.vi} / {self.en}"
 
 
 class IntakeStage:
@@ -120,7 +109,7 @@ class IntakeStage:
 
         # Authorize before anything is said about the bytes: a system that does not serve From
         # learns nothing (not even `duplicate`) and re-routes nothing on another's behalf.
-        problem = self._authorize(user_id, system, pkg)
+        problem = self._authorize(user_id, system, pkg, at)
         if problem is not None:
             return self._reject(digest, pkg, system, problem, at)
         assert system is not None
@@ -167,8 +156,11 @@ class IntakeStage:
 
     # -- checks ---------------------------------------------------------------------------------
     def _authorize(
-        self, user_id: str | None, system: System | None, pkg: EdocPackage | StatusPackage
+        self, user_id: str | None, system: System | None, pkg: EdocPackage | StatusPackage, at: datetime
     ) -> Rejection | None:
+        """Who is speaking (user_id, a system of the directory, serving From), then whether it
+        may say this: no relay through the gateway, changes and statuses only from the parties
+        of the document (router/pipeline/rights.py)."""
         if not user_id:
             return Rejection(
                 Code.USER_ID_MISSING,
@@ -187,7 +179,8 @@ class IntakeStage:
                 f"Hệ thống {system.id} không được gửi thay cơ quan {pkg.sender} (From/OrganId)",
                 f"system {system.id} does not serve the sender {pkg.sender} (From/OrganId)",
             )
-        return None
+        return (rights.relay_refusal(pkg, system, self.directory, vietnam_day(at))
+                or rights.business_refusal(pkg, system, self.directory, self.ledger.carried))
 
     # -- routing --------------------------------------------------------------------------------
     def _route(
@@ -209,11 +202,14 @@ class IntakeStage:
         requested = tuple(dict.fromkeys(pkg.recipients))
         groups: dict[str, list[Resolution]] = {}
         unknown: list[Resolution] = []
+        relayed: list[str] = []  # the gateway's package for organs outside the tree: the axis's to deliver
         for code in requested:
             if only is not None and code not in only:
                 continue
             res = self.directory.resolve(code, on=vietnam_day(at))  # a Vietnamese legal day
-            if res.deliverable and res.system is not None:
+            if system is not None and rights.relays_through_gateway(system, (res.system,)):
+                relayed.append(code)
+            elif res.deliverable and res.system is not None:
                 groups.setdefault(res.system.id, []).append(res)
             else:
                 unknown.append(res)
@@ -248,6 +244,10 @@ class IntakeStage:
                 f"recipient {res.requested} is unknown to the hub ({res.reason})",
             )
             before.append(PackageRejected(digest, rej.code.value, rej.message, recipient_organ=res.requested, at=at))
+        for code in relayed:  # recorded, not announced: the axis delivered to them itself
+            before.append(PackageRejected(
+                digest, Code.GATEWAY_RELAY.value, "trục tỉnh không chuyển tiếp tới cơ quan ngoài tỉnh / "
+                "the provincial hub does not relay to organs outside the province", recipient_organ=code, at=at))
         if unknown:  # … and the sender hears of them once, however many (no amplification)
             status_pubs, status_before, status_after = self._status_to_sender(pkg, system, _unknown_recipients(
                 [r.requested for r in unknown], unknown[0].reason), at)
@@ -288,7 +288,7 @@ class IntakeStage:
         outcome = self._outcome(
             result, digest, pkg, system,
             routed={sid: tuple(r.requested for r in rs) for sid, rs in groups.items()},
-            refused=tuple(r.requested for r in unknown),
+            refused=tuple(r.requested for r in unknown) + tuple(relayed),
             forwarded={r.requested: r.code for rs in groups.values() for r in rs if r.forwarded},
             code=Code.UNKNOWN_RECIPIENT.value if unknown else None,
             warnings=tuple(w.code.value for w in parsed.warnings) + ((warning,) if warning else ()),
@@ -334,7 +334,12 @@ class IntakeStage:
             digest, rej.code.value, rej.message, at=at, submitted_by=system.id if system else None,
             kind=PackageKind(kind) if kind else None, document_id=document_id, from_organ=sender,
         )]
-        publishes, status_before, after = self._status_to_sender(pkg, system, rej, at, document_id=document_id)
+        publishes: list[Publish] = []
+        status_before: list[LedgerEvent] = []
+        after: list[LedgerEvent] = []
+        if not _unanswered(pkg, system, rej):
+            publishes, status_before, after = self._status_to_sender(pkg, system, rej, at, document_id=document_id,
+                                                                     timeline=False)
         outcome = self._outcome(Result.REJECTED, digest, pkg, system, code=rej.code.value, vi=rej.vi, en=rej.en,
                                 document_id=document_id, sender=sender, kind=kind)
         return Decision(tuple(publishes), tuple(before + status_before), tuple(after), "ack", outcome)
@@ -367,9 +372,12 @@ class IntakeStage:
         at: datetime,
         *,
         document_id: str | None = None,
+        timeline: bool = True,
     ) -> tuple[list[Publish], list[LedgerEvent], list[LedgerEvent]]:
         """Status 02 from the hub (never from a recipient) to the submitting system (or, without
-        a known submitter, the From organ's): the hub itself refused to take it in."""
+        a known submitter, the From organ's): the hub itself refused to take it in. `timeline`
+        False for a refused package: the DocumentId it names may be another's, whose timeline
+        a refusal must not write into (the 02 is still recorded and traced as a package)."""
         sender = pkg.sender if pkg is not None else None
         dest = system
         if dest is None and sender and OrganId.is_valid(sender):
@@ -385,7 +393,7 @@ class IntakeStage:
         else:
             doc_id, code, day = document_id or "-", "-", None
         st = self.voice.status(self.names, dest.id, About(about, doc_id, code, day),
-                               Notice(NoticeKind.REFUSED, rej.code, rej.vi, rej.en), at)
+                               Notice(NoticeKind.REFUSED, rej.code, rej.vi, rej.en), at, timeline=timeline)
         return [st.publish], list(st.before), list(st.after)
 
     @staticmethod
@@ -434,8 +442,18 @@ _SUBMITTER_FAULTS = frozenset({Code.USER_ID_MISSING.value, Code.SENDER_UNKNOWN_S
 
 def _final_for(code: str | None, refused_submitter: str | None, system: System | None) -> bool:
     """Is an earlier refusal of these bytes the answer for this submitter too? Only when the same
-    system was refused, for a reason about the package itself (rejection memory per submitter)."""
-    return code not in _SUBMITTER_FAULTS and refused_submitter == (system.id if system else None)
+    system was refused, for a reason about the package itself (rejection memory per submitter),
+    and not for what the ledger did not know yet (an original sent after its change)."""
+    return (code not in _SUBMITTER_FAULTS and code not in rights.REVISABLE
+            and refused_submitter == (system.id if system else None))
+
+
+def _unanswered(pkg: EdocPackage | StatusPackage | None, system: System | None, rej: Rejection) -> bool:
+    """A status from a link (the national axis, another hub) refused for its business is not
+    answered with a status: the other side's hub could refuse that answer in turn, and the two
+    would answer each other for ever. Recorded, and the link's JSON reply says it."""
+    return (isinstance(pkg, StatusPackage) and system is not None and rights.is_link(system)
+            and rej.code.value in rights.REVISABLE)
 
 
 #: How many refused recipients one status names (the rest are counted): a Description is bounded.

@@ -183,9 +183,13 @@ class HubVoice:
     identity: HubIdentity = field(default_factory=lambda: HubIdentity(HUB_ORGAN, HUB_NAME))
     sign: StatusSigner | None = None
 
-    def status(self, names: Names, dest_system: str, about: About, notice: Notice, at: datetime) -> HubStatus:
+    def status(
+        self, names: Names, dest_system: str, about: About, notice: Notice, at: datetime, *, timeline: bool = True
+    ) -> HubStatus:
         """Straight to the destination system's exchange: the system is known even when the
-        package's own From is forged or unknown, so the level exchanges are not needed."""
+        package's own From is forged or unknown, so the level exchanges are not needed.
+        `timeline` False: recorded as a package only, not in the status timeline of
+        `about.document_id` (a refused package's DocumentId may be another document's)."""
         hub = self.identity
         status, body = notice_status(hub, about, notice, at, self.sign)
         digest = hashlib.sha256(body).hexdigest()
@@ -199,12 +203,13 @@ class HubVoice:
                 digest=digest, kind=PackageKind.STATUS, from_organ=hub.organ, submitted_by=HUB_SUBMITTER,
                 document_id=doc_id, recipients=(about.organ,), at=at,
             ),
-            StatusRecorded(
+        )
+        if timeline:
+            before += (StatusRecorded(
                 document_id=doc_id, reporter_organ=hub.organ, about_organ=about.organ,
                 status_code=notice.kind.status.value, description=status.header.description, staff=HUB_SUBMITTER,
                 reported_at=status.header.timestamp.replace(tzinfo=VIETNAM), digest=digest, at=at,
-            ),
-        )
+            ),)
         return HubStatus(
             Publish(names.system_exchange(dest_system), "", body, envelope.to_headers(),
                     message_id=envelope.message_id),

@@ -189,7 +189,7 @@ def test_an_inbound_package_reaches_its_recipient_once(link: Link) -> None:
     assert len(third.duplicates) == 1 and third.submitted == [], third
 
     wait_for(lambda: bool(_inbox(link, "tinh-nghean", "edoc-")), timeout=30)
-    # the copy for Bộ Tài chính went to the gateway and was not sent back to the axis
+    # Bộ Tài chính is the axis's to reach: recorded (GATEWAY_RELAY), never sent back to the axis
     wait_for(lambda: bool(link.hub.hub.ledger.delivery_state(first_digest(body), BTC)), timeout=30)
     [arrived] = _inbox(link, "tinh-nghean", "edoc-")
     assert parse_package(arrived.read_bytes()).package.document_id == document_id(BNV, 7, "BNV-VP")

@@ -237,3 +237,34 @@ def test_a_package_parked_at_intake_is_traced_and_replaying_it_makes_it_the_acce
     assert ledger.delivery_state(A, DISTRICT).state is TransportState.DELIVERED  # type: ignore[union-attr]
     assert ledger.counts().packages["parked"] == 0
     assert ledger.verify_chain().ok
+
+
+def test_carried_answers_who_sent_a_document_and_where_it_was_routed(ledger: Ledger) -> None:
+    """What business authorization asks (router/pipeline/rights.py): accepted edocs holding the
+    DocumentId, oldest first, each with the recipients it was routed to — not the refused ones."""
+    original = edoc("orig", 9, (DISTRICT, VPCP, "000.00.05.H41"))
+    change = edoc("change", 9, (DISTRICT,), kind=BussinessDocType.UPDATE, target=doc_id(9), seconds=60)
+    rejected = edoc("rej", 9, (DISTRICT,), kind=BussinessDocType.REVOKE, target=doc_id(9), seconds=30)
+    ledger.append([
+        original,
+        Routed(original.digest, DISTRICT, "sys-district", at=at(1)),
+        Routed(original.digest, VPCP, "national-axis", at=at(1)),
+        PackageRejected(original.digest, "UNKNOWN_RECIPIENT", "không có trong danh bạ",
+                        recipient_organ="000.00.05.H41", at=at(1)),
+        Delivered(original.digest, DISTRICT, "sys-district", 1, at=at(2)),
+        rejected, PackageRejected(rejected.digest, "SENDER_NOT_SERVED", "giả mạo", at=at(31)),
+        change,
+    ])
+    first, second = ledger.carried(doc_id(9))
+    assert (first.digest, first.from_organ, first.submitted_by, first.doc_type) == (
+        original.digest, H41, "sys-province", BussinessDocType.NEW)
+    assert set(first.routed) == {(DISTRICT, None, "sys-district"), (VPCP, None, "national-axis")}
+    assert first.organs == {DISTRICT, VPCP} and first.systems == {"sys-district", "national-axis"}
+    # the change holds the DocumentId too, accepted but not routed yet: its recipient has no system
+    assert (second.digest, second.doc_type, second.routed) == (
+        change.digest, BussinessDocType.UPDATE, ((DISTRICT, None, None),))
+    assert ledger.carried(doc_id(10)) == ()
+    ledger.append([edoc("fwd", 11, ("000.00.05.H41",)),
+                   Routed(digest("fwd"), "000.00.05.H41", "sys-province", forwarded_to="000.00.04.H41", at=at(1))])
+    [fwd] = ledger.carried(doc_id(11))
+    assert fwd.organs == {"000.00.05.H41", "000.00.04.H41"}  # the successor answers as itself

@@ -72,13 +72,23 @@ def delivered(hub: RunningHub, body: bytes, recipient: str) -> bool:
     return row is not None and row.state is TransportState.DELIVERED
 
 
+def _to_the_province(body: bytes) -> bytes:
+    """The axis package re-addressed to UBND tỉnh Nghệ An (To/OrganId only, same lines): as it
+    stands it goes from connector vxp.saas.03 to itself, both outside the tree."""
+    head, sep, rest = body.partition(b"<edXML:To>")
+    return head + sep + rest.replace(b"vxp.saas.03", b"000.00.00.H41", 1)
+
+
 def test_a_2025_axis_package_is_routed_and_delivered_with_its_warnings(hub: RunningHub) -> None:
-    body = (REALWORLD / AXIS_2025).read_bytes()
+    real = (REALWORLD / AXIS_2025).read_bytes()
+    relay = hub.submit(GATEWAY, real).result  # from outside the tree to outside it: not relayed (issue 8)
+    assert relay is not None and (relay["outcome"], relay["code"]) == ("rejected", "GATEWAY_RELAY"), relay
+    body = _to_the_province(real)
     res = hub.submit(GATEWAY, body).result
     assert res is not None and res["outcome"] == "accepted", res
     assert {"SCHEMA_VIOLATION", "ORGAN_ID_CONNECTOR", "ORGAN_ID_INVALID"} <= set(res["warnings"])
-    wait_for(lambda: delivered(hub, body, "vxp.saas.03"), timeout=30)  # outside the tree: the national axis
-    header = sidecar(hub, GATEWAY, body)["headers"][WARNINGS]
+    wait_for(lambda: delivered(hub, body, "000.00.00.H41"), timeout=30)
+    header = sidecar(hub, "tinh-nghean", body)["headers"][WARNINGS]
     assert "ORGAN_ID_CONNECTOR /edXML/edXMLEnvelope/edXMLHeader/MessageHeader/From/OrganId:7" in header
     stored = ledger_warnings(hub, body)
     assert [w[0] for w in stored] == [part.split(" ")[0] for part in header.split("; ")]
@@ -86,18 +96,25 @@ def test_a_2025_axis_package_is_routed_and_delivered_with_its_warnings(hub: Runn
         ["ORGAN_ID_INVALID", "/edXML/edXMLEnvelope/edXMLHeader/TraceHeaderList/TraceHeader[1]/OrganId", 59]
 
 
-def test_the_sdk_update_sample_reaches_the_province_and_the_axis(hub: RunningHub) -> None:
+def test_the_sdk_update_sample_reaches_the_province_and_not_back_to_the_axis(hub: RunningHub) -> None:
+    """The update names its target in Bussiness/DocumentId: taken once the hub carried that
+    original (issue 8), routed to the province; H14 and G17 are the axis's to reach (not relayed)."""
     body = (REALWORLD / "pvn-sdk-edoc_update.edxml").read_bytes()
+    early = hub.submit(GATEWAY, body).result
+    assert early is not None and (early["outcome"], early["code"]) == ("rejected", "CHANGE_TARGET_UNKNOWN"), early
+    target = "000.00.00.G22,2014/02/30,7806/VPCP-TTĐT"
+    original = make_edoc("000.00.00.G22", ["000.00.00.H41"], 7806, notation="VPCP-TTĐT", doc_id=target)
+    first = hub.submit(GATEWAY, original).result
+    assert first is not None and first["outcome"] == "accepted", first
     res = hub.submit(GATEWAY, body).result
     assert res is not None and res["outcome"] == "accepted", res
-    assert res["routed"] == {"tinh-nghean": ["000.00.00.H41"], GATEWAY: ["000.00.00.H14", "000.00.00.G17"]}
-    wait_for(lambda: all(delivered(hub, body, r) for r in ("000.00.00.H41", "000.00.00.H14", "000.00.00.G17")),
-             timeout=30)
-    for sid in ("tinh-nghean", GATEWAY):
-        headers = sidecar(hub, sid, body)["headers"]
-        assert headers[WARNINGS].startswith("DOCUMENT_ID_INCONSISTENT /edXML/edXMLEnvelope/edXMLHeader/"
-                                            "MessageHeader/DocumentId:46")
-        assert headers["lt-doc-type"] == "2" and headers["lt-target"] == "000.00.00.G22,2014/02/30,7806/VPCP-TTĐT"
+    assert res["routed"] == {"tinh-nghean": ["000.00.00.H41"]}
+    assert res["rejected_recipients"] == ["000.00.00.H14", "000.00.00.G17"]
+    wait_for(lambda: delivered(hub, body, "000.00.00.H41"), timeout=30)
+    headers = sidecar(hub, "tinh-nghean", body)["headers"]
+    assert headers[WARNINGS].startswith("DOCUMENT_ID_INCONSISTENT /edXML/edXMLEnvelope/edXMLHeader/"
+                                        "MessageHeader/DocumentId:46")
+    assert headers["lt-doc-type"] == "2" and headers["lt-target"] == target
     [(code, _path, line, message)] = ledger_warnings(hub, body)
     assert (code, line) == ("DOCUMENT_ID_INCONSISTENT", 46) and "PromulgationDate" in message
 

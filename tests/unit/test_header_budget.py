@@ -98,9 +98,14 @@ def test_what_the_route_stage_writes_stays_within_the_budget(tmp_path: Path) -> 
     body = make_edoc("000.00.00.H41", served[: bound(Bounded.RECIPIENTS)], 1,
                      doc_id=WIDE * bound(Bounded.DOCUMENT_ID), doc_type=BussinessDocType.UPDATE,
                      target=WIDE * bound(Bounded.DOCUMENT_ID))
+    user, at = directory.systems["tinh-nghean"].broker_user, datetime(2026, 1, 15, 2, tzinfo=UTC)
+    original = make_edoc("000.00.00.H41", served[:1], 1, doc_id=WIDE * bound(Bounded.DOCUMENT_ID))
     with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}") as ledger:
-        decision = IntakeStage(directory, ledger, Names("hb")).process(
-            body, directory.systems["tinh-nghean"].broker_user, datetime(2026, 1, 15, 2, tzinfo=UTC))
+        stage = IntakeStage(directory, ledger, Names("hb"))
+        first = stage.process(original, user, at)  # a change is taken only for a document the hub carried
+        assert first.reply["outcome"] == "accepted", first.reply
+        ledger.append([*first.before, *first.after])
+        decision = stage.process(body, user, at)
     assert decision.reply["outcome"] == "accepted", decision.reply
     worst = worst_headers()
     for pub in decision.publishes:
