@@ -1,5 +1,6 @@
-"""signing.pdfread reads every hex string exactly as pyhanko's own reader does: same value,
-same stream position after it, pyhanko's error where pyhanko fails."""
+"""signing.speedups gives what the originals give: every hex string read as pyhanko's own reader
+does (same value, same stream position after it, pyhanko's error where pyhanko fails), every
+name value prepared as asn1crypto does."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import io
 import random
 
 import pytest
+from asn1crypto import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
 
-from signing.pdfread import _ORIGINAL, fast_hex_strings, read_hex_string
+from signing.speedups import _ORIGINAL, _ORIGINAL_PREP, ldap_string_prep, read_hex_string, speedups
 
 pytestmark = pytest.mark.unit
 
@@ -63,10 +65,42 @@ def test_random_hex_strings_with_whitespace() -> None:
         assert _read(read_hex_string, data) == _read(_ORIGINAL, data)
 
 
+NAMES = ["Ủy ban nhân dân tỉnh Nghệ An", "test Trung tâm CTĐT chuyên dùng Chính phủ", "  A\u00adB\tC  ", "", "x" * 300,
+         "\u0301e", "ǅ", "ﬁ"]
+
+
+@pytest.mark.parametrize("value", NAMES)
+def test_name_values_prepared_as_asn1crypto_does(value: str) -> None:
+    ntv = x509.Name.build({"common_name": value}).chosen[0][0]
+    assert ldap_string_prep(ntv, value) == _ORIGINAL_PREP(ntv, value)
+    assert ldap_string_prep(ntv, value) == _ORIGINAL_PREP(ntv, value)  # from the memo
+
+
+def test_a_failure_is_raised_again_not_remembered() -> None:
+    ntv = x509.Name.build({"common_name": "a"}).chosen[0][0]
+    bad = "\u0627a\u0627"  # RFC 3454 bidi rule: RandALCat and LCat mixed
+    with pytest.raises(ValueError):
+        _ORIGINAL_PREP(ntv, bad)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            ldap_string_prep(ntv, bad)
+
+
+def test_names_compare_alike_inside_and_outside_the_block() -> None:
+    a = x509.Name.build({"common_name": "Ủy ban nhân dân  tỉnh Nghệ An", "country_name": "VN"})
+    b = x509.Name.build({"common_name": "ủy ban nhân dân tỉnh nghệ an", "country_name": "VN"})
+    outside = a == b
+    with speedups():
+        inside = x509.Name.load(a.dump()) == x509.Name.load(b.dump())
+    assert inside == outside
+
+
 def test_swapped_only_inside_the_block_and_restored_after_nesting() -> None:
     assert generic.read_hex_string_from_stream is _ORIGINAL
-    with fast_hex_strings():
-        with fast_hex_strings():
+    with speedups():
+        with speedups():
             assert generic.read_hex_string_from_stream is read_hex_string
+            assert x509.NameTypeAndValue._ldap_string_prep is ldap_string_prep
         assert generic.read_hex_string_from_stream is read_hex_string
     assert generic.read_hex_string_from_stream is _ORIGINAL
+    assert x509.NameTypeAndValue._ldap_string_prep is _ORIGINAL_PREP
