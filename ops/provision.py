@@ -19,6 +19,15 @@ class ProvisionError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Permissions:
+    """RabbitMQ's three permission regexes of one user on one virtual host."""
+
+    configure: str
+    write: str
+    read: str
+
+
+@dataclass(frozen=True, slots=True)
 class Grant:
     user: str
     configure: str
@@ -63,22 +72,34 @@ def existing_users() -> set[str]:
     return {line.split("\t")[0].strip() for line in out.splitlines() if line.strip()}
 
 
+def add_user(user: str, password: str) -> None:
+    _ctl("add_user", user, password)
+
+
+def change_password(user: str, password: str) -> None:
+    _ctl("change_password", user, password)
+
+
+def set_permissions(grant: Grant, vhost: str = "/") -> None:
+    _ctl("set_permissions", "-p", vhost, grant.user, grant.configure, grant.write, grant.read)
+
+
 def ensure_user(grant: Grant, password: str | None = None, vhost: str = "/") -> str:
     """Create (or reset the password of) the user and set its permissions. Returns the password."""
     password = password or secrets.token_urlsafe(24)
     if grant.user in existing_users():
-        _ctl("change_password", grant.user, password)
+        change_password(grant.user, password)
     else:
-        _ctl("add_user", grant.user, password)
-    _ctl("set_permissions", "-p", vhost, grant.user, grant.configure, grant.write, grant.read)
+        add_user(grant.user, password)
+    set_permissions(grant, vhost)
     return password
 
 
 def create_user(grant: Grant, password: str, vhost: str = "/") -> None:
     """Create a new user with its permissions; fails (ProvisionError) if it exists — for tools
     such as the demo that must never take over an account they did not create."""
-    _ctl("add_user", grant.user, password)
-    _ctl("set_permissions", "-p", vhost, grant.user, grant.configure, grant.write, grant.read)
+    add_user(grant.user, password)
+    set_permissions(grant, vhost)
 
 
 def revoke_user(user: str) -> None:

@@ -31,6 +31,7 @@ from router.pipeline.submitter import SubmitterTrust
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
 from router.topology.names import Names
+from router.topology.rights import Role
 from schemas.limits import ParseLimits
 from schemas.policy import ValidationOptions
 
@@ -103,7 +104,8 @@ class Hub:
             settings, directory, topology, ledger,
             sinks if sinks is not None
             else build_sinks(directory, settings.deliver_root, ledger_url=settings.ledger_url,
-                             amqp_urls=settings.broker_urls, prefix=settings.prefix, axis=axis_config(settings)),
+                             amqp_urls=settings.role_urls("deliver"), prefix=settings.prefix,
+                             axis=axis_config(settings)),
             signatures or signature_check(settings), clock,
         )
 
@@ -140,7 +142,7 @@ class Hub:
                              original_wait_s=self.settings.original_wait_s)
 
     def intake_recovery(self) -> IntakeRecovery:
-        return IntakeRecovery(self.directory, self.topology, hub_user=pika_user(self.settings.amqp_url),
+        return IntakeRecovery(self.directory, self.topology, hub_users=self.hub_users(),
                               voice=self.voice(), trust=SubmitterTrust(self.directory, self.settings.gateway_users))
 
     def delivery_recovery(self) -> DeliveryRecovery:
@@ -150,13 +152,14 @@ class Hub:
         return hub_users_of(self.settings)
 
     def _consumer(
-        self, queues: list[str], handle: Callable[[Message], Decision], recovery: Recovery, name: str,
+        self, role: Role, queues: list[str], handle: Callable[[Message], Decision], recovery: Recovery, name: str,
         **options: Any,
     ) -> Consumer:
-        """Both stages run the same way: the hub's broker URL and pool settings, the failure
-        executor of the stage's recovery and the stage's observer."""
+        """Both stages run the same way: the role's broker URLs (its own account, or the hub's
+        one), the pool settings, the failure executor of the stage's recovery and its observer."""
         return Consumer(
-            self.settings.broker_urls, queues, handle, self.ledger.append, name=name, prefetch=self.settings.prefetch,
+            self.settings.role_urls(role), queues, handle, self.ledger.append, name=name,
+            prefetch=self.settings.prefetch,
             workers=self.settings.workers, grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery),
             observer=Observer(recovery.stage, self.topology.systems), **options,
         )
@@ -172,8 +175,8 @@ class Hub:
             submitter = recovery.submitter(Consumer.inbound_of(m))
             return stage.process(m.body, submitter, self.clock(), m.digest)
 
-        return self._consumer([names.intake_queue, names.intake_retried, names.intake_dead], handle, recovery, name,
-                              **options)
+        return self._consumer("intake", [names.intake_queue, names.intake_retried, names.intake_dead], handle,
+                              recovery, name, **options)
 
     def folder_pollers(self, adapters: SinkRegistry = SINKS) -> list[FolderPoller]:
         """The intake side of drop-folder systems: one poller each, submitting for its system."""
@@ -221,14 +224,16 @@ class Hub:
         def handle(m: Message) -> Decision:
             return stage.process(m.body, m.headers, self.clock(), m.digest)
 
-        return self._consumer(queues, handle, self.delivery_recovery(), name, queue_priority=priority, **options)
+        return self._consumer("deliver", queues, handle, self.delivery_recovery(), name, queue_priority=priority,
+                              **options)
 
 
 def hub_users_of(settings: Settings) -> frozenset[str]:
-    """The broker users whose messages are the hub's: those of its AMQP URLs and
-    LIENTHONG_HUB_USERS (RabbitMQ checks `user_id` against the login, so nobody else can set
-    them): only their copies are delivered, only what they parked is replayed."""
-    return frozenset({u for u in map(pika_user, settings.broker_urls) if u} | set(settings.hub_users))
+    """The broker users whose messages are the hub's: those of its AMQP URLs (the roles' own
+    included) and LIENTHONG_HUB_USERS (RabbitMQ checks `user_id` against the login, so nobody
+    else can set them): only their copies are delivered, only what they parked is replayed, only
+    theirs are intake's own retries."""
+    return frozenset({u for u in map(pika_user, settings.all_broker_urls) if u} | set(settings.hub_users))
 
 
 def pika_user(url: str) -> str | None:

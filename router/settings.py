@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from router.topology.build import DEFAULT_RETRY_DELAYS_S, QueueType, TopologyOptions
+from router.topology.rights import ROLES, Role
 from schemas.organ import OrganId
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
@@ -35,6 +37,12 @@ class Settings(BaseSettings):
     #: Other nodes of the same cluster (`url1,url2` or a JSON list), tried in turn after
     #: `amqp_url` when the node in use is unreachable (router/TOPOLOGY.md, "A cluster").
     amqp_failover_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    #: The hub's role-split accounts (`lienthong topology roles`, router/topology/rights.py):
+    #: each role's own broker URL. Unset, the role uses `amqp_url`, so one account keeps working.
+    amqp_url_topology: str | None = None
+    amqp_url_intake: str | None = None
+    amqp_url_deliver: str | None = None
+    amqp_url_operator: str | None = None
     prefix: str = Field("lienthong", min_length=1)
     directory: Path = PACKAGE_DATA / "nghe_an.yaml"
     ledger_url: str = "sqlite:///var/ledger.sqlite3"
@@ -72,8 +80,9 @@ class Settings(BaseSettings):
     #: PEM key and certificate (chain) the hub signs its own status packages with (optional).
     hub_key: Path | None = None
     hub_cert: Path | None = None
-    #: Broker users of the hub's own processes besides the one in the AMQP URLs (role-split
-    #: accounts: `lt-hub-intake,lt-hub-deliver`): only their copies are delivered (COPY_FORGED).
+    #: Broker users of the hub's own processes besides those in this process's AMQP URLs (the
+    #: other roles' accounts: `lienthong-intake,lienthong-deliver,lienthong-operator`): only their
+    #: copies are delivered or replayed (COPY_FORGED), only theirs are intake's own retries.
     hub_users: Annotated[tuple[str, ...], NoDecode] = ()
     #: Broker users of adapter processes (the axis-compatible API, the folder watcher) whose
     #: `lt-on-behalf-of` claim intake trusts: `lt-gw-api,lt-gw-folders` (router/pipeline/submitter.py).
@@ -150,6 +159,25 @@ class Settings(BaseSettings):
         """Every node the hub may connect to, `amqp_url` first."""
         return (self.amqp_url, *(u for u in self.amqp_failover_urls if u != self.amqp_url))
 
+    def role_url(self, role: Role) -> str:
+        """The broker URL of one of the hub's roles: its own (LIENTHONG_AMQP_URL_<ROLE>), else `amqp_url`."""
+        url: str | None = getattr(self, f"amqp_url_{role}")
+        return url or self.amqp_url
+
+    def role_urls(self, role: Role) -> tuple[str, ...]:
+        """Every node the role may connect to, its URL first: the failover nodes with the role's login."""
+        url: str | None = getattr(self, f"amqp_url_{role}")
+        if not url:
+            return self.broker_urls
+        others = (with_login(node, url) for node in self.amqp_failover_urls)
+        return (url, *(u for u in others if u != url))
+
+    @property
+    def all_broker_urls(self) -> tuple[str, ...]:
+        """Every URL this process's settings name (the users of the hub's copies among them)."""
+        roles = (getattr(self, f"amqp_url_{role}") for role in ROLES)
+        return (*self.broker_urls, *(u for u in roles if u))
+
     @field_validator("retry_delays_s")
     @classmethod
     def _delays_positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
@@ -163,6 +191,19 @@ class Settings(BaseSettings):
             intake_retry_delays_s=tuple(self.intake_retry_delays_s), queue_type=self.queue_type,
             quorum_initial_group_size=self.quorum_initial_group_size,
         )
+
+
+def with_userinfo(url: str, userinfo: str) -> str:
+    """`url` with `user:password` (already %-quoted) instead of its own login."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{userinfo}@{host}" if userinfo else host, parts.path, parts.query,
+                       parts.fragment))
+
+
+def with_login(node_url: str, login_url: str) -> str:
+    """`node_url` (another node of the cluster) with the user and password of `login_url`."""
+    return with_userinfo(node_url, urlsplit(login_url).netloc.rpartition("@")[0])
 
 
 def settings_from(**explicit: Any) -> Settings:

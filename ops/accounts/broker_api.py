@@ -11,16 +11,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from ops.provision import Permissions
+
+__all__ = ["BrokerApiError", "ManagementApi", "Permissions", "TopicPermission"]
+
 
 class BrokerApiError(RuntimeError):
     """The management API refused or could not be reached (one line, no secret in it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Permissions:
-    configure: str
-    write: str
-    read: str
 
 
 @dataclass(frozen=True, slots=True)

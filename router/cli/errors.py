@@ -40,6 +40,7 @@ from router.topology.declare import TopologyMismatchError
 
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+ACCESS_REFUSED = 403
 
 
 class OperatorError(Exception):
@@ -58,6 +59,8 @@ class Targets:
 
     amqp_url: str = ""
     ledger_url: str = ""
+    #: the setting the broker URL came from, for the advice in a message
+    amqp_setting: str = "LIENTHONG_AMQP_URL"
 
 
 TARGETS = Targets()
@@ -138,11 +141,16 @@ def explain_one(exc: BaseException) -> OperatorError | None:
               | pika.exceptions.ProbableAccessDeniedError() | BrokerAuthError()):
             where, user = _amqp_where()
             return OperatorError(f"RabbitMQ at {where} refused user {user!r} (wrong password or no access to "
-                                 "the vhost) — check LIENTHONG_AMQP_URL / --amqp-url")
+                                 f"the vhost) — check {TARGETS.amqp_setting} / --amqp-url")
+        case pika.exceptions.ChannelClosedByBroker() if exc.reply_code == ACCESS_REFUSED:
+            _, user = _amqp_where()
+            return OperatorError(f"RabbitMQ refused user {user!r} this command's work ({_first_line(exc.reply_text)})"
+                                 f" — check {TARGETS.amqp_setting}: it needs the account of the right role "
+                                 "(`lienthong topology roles --dry-run` lists them)")
         case pika.exceptions.AMQPConnectionError() | AMQPConnectorException():
             where, _ = _amqp_where()
             return ServiceUnavailable(f"RabbitMQ unreachable at {where} — start it or check "
-                                      "LIENTHONG_AMQP_URL / --amqp-url")
+                                      f"{TARGETS.amqp_setting} / --amqp-url")
         case TopologyMismatchError():
             return _mismatch(exc)
         case ValidationError():

@@ -14,12 +14,14 @@ import typer
 
 from router.cli.errors import TARGETS
 from router.settings import Settings, settings_from
+from router.topology.rights import ROLES
 
 LedgerOpt = Annotated[str | None, typer.Option(
     "--ledger", help="Ledger URL: sqlite:///path/ledger.db or postgresql+psycopg://user@host/db "
                      "[env LIENTHONG_LEDGER_URL; default sqlite:///var/ledger.sqlite3]")]
 AmqpUrlOpt = Annotated[str | None, typer.Option(
-    "--amqp-url", help="Broker URL [env LIENTHONG_AMQP_URL]")]
+    "--amqp-url", help="Broker URL, for every role of this command [env LIENTHONG_AMQP_URL; a role's own "
+                       "LIENTHONG_AMQP_URL_<ROLE> wins over the environment's]")]
 PrefixOpt = Annotated[str | None, typer.Option(
     "--prefix", help="Broker name prefix [env LIENTHONG_PREFIX; default lienthong]")]
 DirectoryOpt = Annotated[Path | None, typer.Option(
@@ -35,6 +37,9 @@ def command_settings(**flags: Any) -> Settings:
     Also tells the error reporter which broker and ledger the command talks to."""
     if flags.get("retry_delays_s") is not None:
         flags["retry_delays_s"] = str(flags["retry_delays_s"])  # "2,5,10": parsed by Settings
+    if flags.get("amqp_url") is not None:  # an explicit broker URL is every role's, over their own settings
+        for role in ROLES:
+            flags.setdefault(f"amqp_url_{role}", flags["amqp_url"])
     settings = settings_from(**flags)
     TARGETS.amqp_url, TARGETS.ledger_url = settings.amqp_url, settings.ledger_url
     return settings

@@ -96,8 +96,8 @@ def run(
         raise OperatorError(f"{missing} (README, drop folders)") from None
     for poller in pollers:
         poller.folders.prepare()  # a folder outside its root is refused here, in one line
-    if apply_topology:
-        apply_to_url(hub.topology, settings.broker_urls)
+    if apply_topology:  # with the topology role's account (LIENTHONG_AMQP_URL_TOPOLOGY) when it has one
+        apply_to_url(hub.topology, settings.role_urls("topology"))
     consumers = []
     if role in (Role.intake, Role.all):
         consumers.append(hub.intake_consumer())
@@ -113,7 +113,7 @@ def run(
     if role in (Role.deliver, Role.all) and first:  # letters a pulling system could not take (adapters/mailbox.py)
         from router.amqp.mailbox_returns import start_returns
 
-        start_returns(hub.sinks, hub.topology, settings.amqp_url, polling)
+        start_returns(hub.sinks, hub.topology, settings.role_url("deliver"), polling)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         polling.set()
@@ -256,7 +256,7 @@ def parked_list(
 
     settings = command_settings(directory=directory, prefix=prefix, amqp_url=amqp_url)
     topology = _topology(settings)
-    items = _parked_call(lambda: list_parked(topology, settings.amqp_url, system))
+    items = _parked_call(lambda: list_parked(topology, settings.role_url("operator"), system))
     if fmt == "json":
         for it in items:
             typer.echo(json.dumps(dataclasses.asdict(it), ensure_ascii=False))
@@ -284,7 +284,7 @@ def parked_replay(
     settings = command_settings(directory=directory, prefix=prefix, amqp_url=amqp_url)
     topology = _topology(settings)
     n = _parked_call(lambda: replay_parked(
-        topology, settings.amqp_url, system, dry_run=dry_run,
+        topology, settings.role_url("operator"), system, dry_run=dry_run,
         hub_users=hub_users_of(settings)))
     verb = "sẽ gửi lại / would replay" if dry_run else "đã gửi lại / replayed"
     typer.echo(f"{verb}: {n}")

@@ -13,19 +13,24 @@ import sys
 import textwrap
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import quote
 
 import typer
 
 from router.cli.errors import OperatorError
 from router.cli.options import AmqpUrlOpt, DelaysOpt, DirectoryOpt, LimitOpt, PrefixOpt, command_settings
 from router.directory.model import load_directory
-from router.settings import Settings
+from router.settings import Settings, with_userinfo
 from router.topology.build import Topology, build_topology
 from router.topology.declare import apply_to_url, list_bindings_rabbitmqctl
 from router.topology.definitions import export_definitions
 from router.topology.names import LANE_HEADER, LANES, LEVELS
+from router.topology.rights import COPYING_ROLES, ROLE_PURPOSE, ROLE_URL_SETTING, ROLES, Role, role_user
 from router.topology.simulate import route
+
+if TYPE_CHECKING:
+    from ops.accounts.roles import Account
 
 topology_app = typer.Typer(help="Broker topology derived from the directory.", no_args_is_help=True)
 directory_app = typer.Typer(help="The organ/system directory.", no_args_is_help=True)
@@ -57,10 +62,83 @@ def apply_cmd(
     Refuses, declaring nothing, when an existing object has other arguments."""
     settings = _settings(directory, prefix, delivery_limit, retry_delays, amqp_url)
     topo = _topology(settings)
-    report = apply_to_url(topo, settings.broker_urls, prune=list_bindings_rabbitmqctl if prune else None)
+    report = apply_to_url(topo, settings.role_urls("topology"), prune=list_bindings_rabbitmqctl if prune else None)
     typer.echo(f"applied: {report.exchanges} exchanges, {report.queues} queues, {report.bindings} bindings")
     for b in report.pruned:
         typer.echo(f"unbound: {b.source} → {b.destination} [{b.routing_key}]")
+
+
+@topology_app.command("roles")
+def roles_cmd(
+    *,
+    role: Annotated[list[str] | None, typer.Option(
+        "--role", help=f"Only this role (repeatable): {', '.join(ROLES)}; default every role.")] = None,
+    via: Annotated[str, typer.Option(
+        "--via", help="api: the management API at LIENTHONG_MANAGEMENT_URL; rabbitmqctl: on the broker host.")]
+    = "api",
+    rotate: Annotated[bool, typer.Option("--rotate", help="New passwords for users that exist already.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each role's user and rights; change nothing.")]
+    = False,
+    table: Annotated[bool, typer.Option("--table", help="Print the rights table of every account (Markdown).")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    prefix: PrefixOpt = None,
+) -> None:
+    """Create or update the hub's own broker accounts, one per role with least rights
+    (router/topology/rights.py): topology (`topology apply`), intake and deliver (`run --role`),
+    operator (`parked`). An existing user keeps its password unless --rotate; a new password is
+    printed once, as the role's LIENTHONG_AMQP_URL_<ROLE> line, with the LIENTHONG_HUB_USERS line."""
+    from ops.accounts.broker_api import BrokerApiError, ManagementApi
+    from ops.accounts.roles import Account, ApiAccounts, CtlAccounts, ensure_accounts
+    from router.cli.errors import ServiceUnavailable
+    from router.topology.names import Names
+    from router.topology.rights import rights_markdown, role_permissions
+
+    if table:
+        sys.stdout.write(rights_markdown())
+        return
+    unknown = [r for r in role or () if r not in ROLES]
+    if unknown:
+        raise OperatorError(f"unknown role {unknown[0]!r} — roles: {', '.join(ROLES)}")
+    if via not in ("api", "rabbitmqctl"):
+        raise OperatorError(f"--via {via!r}: use api (the management API) or rabbitmqctl")
+    settings = command_settings(prefix=prefix)
+    names = Names(settings.prefix)
+    chosen = [r for r in ROLES if not role or r in role]
+    wanted = {role_user(r, names.prefix): role_permissions(r, names) for r in chosen}
+    if dry_run:
+        done = [Account(user, permissions, created=False) for user, permissions in wanted.items()]
+    else:
+        api = ManagementApi(settings.management_url) if via == "api" else None
+        try:
+            done = ensure_accounts(ApiAccounts(api) if api is not None else CtlAccounts(), wanted, rotate=rotate)
+        except BrokerApiError as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        finally:
+            if api is not None:
+                api.close()
+    env = role_environment(list(zip(chosen, done, strict=True)), settings)
+    if as_json:
+        rows = [{"role": r, "user": a.user, "created": a.created, "password": a.password,
+                 "configure": a.permissions.configure, "write": a.permissions.write, "read": a.permissions.read}
+                for r, a in zip(chosen, done, strict=True)]
+        typer.echo(json.dumps({"roles": rows, "environment": env}, ensure_ascii=False))
+        return
+    for r, a in zip(chosen, done, strict=True):
+        state = "would set" if dry_run else "created" if a.created else "rotated" if a.password else "updated"
+        typer.echo(f"{state} {a.user} ({r}: {ROLE_PURPOSE[r]}): configure {a.permissions.configure} "
+                   f"write {a.permissions.write} read {a.permissions.read}")
+    for name, value in env.items():
+        typer.echo(f"{name}={value}")
+
+
+def role_environment(done: list[tuple[Role, Account]], settings: Settings) -> dict[str, str]:
+    """The settings a deployment needs: each new password as its role's URL (the host of
+    LIENTHONG_AMQP_URL), and the users whose copies the stages trust (every copying role)."""
+    env = {ROLE_URL_SETTING[r]: with_userinfo(settings.amqp_url, f"{quote(a.user, safe='')}:{quote(pw, safe='')}")
+           for r, a in done if (pw := a.password)}
+    env["LIENTHONG_HUB_USERS"] = ",".join(role_user(r, settings.prefix) for r in COPYING_ROLES)
+    return env
 
 
 @topology_app.command("links")

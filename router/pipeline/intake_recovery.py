@@ -12,6 +12,8 @@ system, the copy to `P.intake.parked`. Each Decision carries its `StageOutcome`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from router.directory.model import Directory
 from router.ledger.events import LedgerEvent, PackageParked
 from router.pipeline.decisions import Decision, Publish
@@ -32,7 +34,7 @@ _NO_PARSE = frozenset({FailureKind.DELIVERY_LIMIT, FailureKind.DEAD_LETTERED})
 
 
 class IntakeRecovery:
-    """Intake's retry tiers and parking; `hub_user` is the hub's own broker user (whose copies
+    """Intake's retry tiers and parking; `hub_users` are the hub's own broker users (whose copies
     are trusted to name their submitter)."""
 
     stage: Stage = Stage.INTAKE
@@ -42,7 +44,7 @@ class IntakeRecovery:
         directory: Directory,
         topology: Topology,
         *,
-        hub_user: str | None,
+        hub_users: Collection[str] | None,
         voice: HubVoice | None = None,
         trust: SubmitterTrust | None = None,
     ) -> None:
@@ -51,12 +53,12 @@ class IntakeRecovery:
         self.names = topology.names
         self.tier_s = topology.options.intake_tiers
         self.tiers = len(self.tier_s)
-        self.hub_user = hub_user
+        self.hub_users = frozenset(hub_users or ())
         self.voice = voice or HubVoice()
 
     # -- reading a message ----------------------------------------------------------------------
     def _own_copy(self, inbound: Inbound) -> Submission | None:
-        if self.hub_user is None or inbound.user_id != self.hub_user:
+        if inbound.user_id is None or inbound.user_id not in self.hub_users:
             return None
         sub = Submission.decode(inbound.headers)
         return sub if sub.submitted_by else None

@@ -35,7 +35,7 @@ BODY = make_edoc("000.00.00.H41", ["000.00.13.H41"], 7)
 DIGEST = hashlib.sha256(BODY).hexdigest()
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
-INTAKE = IntakeRecovery(DIRECTORY, TOPOLOGY, hub_user=HUB)
+INTAKE = IntakeRecovery(DIRECTORY, TOPOLOGY, hub_users={HUB})
 DELIVERY = DeliveryRecovery(DIRECTORY, TOPOLOGY)
 
 

@@ -48,7 +48,7 @@ def test_a_gateway_account_may_not_be_a_systems_broker_user() -> None:
 
 def test_intakes_retry_copy_carries_the_claimed_system() -> None:
     topology = build_topology(DIRECTORY, TopologyOptions(prefix="P"))
-    recovery = IntakeRecovery(DIRECTORY, topology, hub_user="lt-hub", trust=TRUST)
+    recovery = IntakeRecovery(DIRECTORY, topology, hub_users={"lt-hub"}, trust=TRUST)
     inbound = Inbound(b"<edXML/>", {ON_BEHALF_OF: "tinh-nghean"}, "lt-gw-api", "d" * 64, "P.intake",
                       datetime.now(UTC))
     assert recovery.submitter(inbound) == "lt-tinh-nghean"
