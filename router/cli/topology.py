@@ -24,7 +24,7 @@ from router.directory.model import load_directory
 from router.settings import Settings, with_userinfo
 from router.topology.build import Topology, build_topology
 from router.topology.declare import apply_to_url, list_bindings_rabbitmqctl
-from router.topology.definitions import export_definitions
+from router.topology.definitions import export_definitions, role_permission_definitions
 from router.topology.names import LANE_HEADER, LANES, LEVELS
 from router.topology.rights import COPYING_ROLES, ROLE_PURPOSE, ROLE_URL_SETTING, ROLES, Role, role_user
 from router.topology.simulate import route
@@ -183,10 +183,16 @@ def export_cmd(
     delivery_limit: LimitOpt = None,
     retry_delays: DelaysOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    roles: Annotated[bool, typer.Option(
+        "--roles", help="Add the permissions of the hub's role accounts (`topology roles`; no users, no passwords).")]
+    = False,
 ) -> None:
     """Write RabbitMQ definitions JSON (for rabbitmqctl import_definitions / load_definitions)."""
     topo = _topology(_settings(directory, prefix, delivery_limit, retry_delays))
-    text = json.dumps(export_definitions(topo), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    definitions = export_definitions(topo)
+    if roles:
+        definitions["permissions"] = role_permission_definitions(topo.names)
+    text = json.dumps(definitions, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     if out is None:
         sys.stdout.write(text)
     else:

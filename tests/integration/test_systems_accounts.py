@@ -24,6 +24,7 @@ from router.directory.model import load_directory
 from router.topology.build import TopologyOptions, build_topology
 from router.topology.declare import apply_to_url
 from router.topology.names import Names
+from router.topology.rights import ROLES, role_permissions
 from tests.support import cluster
 from tests.support.ops_tools import free_port
 
@@ -226,3 +227,33 @@ def _gone(conn: pika.BlockingConnection) -> None:
         if not conn.is_open:
             return
     pytest.fail("the connection stayed open")
+
+
+def test_the_hub_role_accounts_through_the_management_api(stack: Stack) -> None:
+    """`lienthong topology roles` (default --via api): the four users with the rights the topology
+    derives, a second run only updates them (passwords kept), --rotate changes one password."""
+    def roles(*args: str) -> dict[str, Any]:
+        done = CliRunner().invoke(app, ["topology", "roles", "--json", *args], env=stack.env)
+        assert done.exit_code == 0, done.output
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    first = roles()
+    assert [r["user"] for r in first["roles"]] == [f"{PREFIX}-{r}" for r in ROLES]
+    assert all(r["created"] and r["password"] for r in first["roles"])
+    listed = {p["user"]: p for p in stack.node.json("list_permissions")}
+    for r in first["roles"]:
+        expected = role_permissions(r["role"], Names(PREFIX))
+        assert (listed[r["user"]]["configure"], listed[r["user"]]["write"], listed[r["user"]]["read"]) == (
+            expected.configure, expected.write, expected.read)
+    again = roles()
+    assert not any(r["created"] or r["password"] for r in again["roles"])
+    assert set(again["environment"]) == {"LIENTHONG_HUB_USERS"}
+    intake = next(r for r in first["roles"] if r["role"] == "intake")
+    stack.connect(intake["user"], intake["password"]).close()  # the update kept the password
+    rotated = roles("--role", "intake", "--rotate")
+    assert [r["role"] for r in rotated["roles"]] == ["intake"] and rotated["roles"][0]["password"]
+    with pytest.raises(ProbableAuthenticationError):
+        stack.connect(intake["user"], intake["password"])
+    down = CliRunner().invoke(app, ["topology", "roles"], env={**stack.env, "LIENTHONG_MANAGEMENT_URL":
+                                                                 f"http://admin:admin-pw@127.0.0.1:{free_port()}"})
+    assert down.exit_code == 3 and "unreachable" in down.stderr and "Traceback" not in down.output

@@ -56,6 +56,14 @@ def test_the_stack_runs_the_hub_roles_and_its_monitoring(config: dict[str, Any])
     assert services["intake"]["command"][:3] == ["run", "--role", "intake"]
     assert services["deliver"]["command"][:3] == ["run", "--role", "deliver"]
     assert services["compliance"]["command"][0] == "exporter"
+    # each hub process with its role's least-rights account, none with the administrator's
+    for service, roles in (("intake", ("topology", "intake")), ("deliver", ("deliver",))):
+        env = services[service]["environment"]
+        assert "LIENTHONG_AMQP_URL" not in env
+        assert {k for k in env if k.startswith("LIENTHONG_AMQP_URL_")} == {f"LIENTHONG_AMQP_URL_{r.upper()}" for r in roles}
+        for r in roles:
+            assert env[f"LIENTHONG_AMQP_URL_{r.upper()}"].startswith(f"amqp://lienthong-{r}:")
+        assert env["LIENTHONG_HUB_USERS"] == "lienthong-intake,lienthong-deliver,lienthong-operator"
     for role in ("intake", "deliver"):  # Prometheus scrapes them from its own container
         assert services[role]["command"][-2:] == ["--metrics-addr", "0.0.0.0"]
         assert "/readyz" in " ".join(services[role]["healthcheck"]["test"])
@@ -81,14 +89,18 @@ def test_cluster_plugins_and_definitions_are_what_the_hub_declares() -> None:
     plugins = (ROOT / "ops" / "rabbitmq" / "enabled_plugins").read_text(encoding="utf-8")
     assert "rabbitmq_management" in plugins and "rabbitmq_prometheus" in plugins
     shipped = json.loads((ROOT / "ops" / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
-    exported = subprocess.run([str(Path(sys.executable).parent / "lienthong"), "topology", "export"],
+    exported = subprocess.run([str(Path(sys.executable).parent / "lienthong"), "topology", "export", "--roles"],
                               capture_output=True, check=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
     topology = json.loads(exported.stdout)
     for key in ("exchanges", "queues", "bindings", "policies", "vhosts"):
         assert shipped[key] == topology[key], (
-            f"definitions.json is stale ({key}): lienthong topology export | python -m ops.rabbitmq.hub_user "
+            f"definitions.json is stale ({key}): lienthong topology export --roles | python -m ops.rabbitmq.hub_user "
             "> ops/rabbitmq/definitions.json")
-    assert [u["name"] for u in shipped["users"]] == ["lienthong"]  # the default user is skipped on import
+    # the default user is skipped on import: the administrator and the role accounts, with their rights
+    assert [u["name"] for u in shipped["users"]] == ["lienthong", *(p["user"] for p in topology["permissions"])]
+    assert shipped["permissions"][1:] == topology["permissions"], (
+        "definitions.json is stale (permissions): lienthong topology export --roles | python -m ops.rabbitmq.hub_user "
+        "> ops/rabbitmq/definitions.json")
 
 
 def test_prometheus_config_loads_the_shipped_rules(tmp_path: Path) -> None:
