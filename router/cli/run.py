@@ -176,7 +176,7 @@ def _supervise(
             f"--processes {processes} needs a PostgreSQL ledger: SQLite lets one process write at a time "
             "(set LIENTHONG_LEDGER_URL=postgresql+psycopg://…, or run --processes 1)")
     if apply_topology:
-        apply_to_url(_topology(settings), settings.broker_urls)
+        apply_to_url(_topology(settings), settings.role_urls("topology"))
     roles = [Role.intake.value, Role.deliver.value] if role is Role.all else [role.value]
     folder = metrics_folder() if metrics_port is not None else None
     supervisor = Supervisor(worker_command(), roles, processes, grace_s=settings.grace_s, metrics_dir=folder)
