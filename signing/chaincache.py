@@ -24,16 +24,23 @@ counted so the runtime can report them (lienthong_signature_chain_cache_total).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+
+from signing.trust import TrustConfig, anchors, validity_instants
 
 DEFAULT_ENTRIES = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class ChainKey:
+    kind: str  # which check asked: "pades" (pyhanko's signature path step) or "xmldsig"
     signer: bytes  # SHA-256 of the signer certificate's DER
     embedded: bytes  # SHA-256 over the sorted DER of the other certificates the signature carries
     snapshot: str  # TrustConfig.snapshot
@@ -52,8 +59,16 @@ class ChainResult:
 
 
 @dataclass(frozen=True, slots=True)
+class XmlChainResult:
+    """The XML signature's chain check (signing.xmlsig): the sub-reason and its detail, or None."""
+
+    reason: Any
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Entry:
-    result: ChainResult
+    result: object
     valid_from: dt.datetime
     valid_until: dt.datetime
 
@@ -68,7 +83,8 @@ class CacheCounts:
 
 
 class ChainCache:
-    """Bounded LRU of chain results, one per worker process (thread-safe: a lock per access)."""
+    """Bounded LRU of chain results (`ChainResult`, `XmlChainResult` under their `kind`), one per
+    worker process (thread-safe: a lock per access)."""
 
     def __init__(self, entries: int = DEFAULT_ENTRIES) -> None:
         if entries < 1:
@@ -78,7 +94,7 @@ class ChainCache:
         self._lock = threading.Lock()
         self._hits = self._misses = 0
 
-    def get(self, key: ChainKey, moment: dt.datetime) -> ChainResult | None:
+    def get(self, key: ChainKey, moment: dt.datetime) -> object | None:
         """The cached result if it was computed for this key and `moment` lies in its window.
         Counts a hit or a miss."""
         with self._lock:
@@ -90,7 +106,7 @@ class ChainCache:
             self._misses += 1
             return None
 
-    def put(self, key: ChainKey, result: ChainResult, window: tuple[dt.datetime, dt.datetime] | None) -> None:
+    def put(self, key: ChainKey, result: object, window: tuple[dt.datetime, dt.datetime] | None) -> None:
         """Keep `result` for `window`; a result without a window (validated next to an instant
         where the answer flips) is not kept."""
         if window is None:
@@ -108,3 +124,34 @@ class ChainCache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+def chain_key(
+    kind: str, signer: asn1_x509.Certificate, others: Iterable[asn1_x509.Certificate], snapshot: str, day: dt.date
+) -> ChainKey:
+    return ChainKey(
+        kind,
+        hashlib.sha256(signer.dump()).digest(),
+        hashlib.sha256(b"".join(sorted(c.dump() for c in others))).digest(),
+        snapshot,
+        day,
+    )
+
+
+def remember(
+    cache: ChainCache,
+    key: ChainKey,
+    result: object,
+    trust: TrustConfig,
+    moment: dt.datetime,
+    certs: Iterable[asn1_x509.Certificate],
+    tolerance: dt.timedelta,
+) -> None:
+    """Keep a result validated at `moment` for its quiet window: between the nearest instants
+    of the trust material and of `certs` (the signer's and the embedded ones), shrunk by the
+    validation's time `tolerance` plus a second.  Not kept when the validation's own moment is
+    no longer on the key's day."""
+    if moment.date() != key.day:
+        return
+    extra = tuple(t for c in certs for t in validity_instants(c))
+    cache.put(key, result, anchors(trust).quiet_window(moment, extra, tolerance + dt.timedelta(seconds=1)))

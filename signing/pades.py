@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import io
 import logging
 from dataclasses import dataclass
@@ -47,11 +46,11 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import ValidationContext
 
-from signing.chaincache import ChainCache, ChainKey, ChainResult
+from signing.chaincache import ChainCache, ChainResult, chain_key, remember
 from signing.classify import chain_reason, signature_report, subject_fields
 from signing.inputs import PackageFacts
 from signing.speedups import speedups
-from signing.trust import SIGNING_KEY_USAGE, TrustConfig, anchors, validity_instants
+from signing.trust import SIGNING_KEY_USAGE, TrustConfig
 from signing.verdict import Reason, SignatureReport
 
 log = structlog.get_logger()
@@ -106,7 +105,6 @@ class PadesVerifier:
         context = trust.validation_context()
         self._algorithms = CMSAlgorithmUsagePolicy.lift_policy(context.algorithm_policy)
         self._sig_validator = context.sig_validator
-        self._margin = context.time_tolerance + dt.timedelta(seconds=1)
         quiet_library_logs()
 
     def check(self, data: bytes, facts: PackageFacts) -> DocumentCheck:
@@ -235,23 +233,14 @@ class PadesVerifier:
     ) -> tuple[ChainResult, dt.datetime]:
         """The path of `cert` at `moment`: cached, or validated now in a fresh context (which
         pins its own moment: the one the result and its window belong to)."""
-        key = ChainKey(
-            hashlib.sha256(cert.dump()).digest(),
-            hashlib.sha256(b"".join(sorted(c.dump() for c in others))).digest(),
-            self._trust.snapshot,
-            moment.date(),
-        )
+        key = chain_key("pades", cert, others, self._trust.snapshot, moment.date())
         cached = self.cache.get(key, moment)
-        if cached is not None:
+        if isinstance(cached, ChainResult):
             return cached, moment
         context = self._trust.validation_context()
-        moment = context.moment
         result = await _validate_path(cert, others, context)
-        extra = tuple(t for c in (cert, *others) for t in validity_instants(c))
-        window = anchors(self._trust).quiet_window(moment, extra, self._margin)
-        if moment.date() == key.day:
-            self.cache.put(key, result, window)
-        return result, moment
+        remember(self.cache, key, result, self._trust, context.moment, (cert, *others), context.time_tolerance)
+        return result, context.moment
 
 
 async def _validate_path(

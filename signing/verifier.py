@@ -27,8 +27,9 @@ class PackageVerifier:
     ) -> None:
         """`cache`: the certificate-path cache to use (a worker keeps one across trust reloads);
         a new one by default."""
+        cache = cache if cache is not None else ChainCache()
         self._documents = documents or PadesVerifier(trust, cache)
-        self._xml = XmlSignatureVerifier(trust)
+        self._xml = XmlSignatureVerifier(trust, cache)
         self._zip_limits = zip_limits
 
     def verify(self, package: bytes | None, facts: PackageFacts) -> PackageVerdict:

@@ -11,12 +11,17 @@ We accept it as such and say so in the report (`detail`); strict xmldsig peers w
 Only what signxml returns as signed is trusted: the reference must be `URI=""` with the enveloped
 transform (the whole package but the signature), exactly one Signature in the package, and the
 header fields read back from the *signed* XML must be the ones the router routes on.
+
+The signer's chain (path, key usage, revocation) comes from the worker's certificate-path cache
+(signing.chaincache, kind "xmldsig") when it holds it; the XML cryptography and the signed
+content are checked for every package.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 from dataclasses import dataclass
 
 import structlog
@@ -24,7 +29,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
-from pyhanko_certvalidator import CertificateValidator
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
     DisallowedAlgorithmError,
     ExpiredError,
@@ -39,6 +44,7 @@ from signxml.exceptions import InvalidDigest, InvalidSignature, SignXMLException
 from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
+from signing.chaincache import ChainCache, XmlChainResult, chain_key, remember
 from signing.classify import date_reason, key_usage_ok, signature_report
 from signing.inputs import PackageFacts
 from signing.trust import SIGNING_KEY_USAGE, TrustConfig
@@ -83,8 +89,9 @@ class _Refused(Exception):
 
 
 class XmlSignatureVerifier:
-    def __init__(self, trust: TrustConfig) -> None:
+    def __init__(self, trust: TrustConfig, cache: ChainCache | None = None) -> None:
         self._trust = trust
+        self._cache = cache if cache is not None else ChainCache()
         self._policy = XmlPolicy(allow_sha1=trust.allow_sha1)
 
     def verify(self, package: bytes, facts: PackageFacts) -> SignatureReport | None:
@@ -138,31 +145,43 @@ class XmlSignatureVerifier:
         return signed
 
     def _check_chain(self, cert: asn1_x509.Certificate, others: list[x509.Certificate]) -> None:
-        context = self._trust.validation_context()
-        validator = CertificateValidator(
-            cert,
-            intermediate_certs=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in others],
-            validation_context=context,
-        )
-        try:
-            asyncio.run(validator.async_validate_path())
-            SIGNING_KEY_USAGE.validate(cert)
-        except RevokedError as exc:
-            raise _Refused(Reason.REVOKED, exc.failure_msg) from exc
-        except ExpiredError as exc:
-            raise _Refused(Reason.EXPIRED, exc.failure_msg) from exc
-        except NotYetValidError as exc:
-            raise _Refused(Reason.NOT_YET_VALID, exc.failure_msg) from exc
-        except PathBuildingError as exc:
-            raise _Refused(Reason.UNTRUSTED_CHAIN, "no path to a configured root") from exc
-        except DisallowedAlgorithmError as exc:
-            raise _Refused(Reason.MALFORMED, exc.failure_msg) from exc
-        except InvalidCertificateError as exc:
-            reason = Reason.KEY_USAGE if not key_usage_ok(cert) else Reason.UNTRUSTED_CHAIN
-            raise _Refused(reason, exc.failure_msg) from exc
-        except ValidationError as exc:
-            reason = date_reason([cert], context.moment) or Reason.UNTRUSTED_CHAIN
-            raise _Refused(reason, exc.failure_msg) from exc
+        """The signer's path under our roots and CRLs, from the path cache when it holds it
+        (signing.chaincache, kind "xmldsig")."""
+        intermediates = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in others]
+        moment = dt.datetime.now(dt.UTC)
+        key = chain_key("xmldsig", cert, intermediates, self._trust.snapshot, moment.date())
+        result = self._cache.get(key, moment)
+        if not isinstance(result, XmlChainResult):
+            context = self._trust.validation_context()
+            result = _validate_chain(cert, intermediates, context)
+            remember(self._cache, key, result, self._trust, context.moment, (cert, *intermediates),
+                     context.time_tolerance)
+        if result.reason is not None:
+            raise _Refused(result.reason, result.detail)
+
+
+def _validate_chain(
+    cert: asn1_x509.Certificate, intermediates: list[asn1_x509.Certificate], context: ValidationContext
+) -> XmlChainResult:
+    validator = CertificateValidator(cert, intermediate_certs=intermediates, validation_context=context)
+    try:
+        asyncio.run(validator.async_validate_path())
+        SIGNING_KEY_USAGE.validate(cert)
+    except RevokedError as exc:
+        return XmlChainResult(Reason.REVOKED, exc.failure_msg)
+    except ExpiredError as exc:
+        return XmlChainResult(Reason.EXPIRED, exc.failure_msg)
+    except NotYetValidError as exc:
+        return XmlChainResult(Reason.NOT_YET_VALID, exc.failure_msg)
+    except PathBuildingError:
+        return XmlChainResult(Reason.UNTRUSTED_CHAIN, "no path to a configured root")
+    except DisallowedAlgorithmError as exc:
+        return XmlChainResult(Reason.MALFORMED, exc.failure_msg)
+    except InvalidCertificateError as exc:
+        return XmlChainResult(Reason.KEY_USAGE if not key_usage_ok(cert) else Reason.UNTRUSTED_CHAIN, exc.failure_msg)
+    except ValidationError as exc:
+        return XmlChainResult(date_reason([cert], context.moment) or Reason.UNTRUSTED_CHAIN, exc.failure_msg)
+    return XmlChainResult(None, "")
 
 
 def _single_signature(signatures: list[etree._Element]) -> etree._Element:

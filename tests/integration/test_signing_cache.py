@@ -23,11 +23,12 @@ from signing.classify import signature_report
 from signing.inputs import PackageFacts
 from signing.pades import PARSE_ERRORS, DocumentCheck, PadesVerifier, judge
 from signing.stage import VerificationStage
+from signing.testing import pki as testpki
 from signing.testing.pdfsign import sign_person_then_org
 from signing.trust import SIGNING_KEY_USAGE, TrustConfig, TrustSource
 from signing.verdict import Reason, Verdict
 from signing.verifier import PackageVerifier
-from tests.integration.test_signing_corpus import PDF_CORPUS
+from tests.integration.test_signing_corpus import PDF_CORPUS, XML_CORPUS
 from tests.support import pki as S
 from tests.support.pki import Corpus, new_corpus
 
@@ -60,7 +61,8 @@ class PyhankoAlone:
                     sig, signer_validation_context=context, key_usage_settings=SIGNING_KEY_USAGE
                 )
             except PARSE_ERRORS:
-                reason, detail, when = Reason.MALFORMED, "", None
+                reason: Reason | None = Reason.MALFORMED
+                detail, when = "", None
             else:
                 (reason, detail), when = judge(status, cert, context.moment), status.signer_reported_dt
             reports.append(signature_report(str(sig.field_name), cert, facts, reason, detail, signing_time=when))
@@ -104,6 +106,24 @@ def test_every_corpus_case_with_the_cache_warm_matches_pyhanko_alone(corpus: Cor
     assert cached.cache.counts.hits > warm.hits
 
 
+def test_xml_signature_corpus_with_the_cache_warm(corpus: Corpus) -> None:
+    """Each XML signature case twice through one verifier: the second time the chain comes from
+    the cache, the verdicts stay those of a cold verifier."""
+    cache = ChainCache()
+    warm = PackageVerifier(corpus.trust, cache=cache)
+    facts = S.facts(S.blob(corpus.both))
+    cases = {name: build(S.package(S.blob(corpus.both)), corpus) for name, (build, _r) in XML_CORPUS.items()}
+    first = {name: warm.verify(raw, facts).xml_signature for name, raw in cases.items()}
+    before = cache.counts
+    for name, raw in cases.items():
+        again = warm.verify(raw, facts).xml_signature
+        cold = PackageVerifier(corpus.trust).verify(raw, facts).xml_signature
+        assert again is not None and cold is not None
+        assert (again.valid, again.reason) == (cold.valid, cold.reason) == (first[name].valid,  # type: ignore[union-attr]
+                                                                            XML_CORPUS[name][1]), name
+    assert (cache.counts - before).hits >= 6  # every case that reaches the chain step
+
+
 def test_integrity_is_checked_for_every_document_even_when_the_path_is_cached(corpus: Corpus) -> None:
     v = PackageVerifier(corpus.trust)
     assert v.verify(None, S.facts(S.blob(corpus.both))).verdict is Verdict.SIGNED
@@ -139,7 +159,7 @@ def test_another_trust_snapshot_never_hits(corpus: Corpus) -> None:
 def _der(pem_bytes: bytes) -> bytes:
     from asn1crypto import pem
 
-    return pem.unarmor(pem_bytes)[2]
+    return bytes(pem.unarmor(pem_bytes)[2])
 
 
 def _copy_trust(src: Path, dst: Path) -> Path:
@@ -165,7 +185,7 @@ def test_a_new_crl_revokes_the_next_document_in_the_worker(corpus: Corpus, tmp_p
     trust_dir = _copy_trust(corpus.trust_dir, tmp_path / "trust")
     signer = corpus.pki.issue("to-be-revoked", S.SIGNER, S.ORGAN_NAME)
     ident = (signer.key_pem, signer.cert_pem + signer.chain_pem)
-    docs = [sign_person_then_org(S.testpki.minimal_pdf(f"Cong van {i}"), ident, None) for i in range(3)]
+    docs = [sign_person_then_org(testpki.minimal_pdf(f"Cong van {i}"), ident, None) for i in range(3)]
     with VerificationStage(TrustSource.from_dir(trust_dir), workers=1) as stage:
         first = stage.submit(None, S.facts(S.blob(docs[0]))).result(timeout=60)
         second = stage.submit(None, S.facts(S.blob(docs[1]))).result(timeout=60)

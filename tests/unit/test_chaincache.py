@@ -18,7 +18,7 @@ H = dt.timedelta(hours=1)
 
 
 def _key(n: int = 0, snapshot: str = "a") -> ChainKey:
-    return ChainKey(bytes([n]) * 32, b"\0" * 32, snapshot, T0.date())
+    return ChainKey("pades", bytes([n]) * 32, b"\0" * 32, snapshot, T0.date())
 
 
 RESULT = ChainResult(None, None, "path", None)
