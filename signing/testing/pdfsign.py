@@ -11,6 +11,7 @@ import io
 from pyhanko.keys import load_certs_from_pemder_data, load_private_key_from_pemder_data
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 
@@ -27,15 +28,18 @@ def _signer(key_pem: bytes, cert_pem: bytes) -> signers.SimpleSigner:
     )
 
 
-def sign_pdf(pdf: bytes, key_pem: bytes, cert_pem: bytes, field_name: str) -> bytes:
-    """One PAdES (ETSI.CAdES.detached) signature appended as an incremental update."""
+def sign_pdf(
+    pdf: bytes, key_pem: bytes, cert_pem: bytes, field_name: str, timestamper: TimeStamper | None = None
+) -> bytes:
+    """One PAdES (ETSI.CAdES.detached) signature appended as an incremental update; with a
+    signature timestamp token from `timestamper` when given."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
         subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
     )
-    out = signers.sign_pdf(writer, meta, signer=_signer(key_pem, cert_pem))
+    out = signers.sign_pdf(writer, meta, signer=_signer(key_pem, cert_pem), timestamper=timestamper)
     return bytes(out.getvalue())
 
 

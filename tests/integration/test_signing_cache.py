@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from asn1crypto import keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 
 from signing.chaincache import CacheCounts, ChainCache
@@ -24,7 +31,7 @@ from signing.inputs import PackageFacts
 from signing.pades import PARSE_ERRORS, DocumentCheck, PadesVerifier, judge
 from signing.stage import VerificationStage
 from signing.testing import pki as testpki
-from signing.testing.pdfsign import sign_person_then_org
+from signing.testing.pdfsign import sign_pdf, sign_person_then_org
 from signing.trust import SIGNING_KEY_USAGE, TrustConfig, TrustSource
 from signing.verdict import Reason, Verdict
 from signing.verifier import PackageVerifier
@@ -228,3 +235,41 @@ def test_a_certificate_that_expires_is_not_answered_from_the_cache_afterwards(co
     expired = v.verify(None, facts)
     assert (expired.verdict, expired.reason) == (Verdict.INVALID, Reason.EXPIRED)
     assert cached.cache.counts == CacheCounts(1, 2)
+
+
+def _tsa(corpus: Corpus) -> tuple[asn1_x509.Certificate, keys.PrivateKeyInfo]:
+    """A time-stamping authority under the test intermediate (pyhanko's DummyTimeStamper signs)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    inter = corpus.pki.intermediate
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test TSA")]))
+        .issuer_name(inter.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(7777)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(inter.key, hashes.SHA256())
+    )
+    der_key = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return (asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+            keys.PrivateKeyInfo.load(der_key))
+
+
+def test_a_timestamped_signature_goes_through_pyhanko_whole(corpus: Corpus) -> None:
+    """pyhanko validates a signature timestamp in the signer's own context first, so such a
+    signature is not split: no path lookup, pyHanko alone's verdict."""
+
+    tsa_cert, tsa_key = _tsa(corpus)
+    signed = sign_pdf(corpus.plain_pdf, *corpus.ident("nguyen-van-mau"), field_name="ChuKyCaNhan",
+                      timestamper=DummyTimeStamper(tsa_cert, tsa_key))
+    facts = S.facts(S.blob(signed))
+    cached = PadesVerifier(corpus.trust)
+    ours = PackageVerifier(corpus.trust, documents=cached).verify(None, facts)
+    reference = PackageVerifier(corpus.trust, documents=PyhankoAlone(corpus.trust)).verify(None, facts)
+    assert _key(ours) == _key(reference)
+    assert ours.verdict is Verdict.PARTIALLY_SIGNED
+    assert cached.cache.counts == CacheCounts(0, 0)
