@@ -75,8 +75,8 @@ class Settings(BaseSettings):
     trust_dir: Path | None = None
     verify_workers: int = Field(2, ge=1)
     #: Certificate paths each verification worker keeps (signing.chaincache; a few hundred
-    #: recurring signers per province fit many times over).
-    verify_cache_entries: int = Field(4096, ge=1)
+    #: recurring signers per province fit; ~29 KiB an entry, ~30 MB a worker when full).
+    verify_cache_entries: int = Field(1024, ge=1)
     #: PEM key and certificate (chain) the hub signs its own status packages with (optional).
     hub_key: Path | None = None
     hub_cert: Path | None = None
