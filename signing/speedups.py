@@ -53,15 +53,17 @@ _depth = 0
 def read_hex_string(stream: IO[bytes]) -> Any:
     """Drop-in for `pyhanko.pdf_utils.generic.read_hex_string_from_stream` (stream at the `<`)."""
     start = stream.tell()
-    buf = stream.read(_CHUNK)
-    end = buf.find(b">", 1)
-    while end < 0:
+    first = stream.read(_CHUNK)
+    chunks, found, before = [first], first.find(b">", 1), 0
+    while found < 0:  # read on in chunks, joined once: linear however long the string
         more = stream.read(_CHUNK)
         if not more:
             break
-        searched = len(buf)
-        buf += more
-        end = buf.find(b">", searched)
+        before += len(chunks[-1])
+        chunks.append(more)
+        found = more.find(b">")
+    buf = b"".join(chunks)
+    end = before + found if found >= 0 else -1
     body = buf[1:end] if end > 0 else b""
     if end < 0 or buf[:1] != b"<" or _PLAIN_HEX.fullmatch(body) is None:
         stream.seek(start)

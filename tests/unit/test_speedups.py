@@ -12,7 +12,7 @@ from asn1crypto import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
 
-from signing.speedups import _ORIGINAL, _ORIGINAL_PREP, ldap_string_prep, read_hex_string, speedups
+from signing.speedups import _CHUNK, _ORIGINAL, _ORIGINAL_PREP, ldap_string_prep, read_hex_string, speedups
 
 pytestmark = pytest.mark.unit
 
@@ -25,6 +25,8 @@ CASES = [
     b"<486>",  # odd: padded with 0
     b"<" + b"ab" * 40_000 + b">",  # longer than one read-ahead chunk
     b"<" + b"0" * 200_000 + b">",  # a zero-padded /Contents placeholder
+    b"<" + b"a" * (_CHUNK - 1) + b">",  # the closing > first in the second read-ahead chunk
+    b"<" + b"b" * (3 * _CHUNK + 5) + b">",
     b"<fe ff 00 41>",  # a UTF-16 text string
 ]
 BAD = [
