@@ -100,11 +100,16 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """A read transaction: one consistent snapshot for multi-query answers such as a trace."""
-    with engine.connect() as conn, conn.begin():
+    """A read transaction: one consistent snapshot for multi-query answers such as a trace.
+    On PostgreSQL the isolation level and read-only mode go with the BEGIN itself (psycopg
+    sends `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`) rather than as a `SET TRANSACTION`
+    of their own: one round trip less for every read, and most of the hub's reads are one
+    statement on its hot path (issue 12: −50 µs of CPU and −0.3 ms of wall time a read)."""
+    with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-        yield conn
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            yield conn
 
 
 def unavailable(exc: BaseException) -> bool:

@@ -4,8 +4,6 @@ from the closed set it holds, and values at their bounds, in multi-byte characte
 intact. Refusals carry who submitted them and what they claimed, without changing the identity
 of refusals recorded before those fields existed."""
 
-# ruff: noqa: F811  (shared fixtures imported from test_ledger_backends)
-
 from __future__ import annotations
 
 import json
@@ -35,7 +33,7 @@ from schemas.codes import BussinessDocType, Priority
 from schemas.findings import Code
 from schemas.limits import Bounded, bound
 from signing.verdict import Verdict
-from tests.integration.test_ledger_backends import digest, ledger_url  # noqa: F401  (fixtures)
+from tests.integration.test_ledger_backends import digest
 
 pytestmark = pytest.mark.integration
 

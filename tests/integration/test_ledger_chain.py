@@ -2,10 +2,6 @@
 any change behind the ledger's back, and never forked by concurrent writers — threads and
 separate processes, on SQLite and PostgreSQL."""
 
-# The shared fixtures are imported from test_ledger_backends (I may not edit conftest.py), so
-# test parameters named after them look like redefinitions to ruff.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import multiprocessing
@@ -16,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from router.ledger import Delivered, Ledger, Retrying, Routed, StatusRecorded
-from tests.integration.test_ledger_backends import (  # noqa: F401  (fixtures)
+from tests.integration.test_ledger_backends import (
     DISTRICT,
     H41,
     VPCP,
@@ -24,7 +20,6 @@ from tests.integration.test_ledger_backends import (  # noqa: F401  (fixtures)
     digest,
     doc_id,
     edoc,
-    ledger_url,
 )
 
 pytestmark = pytest.mark.integration

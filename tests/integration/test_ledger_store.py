@@ -34,7 +34,6 @@ from tests.integration.test_ledger_backends import (  # noqa: F401  (fixtures)
     doc_id,
     edoc,
     ledger,
-    ledger_url,
 )
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,6 @@ statuses 01, 03, 06 come back), a revocation that refers to it, rendering and JS
 
 # The shared fixtures are imported from test_ledger_backends (I may not edit conftest.py), so
 # test parameters named after them look like redefinitions to ruff.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -30,12 +29,11 @@ from router.ledger import (
     render_trace_text,
 )
 from schemas.codes import BussinessDocType
-from tests.integration.test_ledger_backends import (  # noqa: F401  (fixtures)
+from tests.integration.test_ledger_backends import (
     at,
     digest,
     doc_id,
     edoc,
-    ledger_url,
 )
 
 pytestmark = pytest.mark.integration

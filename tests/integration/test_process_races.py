@@ -1,7 +1,9 @@
 """What `lienthong run --processes N` leans on, raced by real processes (not threads: no GIL,
 no shared Python objects, only the database and the file system between them).
 
-* The evidence chain on PostgreSQL: four processes append the route stage's real events
+* The evidence chain on PostgreSQL (test_ledger_chain.py races synthetic events; here the
+  events are the route stage's own and the race includes the DocumentId rule): four processes
+  append the route stage's real events
   concurrently (each decided by its own `IntakeStage`, many small transactions, started at one
   barrier). Every append takes `pg_advisory_xact_lock` before reading the chain head, so the
   chain stays one line: contiguous seqs, `verify_chain()` intact (hashes and the tables replayed

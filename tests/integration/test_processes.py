@@ -235,3 +235,17 @@ def test_more_than_one_process_per_role_on_sqlite_is_refused_in_one_line(amqp_ur
         lines = [ln for ln in hub.log.read_text(encoding="utf-8").splitlines() if ln.strip()]
         assert len(lines) == 1, lines
         assert "--processes 2 needs a PostgreSQL ledger" in lines[0] and "SQLite" in lines[0], lines
+
+
+def test_workers_stop_by_themselves_when_the_supervisor_is_killed(
+    amqp_url: str, pg_ledger_url: str, tmp_path: Path
+) -> None:
+    with hub_environment(amqp_url, unique_prefix("orphan"), tmp_path, ledger_url=pg_ledger_url) as env:
+        hub = env.spawn(processes=2, role="deliver", journal=False)
+        hub.wait_ready(120)
+        workers = [psutil.Process(pid) for pid in hub.workers().values()]
+        assert len(workers) == 2
+        hub.kill()  # SIGKILL: the supervisor cannot forward anything
+        _, alive = psutil.wait_procs(workers, timeout=60)
+        assert not alive, f"workers still running after their supervisor died: {alive}"
+        assert hub.log_events("supervisor lost; stopping") == 2, hub.tail()

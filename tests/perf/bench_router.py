@@ -1,6 +1,13 @@
 """Routing throughput and end-to-end latency of the hub against the raw broker, in one run.
 
 Run: .venv/bin/python -m tests.perf.bench_router [--packages N] [--window W] [--profile DIR]
+     .venv/bin/python -m tests.perf.bench_router --ledger postgresql --processes 2
+     .venv/bin/python -m tests.perf.bench_router --matrix   # every shape below, SQLite and PostgreSQL
+
+Each hub shape is measured twice: a flood (all N published at once) gives its maximum rate, then
+a paced run at half that rate gives its latency; the raw broker is paced at the same rate in the
+same run. Shapes: one process (`--role all`), two (`--split`: intake | deliver, the most a SQLite
+ledger takes) and `--processes N` (N intake + N deliver workers under the supervisor; PostgreSQL).
 
 Raw: the best pika does here — N persistent messages of exactly the packages' size published to
 a quorum queue with asynchronous confirms (a window of W unconfirmed publishes on a
@@ -27,7 +34,8 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +50,7 @@ from router.topology.names import Names
 from tests.support.flood import Flood
 from tests.support.packages import make_edoc
 from tests.support.procs import PROFILE_ENV, HubEnv, HubProcess, hub_environment, read_journal
-from tests.support.services import AMQP_URL, delete_broker_objects, unique_prefix
+from tests.support.services import AMQP_URL, PG_URL, delete_broker_objects, pg_schema, unique_prefix
 
 SENDER, RECIPIENT, SYSTEM = "000.00.00.H41", "000.00.13.H41", "tinh-nghean"
 
@@ -55,6 +63,13 @@ class Result:
     latencies: list[float]
     cpu_s: float | None = None
     broker_cpu_s: float | None = None
+    #: the machine's 1-minute load average at the end of the run
+    load: float = 0.0
+    #: CPU of the PostgreSQL server processes over the run (every backend on the machine)
+    db_cpu_s: float | None = None
+    #: PostgreSQL: share of the run the ledger's append lock was held, mean backends waiting for it
+    lock_held: float | None = None
+    lock_waiters: float | None = None
 
     @property
     def rate(self) -> float:
@@ -68,8 +83,72 @@ class Result:
         share = f"{100 * self.rate / raw.rate:.0f} %" if raw else "–"
         cpu = f"{1000 * self.cpu_s / self.n:.2f}" if self.cpu_s else "–"
         broker = f"{1000 * self.broker_cpu_s / self.n:.2f}" if self.broker_cpu_s else "–"
+        db = f"{1000 * self.db_cpu_s / self.n:.2f}" if self.db_cpu_s else "–"
+        lock = "–" if self.lock_held is None else f"{100 * self.lock_held:.0f} % / {self.lock_waiters:.1f}"
         return (f"| {self.name} | {self.n} | {self.rate:,.0f} | {share} | {self.pct(0.5):,.0f} | "
-                f"{self.pct(0.99):,.0f} | {cpu} | {broker} |")
+                f"{self.pct(0.99):,.0f} | {cpu} | {broker} | {db} | {lock} | {self.load:.1f} |")
+
+
+class AppendLock:
+    """Samples pg_locks every 20 ms during a run: is the ledger's append lock (the advisory lock
+    of router/ledger/engine.py, first key 0x4C54) held, and how many transactions wait for it.
+    Held nearly all the time means the one evidence chain, not CPU, sets the pace."""
+
+    SQL = ("SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) FROM pg_locks "
+           "WHERE locktype = 'advisory' AND classid = 19540")
+
+    def __init__(self) -> None:
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        self.samples: list[tuple[int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> AppendLock:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.engine.dispose()
+
+    def _run(self) -> None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            while not self._stop.wait(0.02):
+                held, waiting = conn.execute(text(self.SQL)).one()
+                conn.rollback()
+                self.samples.append((int(held), int(waiting)))
+
+    def figures(self) -> tuple[float | None, float | None]:
+        if not self.samples:
+            return None, None
+        return (sum(1 for h, _ in self.samples if h) / len(self.samples),
+                sum(w for _, w in self.samples) / len(self.samples))
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How the hub runs: one process, intake | deliver, or N workers per role; on which ledger."""
+
+    ledger: str = "sqlite"
+    split: bool = False
+    processes: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.processes is not None:
+            how = f"{self.processes} + {self.processes} workers (--processes {self.processes})"
+        else:
+            how = "2 processes (intake \\| deliver)" if self.split else "1 process"
+        return f"hub, {how}, {'PostgreSQL' if self.ledger == 'postgresql' else 'SQLite'}"
+
+
+MATRIX = (Shape("sqlite"), Shape("sqlite", split=True), Shape("postgresql"), Shape("postgresql", split=True),
+          Shape("postgresql", processes=2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,53 +232,105 @@ def bench_raw(runs: list[Run], window: int) -> list[Result]:
             first = min(sent.sent_at.values())
             lat = [consumer.received[i] - sent.sent_at[i] for i in range(len(run.bodies))]
             results.append(Result(f"raw broker{run.label}", len(run.bodies), max(consumer.received.values()) - first,
-                                  lat, broker_cpu_s=(_cpu(broker) - b0) if broker else None))
+                                  lat, broker_cpu_s=(_cpu(broker) - b0) if broker else None, load=os.getloadavg()[0]))
         return results
     finally:
         delete_broker_objects(prefix)
 
 
 # -- the hub ------------------------------------------------------------------------------------
-def bench_hub(
-    runs: list[Run], window: int, root: Path, profile: Path | None, env_extra: dict[str, str], *, split: bool,
-    cpu_profile: bool = False,
-) -> list[Result]:
-    import hashlib
+class HubUnderTest:
+    """The hub of one shape, started in its environment; `measure` floods or paces one run."""
 
-    results = []
-    name = "hub, 2 processes (intake | deliver)" if split else "hub, 1 process"
-    with hub_environment(AMQP_URL, unique_prefix("bench"), root, **env_extra) as env:
+    def __init__(self, env: HubEnv, shape: Shape, window: int, profile: Path | None, cpu_profile: bool) -> None:
+        self.env, self.shape, self.window = env, shape, window
         if profile is not None:
             profile.mkdir(parents=True, exist_ok=True)
-        hubs = [
-            env.spawn(role, extra_env={PROFILE_ENV: str(profile / f"{role}.{'cpu' if cpu_profile else 'stacks'}")}
+        roles = ("intake", "deliver") if shape.split else ("all",)
+        self.hubs = [
+            env.spawn(role, processes=shape.processes,
+                      extra_env={PROFILE_ENV: str(profile / f"{role}.{'cpu' if cpu_profile else 'stacks'}")}
                       if profile else None)
-            for role in (("intake", "deliver") if split else ("all",))
+            for role in roles
         ]
-        for hub in hubs:
-            hub.wait_ready()
-        procs = [psutil.Process(hub.popen.pid) for hub in hubs]
-        broker = broker_process()
-        for run in runs:
-            digests = [hashlib.sha256(b).hexdigest() for b in run.bodies]
-            cpu0 = sum(_cpu(p) for p in procs)
-            b0 = _cpu(broker) if broker else 0.0
-            sent = Flood(env.user_url(SYSTEM), Names(env.prefix).intake_exchange, run.bodies, window=window,
-                         max_rate=run.max_rate).run()
-            written = _wait_written(env, digests, hubs)
-            cpu = sum(_cpu(p) for p in procs) - cpu0
-            first = min(sent.sent_at.values())
-            lat = [written[i] - sent.sent_at[i] for i in range(len(digests))]
-            results.append(Result(f"{name}{run.label}", len(digests), max(written) - first, lat, cpu,
-                                  (_cpu(broker) - b0) if broker else None))
-        for hub in hubs:
+        for hub in self.hubs:
+            hub.wait_ready(120)
+        # the supervisor and its workers (their CPU is the hub's too)
+        self.procs = [q for hub in self.hubs for p in [psutil.Process(hub.popen.pid)] for q in [p, *p.children()]]
+        self.broker = broker_process()
+
+    def measure(self, run: Run) -> Result:
+        import hashlib
+
+        digests = [hashlib.sha256(b).hexdigest() for b in run.bodies]
+        db = postgres_processes() if self.shape.ledger == "postgresql" else []
+        db0 = _cpu_sum(db)
+        cpu0 = sum(_cpu(p) for p in self.procs)
+        b0 = _cpu(self.broker) if self.broker else 0.0
+        with AppendLock() if self.shape.ledger == "postgresql" else nullcontext() as lock:
+            sent = Flood(self.env.user_url(SYSTEM), Names(self.env.prefix).intake_exchange, run.bodies,
+                         window=self.window, max_rate=run.max_rate).run()
+            written = _wait_written(self.env, digests, self.hubs)
+        held, waiters = lock.figures() if lock is not None else (None, None)
+        cpu = sum(_cpu(p) for p in self.procs) - cpu0
+        first = min(sent.sent_at.values())
+        lat = [written[i] - sent.sent_at[i] for i in range(len(digests))]
+        return Result(f"{self.shape.label}{run.label}", len(digests), max(written) - first, lat, cpu,
+                      (_cpu(self.broker) - b0) if self.broker else None, load=os.getloadavg()[0],
+                      db_cpu_s=(_cpu_sum(db) - db0) if db else None, lock_held=held, lock_waiters=waiters)
+
+    def stop(self) -> None:
+        for hub in self.hubs:
             hub.terminate()
-    return results
+
+
+@contextmanager
+def ledger_for(shape: Shape, root: Path) -> Iterator[str]:
+    if shape.ledger == "postgresql":
+        with pg_schema(PG_URL, "lt_bench") as url:
+            yield url
+    else:
+        yield f"sqlite:///{root / 'ledger.sqlite3'}"
+
+
+def bench_shape(
+    shape: Shape, n: int, paced_n: int, window: int, root: Path, env_extra: dict[str, Any], *,
+    paced_rate: float | None = None, profile: Path | None = None, cpu_profile: bool = False, skip_raw: bool = False,
+) -> list[Result]:
+    """Hub flood (its maximum rate), then the hub and the raw broker paced at half of it."""
+    tag = f"{shape.ledger[:2]}{'s' if shape.split else ''}{shape.processes or 1}"
+    with ledger_for(shape, root) as url, \
+            hub_environment(AMQP_URL, unique_prefix("bench"), root, ledger_url=url, **env_extra) as env:
+        hub = HubUnderTest(env, shape, window, profile, cpu_profile)
+        try:
+            flood = hub.measure(Run(" — flood", packages(n, f"F{tag}")))
+            rate = paced_rate or max(1.0, round(flood.rate / 2))
+            paced = hub.measure(Run(f" — paced {rate:g}/s (half its max)", packages(paced_n, f"P{tag}"), rate))
+        finally:
+            hub.stop()
+    raw = [] if skip_raw else bench_raw([Run(f" — paced {rate:g}/s", packages(paced_n, f"R{tag}"), rate)], window)
+    return [flood, paced, *raw]
 
 
 def _cpu(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return float(t.user + t.system)
+
+
+def postgres_processes() -> list[psutil.Process]:
+    """The PostgreSQL server's processes now (the hub's pooled backends are open by then); other
+    sessions' backends on a shared machine are counted too, so the figure is an upper bound."""
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
+
+
+def _cpu_sum(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            total += _cpu(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
 
 
 def _wait_written(env: HubEnv, digests: list[str], hubs: list[HubProcess], timeout: float = 900) -> list[float]:
@@ -299,14 +430,25 @@ def summarise(path: Path, top: int = 25) -> None:
         print(f"{100 * n / total:6.1f}  {f}")
 
 
+HEADER = ("| path | packages | packages/s | of raw | p50 ms | p99 ms | hub CPU ms/pkg | broker CPU ms/pkg "
+          "| PostgreSQL CPU ms/pkg | append lock held / waiting | load |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--packages", type=int, default=2000)
+    parser.add_argument("--packages", type=int, default=2000, help="packages of each flood")
+    parser.add_argument("--paced-packages", type=int, default=None, help="packages of each paced run (packages/2)")
+    parser.add_argument("--paced-rate", type=float, default=None,
+                        help="packages/s of the paced runs (default: half the hub's measured maximum)")
     parser.add_argument("--window", type=int, default=256, help="unconfirmed publishes in flight")
-    parser.add_argument("--latency-rate", type=float, default=50.0, help="packages/s of the paced latency run")
-    parser.add_argument("--latency-packages", type=int, default=500)
     parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument("--ledger", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--split", action="store_true", help="run intake and deliver as two processes")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="lienthong run --processes N: N intake + N deliver workers (PostgreSQL)")
+    parser.add_argument("--matrix", action="store_true",
+                        help="every shape: 1 and 2 processes on SQLite; 1, 2 and 2+2 on PostgreSQL")
     parser.add_argument("--profile", type=Path, default=None, help="sample the hub's threads into this folder")
     parser.add_argument("--cpu-profile", action="store_true",
                         help="with --profile: CPU time per function (pip install yappi) instead of samples")
@@ -322,27 +464,30 @@ def main() -> None:
         breakdown()
         return
     extra = dict(kv.split("=", 1) for kv in args.set)
+    shapes = MATRIX if args.matrix else (Shape(args.ledger, args.split, args.processes),)
+    n = args.packages
+    paced_n = args.paced_packages or max(50, n // 2)
 
     load0 = os.getloadavg()
-    n, paced = args.packages, args.latency_packages
-    hub_runs = [Run(" — flood", packages(n, "HUB")), Run(f" — paced {args.latency_rate:g}/s", packages(paced, "HUBP"),
-                                                          args.latency_rate)]
-    raw_runs = [Run(" — flood", packages(n, "RAW")), Run(f" — paced {args.latency_rate:g}/s", packages(paced, "RAWP"),
-                                                         args.latency_rate)]
-    size = statistics.mean(len(b) for b in hub_runs[0].bodies)
-    raw = [] if args.skip_raw else bench_raw(raw_runs, args.window)
-    with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
-        hub = bench_hub(hub_runs, args.window, Path(tmp), args.profile, extra, split=args.split,
-                        cpu_profile=args.cpu_profile)
+    raw = [] if args.skip_raw else bench_raw([Run(" — flood", packages(n, "RAW"))], args.window)
+    size = statistics.mean(len(b) for b in packages(20, "SIZE"))
+    rows: list[Result] = []
+
+    def row(r: Result) -> str:  # a hub flood is compared with the raw flood of the same run
+        return r.row(raw[0] if raw and r.name.startswith("hub") and r.name.endswith("flood") else None)
+
+    print(HEADER, *(row(r) for r in raw), sep="\n", flush=True)
+    for shape in shapes:
+        with tempfile.TemporaryDirectory(prefix="lt-bench-") as tmp:
+            got = bench_shape(shape, n, paced_n, args.window, Path(tmp), extra, paced_rate=args.paced_rate,
+                              profile=args.profile, cpu_profile=args.cpu_profile, skip_raw=args.skip_raw)
+        print(*(row(r) for r in got), sep="\n", flush=True)
+        rows += got
     load1 = os.getloadavg()
-    print(f"\n{n} packages of {size / 1024:.1f} KiB (one recipient each), window {args.window}, "
-          f"{os.cpu_count()} CPUs, load average before {load0[0]:.2f} / after {load1[0]:.2f}, hub settings {extra}")
-    print("| path | packages | packages/s | of raw | p50 ms | p99 ms | hub CPU ms/pkg | broker CPU ms/pkg |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for result in raw:
-        print(result.row(None))
-    for k, result in enumerate(hub):
-        print(result.row(raw[k] if raw else None))
+    print(f"\n{n} packages per flood, {paced_n} per paced run, {size / 1024:.1f} KiB each (one recipient), window "
+          f"{args.window}, {os.cpu_count()} CPUs, load average before {load0[0]:.2f} / after {load1[0]:.2f}, "
+          f"hub settings {extra}")
+    print(HEADER, *(row(r) for r in raw + rows), sep="\n")
 
 
 if __name__ == "__main__":
