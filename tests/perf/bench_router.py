@@ -264,7 +264,7 @@ class HubUnderTest:
 
         digests = [hashlib.sha256(b).hexdigest() for b in run.bodies]
         db = postgres_processes() if self.shape.ledger == "postgresql" else []
-        db0 = _cpu_sum(db)
+        db0 = _cpu_by_pid(db)
         cpu0 = sum(_cpu(p) for p in self.procs)
         b0 = _cpu(self.broker) if self.broker else 0.0
         with AppendLock() if self.shape.ledger == "postgresql" else nullcontext() as lock:
@@ -277,7 +277,7 @@ class HubUnderTest:
         lat = [written[i] - sent.sent_at[i] for i in range(len(digests))]
         return Result(f"{self.shape.label}{run.label}", len(digests), max(written) - first, lat, cpu,
                       (_cpu(self.broker) - b0) if self.broker else None, load=os.getloadavg()[0],
-                      db_cpu_s=(_cpu_sum(db) - db0) if db else None, lock_held=held, lock_waiters=waiters)
+                      db_cpu_s=_cpu_delta(db, db0) if db else None, lock_held=held, lock_waiters=waiters)
 
     def stop(self) -> None:
         for hub in self.hubs:
@@ -323,14 +323,21 @@ def postgres_processes() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
 
 
-def _cpu_sum(procs: list[psutil.Process]) -> float:
-    total = 0.0
+def _cpu_by_pid(procs: list[psutil.Process]) -> dict[int, float]:
+    out = {}
     for p in procs:
         try:
-            total += _cpu(p)
+            out[p.pid] = _cpu(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return total
+    return out
+
+
+def _cpu_delta(procs: list[psutil.Process], before: dict[int, float]) -> float:
+    """CPU used since `before` by the processes alive at both ends (a backend that ended during
+    the run is left out rather than counted negative)."""
+    after = _cpu_by_pid(procs)
+    return sum(after[pid] - before[pid] for pid in after.keys() & before.keys())
 
 
 def _wait_written(env: HubEnv, digests: list[str], hubs: list[HubProcess], timeout: float = 900) -> list[float]:
