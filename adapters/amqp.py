@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pika
@@ -93,8 +93,9 @@ class Submitter:
         if self.conn.is_open:
             self.conn.close()
 
-    def outbox(self, *, headers: dict[str, Any] | None = None, wait_s: float = 10.0) -> AmqpOutbox:
-        return AmqpOutbox(self, headers or {}, wait_s)
+    def outbox(self, *, headers: dict[str, Any] | None = None, wait_s: float = 10.0,
+               claim_headers: dict[str, Any] | None = None) -> AmqpOutbox:
+        return AmqpOutbox(self, headers or {}, wait_s, claim_headers or {})
 
     def __enter__(self) -> Submitter:
         return self
@@ -107,14 +108,19 @@ class Submitter:
 class AmqpOutbox:
     """A Submitter as the drop-folder poller's Outbox (adapters/folder_poller.py): confirmed
     publish, the intake result awaited for `wait_s`, `headers` on every message (how the hub
-    names the system it submits for)."""
+    names the system it submits for); `claim_headers` added when the body is a claim reference
+    (the hub spells them: `lt-claim`)."""
 
     submitter: Submitter
     headers: dict[str, Any]
     wait_s: float = 10.0
+    claim_headers: dict[str, Any] = field(default_factory=dict)
 
-    def submit(self, body: bytes, message_id: str) -> Submitted:
-        done = self.submitter.submit(body, wait_s=self.wait_s, message_id=message_id, headers=self.headers)
+    def submit(self, body: bytes, message_id: str, *, claim: bool = False) -> Submitted:
+        if claim and not self.claim_headers:
+            raise ValueError("this outbox was not given the claim headers: a reference would be read as a package")
+        headers = {**self.headers, **self.claim_headers} if claim else self.headers
+        done = self.submitter.submit(body, wait_s=self.wait_s, message_id=message_id, headers=headers)
         return Submitted(done.confirmed, done.result)
 
     def close(self) -> None:
@@ -173,7 +179,7 @@ class LinkSink:
         with self._lock:
             for attempt in (1, 2):
                 try:
-                    self._open().basic_publish("", self.queue, handover.body, props, mandatory=True)
+                    self._open().basic_publish("", self.queue, handover.read(), props, mandatory=True)
                     return Delivered(f"handed to the link queue {self.queue}")
                 except UnroutableError:
                     return TransientFailure(LINK_QUEUE_MISSING)

@@ -45,7 +45,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import structlog
@@ -120,7 +120,9 @@ class FolderSink:
         """Steps 1–2; returns the name of the temp file the marker commits to (ours or a racer's)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.journal.mkdir(parents=True, exist_ok=True)
-        tmp = _write_temp(self.directory, h.body, prefix=f".tmp-{h.handover_id}-", suffix=".part")
+        # streamed: a claim-checked package comes from the store in chunks, verified; a damaged
+        # one raises before the marker exists, and its temp file is removed (nothing published)
+        tmp = _write_temp(self.directory, h.chunks(), prefix=f".tmp-{h.handover_id}-", suffix=".part")
         try:
             os.symlink(tmp.name, marker)  # atomic, carries its target: no content to write and fsync
         except FileExistsError:
@@ -253,11 +255,12 @@ def _sweep(folder: Path, prefix: str) -> None:
         Path(path).unlink(missing_ok=True)
 
 
-def _write_temp(folder: Path, data: bytes, *, prefix: str, suffix: str) -> Path:
+def _write_temp(folder: Path, data: bytes | Iterable[bytes], *, prefix: str, suffix: str) -> Path:
     fd, tmp = _open_temp(folder, prefix, suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in (data,) if isinstance(data, bytes) else data:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:

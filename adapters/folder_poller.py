@@ -19,6 +19,11 @@ Why this protocol (Camel's file component, Domibus' FS plugin; design.md §3):
 
 A file that is not a regular file (a symlink dropped into `out/`) goes to `failed/` unread,
 with a reason file; nothing outside the system's root is ever opened (adapters/folder_layout.py).
+
+A file above the claim-check threshold (README "Large packages") is never read into memory:
+it is streamed into the payload store (its SHA-256 computed on the way) and the poller submits
+the small reference instead, so a 200 MB scan neither meets the broker's `max_message_size`
+nor the hub's memory. Intake validates it from the store.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from adapters.folder_layout import (
     takeable,
 )
 from adapters.folder_sent import Refusal, SentJournal
+from adapters.payloadstore import ClaimReference, PayloadStore, file_chunks
 
 log = structlog.get_logger("lienthong.folder.poller")
 
@@ -65,7 +71,9 @@ class Submitted:
 class Outbox(Protocol):
     """How a poller hands one package to intake on behalf of its system (publisher confirms)."""
 
-    def submit(self, body: bytes, message_id: str) -> Submitted: ...
+    def submit(self, body: bytes, message_id: str, *, claim: bool = False) -> Submitted:
+        """`claim`: `body` is a claim reference to a payload already in the store."""
+        ...
 
     def close(self) -> None: ...
 
@@ -79,6 +87,8 @@ class PollerOptions:
     batch: int = 200
     #: how often the sent/ records older than their retention are pruned
     prune_every_s: float = 3600.0
+    #: files larger than this go to the payload store and travel as a reference (0: never)
+    claim_threshold_bytes: int = 0
 
 
 class FolderPoller:
@@ -86,8 +96,9 @@ class FolderPoller:
     connection is not shared between threads)."""
 
     def __init__(self, folders: DropFolders, outbox: Callable[[], Outbox], journal: SentJournal,
-                 options: PollerOptions | None = None) -> None:
+                 options: PollerOptions | None = None, *, payloads: PayloadStore | None = None) -> None:
         self.folders = folders
+        self.payloads = payloads
         self._outbox_factory = outbox
         self._outbox: Outbox | None = None
         self.journal = journal
@@ -197,12 +208,11 @@ class FolderPoller:
     def _process(self, fd: int, claimed: Path, name: str) -> None:
         """Submit a claimed file (lock held by `fd`); always releases the lock."""
         try:
-            body = _read_all(fd)
-            digest = hashlib.sha256(body).hexdigest()
+            body, digest, claim = self._body(fd)
             if self.journal.confirmed(digest):  # confirmed before a crash: only finish the move
                 self.journal.finish(claimed, digest)
                 return
-            outcome = self._outbox_now().submit(body, digest)
+            outcome = self._outbox_now().submit(body, digest, claim=claim)
             if not outcome.confirmed:
                 self._give_back(claimed, name)
                 log.warning("folder.not_confirmed", system=self.folders.system, file=name)
@@ -223,6 +233,17 @@ class FolderPoller:
             raise
         finally:
             os.close(fd)
+
+    def _body(self, fd: int) -> tuple[bytes, str, bool]:
+        """(what to submit, the file's SHA-256, is it a claim reference)."""
+        threshold = self.options.claim_threshold_bytes
+        if self.payloads is not None and threshold > 0 and os.fstat(fd).st_size > threshold:
+            os.lseek(fd, 0, os.SEEK_SET)
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                stored = self.payloads.put_stream(file_chunks(fh))
+            return ClaimReference.of(stored, self.payloads.name).encode(), stored.digest, True
+        body = _read_all(fd)
+        return body, hashlib.sha256(body).hexdigest(), False
 
     def _give_back(self, claimed: Path, name: str) -> None:
         """Not confirmed: the file returns to where the DMS put it (or stays claimed for the

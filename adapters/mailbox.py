@@ -165,7 +165,7 @@ class Mailbox(TableStore):
         row = {
             "doc_id": doc_id, "handover_id": h.handover_id, "system_id": h.system_id, "kind": str(h.kind),
             "digest": h.digest, "sender": h.sender, "recipients": ",".join(h.recipients),
-            "document_id": h.document_id, "body": h.body, "state": LetterState.WAITING.value, "fails": 0,
+            "document_id": h.document_id, "body": h.read(), "state": LetterState.WAITING.value, "fails": 0,
             "visible_after": now, "created_at": now, "updated_at": now, "last_error": None,
             "headers": json.dumps(h.headers, ensure_ascii=False), "reported_at": None,
         }

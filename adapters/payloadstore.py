@@ -16,13 +16,14 @@ memory stays at one chunk whatever the size.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 CHUNK = 1024 * 1024
 _HEX = frozenset("0123456789abcdef")
@@ -48,6 +49,72 @@ class Stored:
     written: bool
 
 
+class ClaimError(ValueError):
+    """A body that says it is a reference but is not a valid one."""
+
+
+_FORMAT = "lienthong-claim/1"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimReference:
+    """What a claim-checked copy carries instead of the package: the digest that names and
+    verifies the payload, its size, and the store it is in. Defined beside the store because the
+    adapters that stream a large file in (drop folders, the axis-compatible API) write it too."""
+
+    digest: str
+    size: int
+    store: str = "folder"
+
+    def encode(self) -> bytes:
+        return json.dumps({"format": _FORMAT, "digest": self.digest, "size": self.size, "store": self.store},
+                          sort_keys=True).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> ClaimReference:
+        try:
+            data = json.loads(body)
+            if data.get("format") != _FORMAT:
+                raise ClaimError("not a claim reference")
+            digest, size, store = str(data["digest"]), int(data["size"]), str(data["store"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ClaimError("a claim reference that cannot be read") from exc
+        if len(digest) != 64 or not set(digest) <= _HEX or size < 0:
+            raise ClaimError("a claim reference without a SHA-256 digest and a size")
+        return cls(digest, size, store)
+
+    @classmethod
+    def of(cls, stored: Stored, store: str = "folder") -> ClaimReference:
+        return cls(stored.digest, stored.size, store)
+
+
+class PayloadStore(Protocol):
+    """What intake, delivery and the sweep need of a store. `FolderPayloadStore` is the one of
+    this build; an S3-compatible bucket (MinIO) would implement the same calls, with
+    `name` set to what references to it carry (`store` in ClaimReference)."""
+
+    name: str
+
+    def put(self, data: bytes) -> Stored: ...
+
+    def put_stream(self, chunks: Iterable[bytes]) -> Stored: ...
+
+    def has(self, digest: str, size: int | None = None) -> bool: ...
+
+    def open_verified(self, digest: str, size: int | None = None) -> Iterator[bytes]: ...
+
+    def read_verified(self, digest: str, size: int | None = None) -> bytes: ...
+
+    def sweep(self, still_needed: Callable[[str], bool], retention_s: float, now: float | None = None) -> list[str]:
+        ...
+
+
+def file_chunks(fh: BinaryIO, size: int = 1024 * 1024) -> Iterator[bytes]:
+    """A binary file in chunks (a drop-folder file, an upload spooled to disk) for `put_stream`."""
+    while chunk := fh.read(size):
+        yield chunk
+
+
 def _check(digest: str) -> str:
     if len(digest) != 64 or not set(digest) <= _HEX:
         raise ValueError("a payload is named by the lowercase hex SHA-256 of its bytes")
@@ -57,8 +124,19 @@ def _check(digest: str) -> str:
 class FolderPayloadStore:
     """The store on a folder (local disk or a shared mount every hub process sees)."""
 
+    name = "folder"
+
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def has(self, digest: str, size: int | None = None) -> bool:
+        """Is the payload there (with that size)? A cheap check before anything is handed over;
+        the bytes themselves are verified while they are read."""
+        try:
+            st = self.path(digest).stat()
+        except FileNotFoundError:
+            return False
+        return size is None or st.st_size == size
 
     def path(self, digest: str) -> Path:
         d = _check(digest)

@@ -26,6 +26,7 @@ from adapters.folder_layout import DropFolders
 from adapters.folder_poller import FolderPoller, Outbox, PollerOptions
 from adapters.folder_sent import SentJournal
 from adapters.mailbox import Mailbox, MailboxSink
+from adapters.payloadstore import PayloadStore
 from adapters.sink import Sink
 from adapters.webhook import WebhookSink, WebhookTarget, load_secret
 
@@ -57,6 +58,9 @@ class FileOptions(SinkOptions):
         return value
 
 
+DEFAULT_LEDGER_URL = "sqlite:///var/ledger.sqlite3"
+
+
 @dataclass(frozen=True, slots=True)
 class SinkPlace:
     """What the hub knows when it builds a system's sink."""
@@ -64,12 +68,16 @@ class SinkPlace:
     system_id: str
     deliver_root: Path
     #: the ledger's database, where pulling systems' mailboxes live (adapters/mailbox.py)
-    ledger_url: str = "sqlite:///var/ledger.sqlite3"
+    ledger_url: str = DEFAULT_LEDGER_URL
     #: the hub's own broker (every node) and this system's link queue, for the `shovel` adapter
     amqp_urls: tuple[str, ...] = ()
     link_queue: str = ""
     #: the national axis the hub is connected to (router/settings.py LIENTHONG_AXIS_*), if any
     axis: AxisConfig | None = None
+    #: the claim check's store and threshold: a drop-folder file above it is streamed into the
+    #: store and submitted as a reference (adapters/folder_poller.py)
+    payloads: PayloadStore | None = None
+    claim_threshold_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +239,9 @@ def _drop_sink(options: DropFolderOptions, place: SinkPlace) -> Sink:
 def _drop_source(options: DropFolderOptions, place: SinkPlace, outbox: Callable[[], Outbox]) -> FolderPoller:
     folders = drop_folders(options, place)
     return FolderPoller(folders, outbox, _journal(options, folders),
-                        PollerOptions(settle_s=options.settle_s, poll_s=options.poll_s))
+                        PollerOptions(settle_s=options.settle_s, poll_s=options.poll_s,
+                                      claim_threshold_bytes=place.claim_threshold_bytes),
+                        payloads=place.payloads)
 
 
 class DirectAmqpOptions(SinkOptions):

@@ -6,6 +6,7 @@ retries by itself (the broker's delay tiers own document retries, design.md §4)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,7 +15,14 @@ from schemas.codes import PackageKind
 
 @dataclass(frozen=True, slots=True)
 class Handover:
-    """One package for one recipient system, with what the router learnt about it."""
+    """One package for one recipient system, with what the router learnt about it.
+
+    A claim-checked package (README "Large packages") has no `body`: `source` opens its bytes in
+    the payload store, verified against the digest while they are read (the last chunk raises
+    the store's PayloadCorrupt if they do not match), and `size` says how many there are. A sink
+    takes the bytes with `chunks()` (streaming, bounded memory) or `read()` (all in memory, for
+    sinks that cannot stream) — never `body` directly — and publishes nothing when reading
+    raised: the delivery stage turns that into the named failure."""
 
     body: bytes
     digest: str
@@ -28,6 +36,28 @@ class Handover:
     from_hub: bool = False
     """The package is one the hub wrote itself (a hold notice, a refusal): the router knows it
     from the envelope; a sink must not read `lt-*` headers to guess it."""
+    source: Callable[[], Iterator[bytes]] | None = field(default=None, repr=False, compare=False)
+    size: int | None = None
+
+    @property
+    def length(self) -> int:
+        return self.size if self.source is not None and self.size is not None else len(self.body)
+
+    def chunks(self, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        """The package's bytes in chunks: the verified store read of a claim-checked package."""
+        if self.source is not None:
+            yield from self.source()
+            return
+        if len(self.body) <= chunk:
+            yield self.body
+            return
+        view = memoryview(self.body)
+        for i in range(0, len(view), chunk):
+            yield bytes(view[i : i + chunk])
+
+    def read(self) -> bytes:
+        """The whole package in memory (verified when it comes from the store)."""
+        return b"".join(self.chunks()) if self.source is not None else self.body
 
     @property
     def handover_id(self) -> str:

@@ -10,13 +10,15 @@ from typing import Any
 from adapters.amqp import Submitter
 from adapters.axis.client import AxisConfig, AxisLink
 from adapters.folder_poller import FolderPoller, Outbox
-from adapters.registry import SINKS, SinkPlace, SinkRegistry
+from adapters.payloadstore import FolderPayloadStore, PayloadStore
+from adapters.registry import DEFAULT_LEDGER_URL, SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
 from router.amqp.executor import Executor
 from router.amqp.observe import Observer
 from router.directory.model import Directory, load_directory
 from router.ledger.store import Ledger
+from router.pipeline.claimcheck import sweep
 from router.pipeline.clock import Clock, system_clock
 from router.pipeline.decisions import Decision
 from router.pipeline.delivery import DeliveryStage
@@ -69,8 +71,8 @@ def build_sinks(
     names = Names(prefix)
     return {
         sid: adapters.build(s.delivery.adapter, s.delivery.options,
-                            SinkPlace(sid, root, amqp_urls=amqp_urls, link_queue=names.link_queue(sid), axis=axis,
-                                      **({"ledger_url": ledger_url} if ledger_url else {})))
+                            SinkPlace(sid, root, ledger_url or DEFAULT_LEDGER_URL, amqp_urls=amqp_urls,
+                                      link_queue=names.link_queue(sid), axis=axis))
         for sid, s in directory.systems.items()
     }
 
@@ -128,13 +130,26 @@ class Hub:
         how it signs them: one value for both stages and both recoveries."""
         return HubVoice(HubIdentity(self.settings.hub_organ, self.settings.hub_name), self.status_signer())
 
+    def payload_store(self) -> PayloadStore:
+        """The claim check's store (LIENTHONG_PAYLOAD_DIR): a folder every hub process and the
+        adapters that stream large files in (drop folders, the axis-compatible API) can reach."""
+        return FolderPayloadStore(self.settings.payload_dir)
+
+    def sweep_payloads(self) -> list[str]:
+        """Remove the payloads every recipient has had for LIENTHONG_PAYLOAD_RETENTION_S (the
+        ledger says who has what: router/pipeline/claimcheck.py); returns their digests."""
+        return sweep(self.payload_store(), self.ledger, self.settings.payload_retention_s)
+
     def intake_stage(self) -> IntakeStage:
         options = ValidationOptions(limits=ParseLimits(max_recipients=self.settings.max_recipients))
         return IntakeStage(self.directory, self.ledger, self.topology.names, signatures=self.signatures,
-                           voice=self.voice(), options=options)
+                           voice=self.voice(), options=options, payloads=self.payload_store(),
+                           claim_threshold_bytes=self.settings.claim_threshold_bytes,
+                           claim_max_bytes=self.settings.claim_max_bytes)
 
     def delivery_stage(self) -> DeliveryStage:
-        return DeliveryStage(self.directory, self.ledger, self.topology, self.sinks, voice=self.voice())
+        return DeliveryStage(self.directory, self.ledger, self.topology, self.sinks, voice=self.voice(),
+                             payloads=self.payload_store())
 
     def policy(self) -> FailurePolicy:
         opts = self.topology.options
@@ -143,7 +158,8 @@ class Hub:
 
     def intake_recovery(self) -> IntakeRecovery:
         return IntakeRecovery(self.directory, self.topology, hub_users=self.hub_users(),
-                              voice=self.voice(), trust=SubmitterTrust(self.directory, self.settings.gateway_users))
+                              voice=self.voice(), trust=SubmitterTrust(self.directory, self.settings.gateway_users),
+                              payloads=self.payload_store())
 
     def delivery_recovery(self) -> DeliveryRecovery:
         return DeliveryRecovery(self.directory, self.topology, voice=self.voice(), hub_users=self.hub_users())
@@ -172,7 +188,10 @@ class Hub:
         names = self.topology.names
 
         def handle(m: Message) -> Decision:
-            submitter = recovery.submitter(Consumer.inbound_of(m))
+            inbound = Consumer.inbound_of(m)
+            submitter = recovery.submitter(inbound)
+            if recovery.claimed(inbound):  # a reference from the hub or a gateway: the bytes are in the store
+                return stage.process(m.body, submitter, self.clock(), claim=True)
             return stage.process(m.body, submitter, self.clock(), m.digest)
 
         return self._consumer("intake", [names.intake_queue, names.intake_retried, names.intake_dead], handle,
@@ -182,7 +201,8 @@ class Hub:
         """The intake side of drop-folder systems: one poller each, submitting for its system."""
         pollers = []
         for sid, s in self.directory.systems.items():
-            place = SinkPlace(sid, self.settings.deliver_root)
+            place = SinkPlace(sid, self.settings.deliver_root, payloads=self.payload_store(),
+                              claim_threshold_bytes=self.settings.claim_threshold_bytes)
             adapter = adapters.get(s.delivery.adapter)
             if adapter is None or adapter.source is None:
                 continue
@@ -196,6 +216,7 @@ class Hub:
         watcher's gateway account (LIENTHONG_FOLDERS_AMQP_URL), naming the system in
         `lt-on-behalf-of`, which intake trusts only from LIENTHONG_GATEWAY_USERS
         (router/pipeline/submitter.py)."""
+        from router.pipeline.envelope import CLAIM
         from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
 
         url = self.settings.folders_amqp_url
@@ -207,7 +228,7 @@ class Hub:
                              "intake would not trust it to name the system")
         headers = {ON_BEHALF_OF: system_id, AUTHENTICATED_BY: "folder"}
         exchange = self.topology.names.intake_exchange
-        return lambda: Submitter(url, exchange).outbox(headers=headers)
+        return lambda: Submitter(url, exchange).outbox(headers=headers, claim_headers={CLAIM: "1"})
 
     def delivery_consumer(self, systems: list[str] | None = None, name: str = "deliver", **options: Any) -> Consumer:
         stage = self.delivery_stage()

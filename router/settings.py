@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     axis_amqp_url: SecretStr | None = None
     axis_poll_interval_s: float = Field(60.0, gt=0)
     axis_fetch: Literal["getEdoc", "downloadEdoc"] = "getEdoc"
+    #: The claim check (README "Large packages"): a package above `claim_threshold_bytes` (0: never)
+    #: is stored once in the payload store at `payload_dir` (a folder every hub process sees) and
+    #: travels through the broker as a small reference; a claim-checked package may be up to
+    #: `claim_max_bytes` (the parser's limit for packages that come through the broker is lower);
+    #: a payload every recipient has is removed `payload_retention_s` after the last delivery.
+    payload_dir: Path = Path("var/payloads")
+    claim_threshold_bytes: int = Field(8 * 1024 * 1024, ge=0)
+    claim_max_bytes: int = Field(512 * 1024 * 1024, gt=0)
+    payload_retention_s: float = Field(7 * 86400.0, ge=0)
 
     def axis_secret_value(self) -> str | None:
         """The axis secret: LIENTHONG_AXIS_SECRET, else the first line of LIENTHONG_AXIS_SECRET_FILE."""

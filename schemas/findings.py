@@ -60,6 +60,8 @@ class Code(StrEnum):
     CRASH_LOOP = "CRASH_LOOP"
     ORIGINAL_NOT_DELIVERED = "ORIGINAL_NOT_DELIVERED"
     COPY_FORGED = "COPY_FORGED"
+    PAYLOAD_MISSING = "PAYLOAD_MISSING"
+    PAYLOAD_CORRUPT = "PAYLOAD_CORRUPT"
 
 
 CODE_DESCRIPTIONS: dict[Code, str] = {
@@ -108,6 +110,10 @@ CODE_DESCRIPTIONS: dict[Code, str] = {
     Code.ORIGINAL_NOT_DELIVERED: "A revoke/update/replace waited longer than allowed for its original: parked",
     Code.COPY_FORGED: "A message on a delivery queue the hub did not publish, or that the ledger does not know: "
     "recorded as an intrusion, never delivered or replayed",
+    Code.PAYLOAD_MISSING: "A claim-checked package whose bytes are not in the payload store (removed, never "
+    "written, another store): parked",
+    Code.PAYLOAD_CORRUPT: "A claim-checked package whose stored bytes do not match its SHA-256: parked, never "
+    "handed over",
 }
 
 

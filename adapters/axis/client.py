@@ -253,7 +253,7 @@ class AxisSink:
         if record.doc_id:
             return Delivered(f"already on the axis as DocId {record.doc_id}")
         result = self.client.send_edoc(
-            handover.body, sender=handover.sender, messagetype=message_type(handover.kind),
+            handover.read(), sender=handover.sender, messagetype=message_type(handover.kind),
             to=handover.recipients, timestamp=record.timestamp,
         )
         if isinstance(result, AxisOk):

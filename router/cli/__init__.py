@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "signing.cli",
     "router.cli.report",
     "router.cli.systems",
+    "router.cli.payloads",
 )
 
 

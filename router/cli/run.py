@@ -21,6 +21,7 @@ from router.settings import Settings
 
 if TYPE_CHECKING:
     from ops.health import HealthServer
+    from router.hub import Hub
     from router.topology.build import Topology
 
 T = TypeVar("T")
@@ -114,6 +115,8 @@ def run(
         from router.amqp.mailbox_returns import start_returns
 
         start_returns(hub.sinks, hub.topology, settings.role_url("deliver"), polling)
+        # payloads every recipient has (the claim check, README "Large packages"), hourly
+        threading.Thread(target=_sweep_payloads, args=(hub, polling), name="payload-sweep", daemon=True).start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         polling.set()
@@ -207,6 +210,20 @@ def _supervise(
         raise OperatorError("a worker stopped on a configuration error (its message is above); "
                             "every worker was stopped")
     return code
+
+
+def _sweep_payloads(hub: Hub, stop: threading.Event, every_s: float = 3600.0) -> None:
+    """At start and then every `every_s` until `stop`; a failing sweep is logged, never fatal
+    (with `--processes N`, the first delivery worker sweeps, as it returns mailbox letters)."""
+    while True:
+        try:
+            removed = hub.sweep_payloads()
+            if removed:
+                log.info("payloads swept", removed=len(removed))
+        except Exception as exc:  # noqa: BLE001 - the store or the ledger: try again next time
+            log.warning("payload sweep failed", error=f"{type(exc).__name__}: {exc}")
+        if stop.wait(every_s):
+            return
 
 
 def send(

@@ -10,15 +10,22 @@ status in the recipient's name. A copy delivered after it was parked tells the s
 superseding that notice. A revoke/update/replace waits (in the first tier, attempts not
 counted) until the original it refers to has reached the same recipient, for at most
 `original_wait_s` (policy).
+
+A claim-checked copy (`lt-claim`) carries a reference: the sink is handed a `Handover` whose
+bytes come from the payload store, verified against the digest while the sink reads them
+(adapters/sink.py). Missing there, or damaged, is PAYLOAD_MISSING / PAYLOAD_CORRUPT — parked at
+once with a record, the sender told — and the sink publishes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.payloadstore import ClaimError, ClaimReference, PayloadCorrupt, PayloadMissing, PayloadStore
 from adapters.sink import Delivered as SinkDelivered
 from adapters.sink import Handover, PermanentFailure, Sink, TransientFailure
 from router.directory.model import Directory
@@ -47,6 +54,7 @@ class DeliveryStage:
         sinks: Mapping[str, Sink],
         *,
         voice: HubVoice | None = None,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.directory = directory
         self.ledger = ledger
@@ -54,6 +62,7 @@ class DeliveryStage:
         self.names = topology.names
         self.sinks = sinks
         self.voice = voice or HubVoice()
+        self.payloads = payloads
 
     def process(
         self, body: bytes, headers: Mapping[str, Any], at: datetime | None = None, digest: str | None = None
@@ -65,7 +74,16 @@ class DeliveryStage:
         if isinstance(env, EnvelopeError) or env.system not in self.sinks:
             reason = env.reason if isinstance(env, EnvelopeError) else f"no sink for system {env.system!r}"
             return Decision(failure=Failure(FailureKind.MALFORMED_COPY, f"malformed routing headers ({reason})"))
-        if digest != env.digest:
+        claim: ClaimReference | None = None
+        if env.claim:
+            try:
+                claim = ClaimReference.decode(body)
+            except ClaimError as exc:
+                return Decision(failure=Failure(FailureKind.MALFORMED_COPY, f"unreadable claim reference ({exc})"))
+            if claim.digest != env.digest:
+                return Decision(failure=Failure(FailureKind.MALFORMED_COPY,
+                                                "claim reference does not match lt-digest"))
+        elif digest != env.digest:
             return Decision(failure=Failure(FailureKind.MALFORMED_COPY,
                                             "body does not match lt-digest (corrupted in transit)"))
 
@@ -81,13 +99,22 @@ class DeliveryStage:
             return Decision(failure=Failure(FailureKind.WAITING_FOR_ORIGINAL, WAITING_FOR_ORIGINAL,
                                             waited_s=_waited_s(env.waiting_since)))
 
-        result = self.sinks[env.system].deliver(
-            Handover(
-                body=body, digest=env.digest, kind=env.kind, system_id=env.system, recipients=pending,
-                document_id=env.document_id or None, sender=env.sender, attempt=env.attempt, headers=env.as_text(),
-                from_hub=env.submitted_by == HUB_SUBMITTER,
-            )
+        handover = Handover(
+            body=body, digest=env.digest, kind=env.kind, system_id=env.system, recipients=pending,
+            document_id=env.document_id or None, sender=env.sender, attempt=env.attempt, headers=env.as_text(),
+            from_hub=env.submitted_by == HUB_SUBMITTER,
         )
+        if claim is not None:
+            stored = self._stored(claim)
+            if isinstance(stored, Failure):
+                return Decision(failure=stored)
+            handover = replace(handover, body=b"", source=stored, size=claim.size)
+        try:
+            result = self.sinks[env.system].deliver(handover)
+        except PayloadMissing as exc:  # removed while the sink was reading
+            return Decision(failure=Failure(FailureKind.PAYLOAD_MISSING, str(exc)))
+        except PayloadCorrupt as exc:
+            return Decision(failure=Failure(FailureKind.PAYLOAD_CORRUPT, str(exc)))
         if isinstance(result, SinkDelivered):
             delivered: list[LedgerEvent] = [Delivered(env.digest, r, env.system, env.attempt, at=at) for r in pending]
             publishes: list[Publish] = []
@@ -115,6 +142,18 @@ class DeliveryStage:
         return Decision(failure=Failure(FailureKind.SINK_PERMANENT, result.error))
 
     # -- helpers --------------------------------------------------------------------------------
+    def _stored(self, claim: ClaimReference) -> Callable[[], Iterator[bytes]] | Failure:
+        """The verified reader of a claim's payload, or why there is none (checked before the
+        sink is touched: a missing payload never reaches a sink)."""
+        store = self.payloads
+        if store is None or claim.store != store.name:
+            return Failure(FailureKind.PAYLOAD_MISSING, f"a reference to store {claim.store!r}, which this hub "
+                                                        "does not have")
+        if not store.has(claim.digest):  # a wrong size is found by the verified read: PAYLOAD_CORRUPT
+            return Failure(FailureKind.PAYLOAD_MISSING, f"payload {claim.digest[:16]}… ({claim.size} bytes) "
+                                                        "is not in the store")
+        return lambda: store.open_verified(claim.digest, claim.size)
+
     def _unknown_to_ledger(self, env: Envelope, rows: Mapping[str, DeliveryRow | None]) -> str | None:
         """Why this copy is not one the hub made, or None. The hub records every package before
         it publishes a copy (PackageReceived: the package row and one delivery row per recipient),

@@ -42,13 +42,16 @@ WAITING_SINCE = "lt-waiting-since"
 WARNINGS = "lt-warnings"
 #: On a refused (forged) copy kept in `P.unknown`: the broker user that published it
 PUBLISHER = "lt-publisher"
+#: The body is a claim reference (router/pipeline/claimcheck.py), not the package: its bytes are
+#: in the payload store. Trusted on intake only from the hub's own and gateway accounts.
+CLAIM = "lt-claim"
 #: what `lt-warnings` may take at most; past it the list ends in `… (+N)`
 WARNINGS_CHARS = 2000
 
 #: Every header the hub owns; anything else starting with `lt-` on an inbound copy is foreign.
 HUB_HEADERS = frozenset({
     LANE, DIGEST, KIND, DOCUMENT_ID, SENDER, RECIPIENTS, SYSTEM, ATTEMPT, DOC_TYPE, TARGET, FORWARDED,
-    VERDICT, PARK_REASON, PARK_CODE, SUBMITTED_BY, PRIORITY, WAITING_SINCE, WARNINGS, PUBLISHER,
+    VERDICT, PARK_REASON, PARK_CODE, SUBMITTED_BY, PRIORITY, WAITING_SINCE, WARNINGS, PUBLISHER, CLAIM,
 })
 
 
@@ -86,6 +89,8 @@ class Envelope:
     waiting_since: str | None = None
     #: the package's validation warnings, one `CODE path:line` each (what the DMS is told)
     warnings: tuple[str, ...] = ()
+    #: the body is a claim reference; the package is in the payload store
+    claim: bool = False
 
     # -- encode ---------------------------------------------------------------------------------
     def to_headers(self) -> dict[str, Any]:
@@ -111,6 +116,7 @@ class Envelope:
             PARK_CODE: self.park_code,
             WAITING_SINCE: self.waiting_since,
             WARNINGS: _bounded_list(self.warnings, WARNINGS_CHARS),
+            CLAIM: "1" if self.claim else None,
         }
         out.update({k: v for k, v in optional.items() if v})
         return out
@@ -165,7 +171,7 @@ class Envelope:
             doc_type=_integer(h, DOC_TYPE, 0), target=_text(h, TARGET) or None, forwarded=forwarded,
             verdict=_text(h, VERDICT) or None, park_reason=_text(h, PARK_REASON) or None,
             park_code=_text(h, PARK_CODE) or None, waiting_since=_text(h, WAITING_SINCE) or None,
-            warnings=tuple(w for w in _text(h, WARNINGS).split("; ") if w),
+            warnings=tuple(w for w in _text(h, WARNINGS).split("; ") if w), claim=bool(_text(h, CLAIM)),
         )
 
 
@@ -214,10 +220,13 @@ class Submission:
     attempt: int = 1
     park_code: str | None = None
     park_reason: str | None = None
+    #: the body is a claim reference (kept on every retry and replay of a claim-checked package)
+    claim: bool = False
 
     def to_headers(self) -> dict[str, Any]:
         out: dict[str, Any] = {SUBMITTED_BY: self.submitted_by, ATTEMPT: self.attempt}
-        out.update({k: v for k, v in ((PARK_CODE, self.park_code), (PARK_REASON, self.park_reason)) if v})
+        out.update({k: v for k, v in ((PARK_CODE, self.park_code), (PARK_REASON, self.park_reason),
+                                      (CLAIM, "1" if self.claim else None)) if v})
         return out
 
     def next_attempt(self) -> Submission:
@@ -233,5 +242,6 @@ class Submission:
     def decode(cls, headers: Mapping[str, Any] | None) -> Submission:
         h = headers or {}
         return cls(submitted_by=_text(h, SUBMITTED_BY), attempt=max(1, _integer(h, ATTEMPT, 1)),
-                   park_code=_text(h, PARK_CODE) or None, park_reason=_text(h, PARK_REASON) or None)
+                   park_code=_text(h, PARK_CODE) or None, park_reason=_text(h, PARK_REASON) or None,
+                   claim=bool(_text(h, CLAIM)))
 

@@ -38,6 +38,8 @@ class FailureKind(StrEnum):
     MALFORMED_COPY = "malformed_copy"  # a routed copy whose envelope or body does not hold
     PARK_PENDING = "park_pending"  # parking was decided earlier but could not be recorded then
     COPY_FORGED = "copy_forged"  # on a queue only the hub writes, but not the hub's copy: an intrusion
+    PAYLOAD_MISSING = "payload_missing"  # a claim-checked package whose bytes are not in the store
+    PAYLOAD_CORRUPT = "payload_corrupt"  # … whose stored bytes do not hash to its digest
 
 
 #: Failures of the hub's own parts or of a moment: worth waiting out through the tiers.
@@ -94,6 +96,10 @@ PARK_CODES: dict[FailureKind, Code] = {
     FailureKind.DEAD_LETTERED: Code.CRASH_LOOP,
     FailureKind.WAITING_FOR_ORIGINAL: Code.ORIGINAL_NOT_DELIVERED,
     FailureKind.COPY_FORGED: Code.COPY_FORGED,
+    # No retry cures them: the store is read from a local or mounted folder, and a store that
+    # cannot be read at all (a mount gone) raises OSError, a HANDLER_CRASHED that is waited out.
+    FailureKind.PAYLOAD_MISSING: Code.PAYLOAD_MISSING,
+    FailureKind.PAYLOAD_CORRUPT: Code.PAYLOAD_CORRUPT,
 }
 
 #: What the sender reads about a parked package, per code (clerk-readable, both languages).
@@ -113,6 +119,14 @@ PARK_TEXTS: dict[Code, tuple[str, str]] = {
                                   "the original document did not reach the recipient in time"),
     Code.COPY_FORGED: ("thông điệp không do trục tạo ra; đã ghi nhận là xâm nhập, không chuyển",
                        "a message the hub did not make; recorded as an intrusion, not delivered"),
+    Code.PAYLOAD_MISSING: ("nội dung gói tin lớn không còn trong kho lưu trữ của trục; gói tin được giữ lại "
+                           "để cán bộ vận hành xử lý",
+                           "the stored content of this large package is missing from the hub's store; the "
+                           "package is held for an operator"),
+    Code.PAYLOAD_CORRUPT: ("nội dung gói tin lớn trong kho lưu trữ của trục bị hỏng (không khớp mã băm); "
+                           "không chuyển, gói tin được giữ lại",
+                           "the stored content of this large package is damaged (its hash does not match); "
+                           "not delivered, held for an operator"),
 }
 
 

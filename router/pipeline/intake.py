@@ -4,6 +4,12 @@ A pure decision over (bytes, broker user, time) given the directory and the ledg
 the runtime publishes, waits for confirms and settles. Every path ends in one of: routed,
 rejected with a reason code (and a status 02 to the sender's system), or absorbed as an exact
 duplicate whose earlier outcome is re-sent.
+
+The claim check (README "Large packages"): a package above the threshold is stored once in the
+payload store once it is known to be routed, and every copy carries the small reference
+instead (`lt-claim`); a reference that arrives (from a gateway that streamed a large file into
+the store, or on the hub's own retry) is validated from the store as a stream, verified
+against its digest — a missing or damaged payload is a named failure, never a crash.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime
 
+from adapters.payloadstore import ClaimError, ClaimReference, PayloadCorrupt, PayloadMissing, PayloadStore
 from router.directory.model import Directory, Resolution, System
 from router.ledger.events import (
     DuplicateAbsorbed,
@@ -25,6 +32,7 @@ from router.ledger.events import (
 )
 from router.ledger.store import Ledger
 from router.pipeline import rights, warnings
+from router.pipeline.claimcheck import should_claim
 from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish, Rejection
 from router.pipeline.envelope import Envelope
@@ -52,34 +60,76 @@ class IntakeStage:
         options: ValidationOptions | None = None,
         signatures: SignatureCheck | None = None,
         voice: HubVoice | None = None,
+        payloads: PayloadStore | None = None,
+        claim_threshold_bytes: int = 0,
+        claim_max_bytes: int = 512 * 1024 * 1024,
     ) -> None:
+        """`payloads`: the claim check's store (None: no claim check; a reference is then a
+        PAYLOAD_MISSING); above `claim_threshold_bytes` (0: never) a package goes there."""
         self.directory = directory
         self.ledger = ledger
         self.names = names
         self.options = options or ValidationOptions()
         self.signatures = signatures or NoSignatureCheck()
         self.voice = voice or HubVoice()
+        self.payloads = payloads
+        self.claim_threshold_bytes = claim_threshold_bytes if payloads is not None else 0
+        self.claim_max_bytes = claim_max_bytes
 
     # -- entry ----------------------------------------------------------------------------------
     def process(
-        self, body: bytes, user_id: str | None, at: datetime | None = None, digest: str | None = None
+        self, body: bytes, user_id: str | None, at: datetime | None = None, digest: str | None = None,
+        *, claim: bool = False,
     ) -> Decision:
         """`digest` is the body's SHA-256 when the caller already has it (the runtime does).
+        `claim`: the body is a claim reference from a submitter trusted to make one (the hub's
+        own copies, gateway accounts: router/hub.py decides); the package is in the store.
 
         The decision's `outcome` says what happened; the runtime logs and counts it."""
-        return self._process(body, user_id, at or system_clock(), digest or hashlib.sha256(body).hexdigest())
+        at = at or system_clock()
+        if claim:
+            return self._process_claim(body, user_id, at)
+        return self._process(body, user_id, at, digest or hashlib.sha256(body).hexdigest())
 
     def _process(self, body: bytes, user_id: str | None, at: datetime, digest: str) -> Decision:
         system = self.directory.system_by_user(user_id) if user_id else None
         report = validate_package(body, self._options_for(system), digest=digest)
         try:
-            return self._decide(body, digest, user_id, at, report)
+            return self._decide(body, digest, user_id, at, report, None)
+        finally:
+            if report.parsed is not None:
+                report.parsed.close()
+
+    def _process_claim(self, body: bytes, user_id: str | None, at: datetime) -> Decision:
+        """Validate a claim-checked package from the store, as a stream (bounded memory: the
+        attachments are decoded into spool files, never held whole), then decide as for bytes."""
+        try:
+            ref = ClaimReference.decode(body)
+        except ClaimError as exc:
+            return Decision(failure=Failure(FailureKind.PAYLOAD_MISSING, str(exc)))
+        if self.payloads is None or ref.store != self.payloads.name:
+            return Decision(failure=Failure(FailureKind.PAYLOAD_MISSING,
+                                            f"a reference to store {ref.store!r}, which this hub does not have"))
+        system = self.directory.system_by_user(user_id) if user_id else None
+        options = self._claim_options(self._options_for(system))
+        try:
+            chunks = self.payloads.open_verified(ref.digest, ref.size)
+            report = validate_package(chunks, options, digest=ref.digest)
+            for _ in chunks:  # validation stopped early (a refusal): the digest is checked in full all the same
+                pass
+        except PayloadMissing as exc:
+            return Decision(failure=Failure(FailureKind.PAYLOAD_MISSING, str(exc)))
+        except PayloadCorrupt as exc:
+            return Decision(failure=Failure(FailureKind.PAYLOAD_CORRUPT, str(exc)))
+        try:
+            return self._decide(body, ref.digest, user_id, at, report, ref)
         finally:
             if report.parsed is not None:
                 report.parsed.close()
 
     def _decide(
-        self, body: bytes, digest: str, user_id: str | None, at: datetime, report: ValidationReport
+        self, body: bytes, digest: str, user_id: str | None, at: datetime, report: ValidationReport,
+        claim: ClaimReference | None,
     ) -> Decision:
         system = self.directory.system_by_user(user_id) if user_id else None
         parsed_pkg = report.parsed.package if report.parsed is not None else None
@@ -122,10 +172,10 @@ class IntakeStage:
                     outcome=self._outcome(Result.DUPLICATE, digest, pkg, system,
                                           note="exact duplicate of an accepted package"),
                 )
-            return self._route(digest, body, parsed, system, at, only=pending, already_recorded=True)
+            return self._route(digest, body, parsed, system, at, claim, only=pending, already_recorded=True)
 
         try:
-            sig = self.signatures.check(body, parsed, system.id)
+            sig = self.signatures.check(self._signed_bytes(body, claim), parsed, system.id)
         except Exception as exc:  # noqa: BLE001 - verification broke, not the package: the policy decides
             return Decision(failure=Failure(FailureKind.VERIFIER_ERROR, repr(exc)[:500]))
         if sig.reject:
@@ -144,9 +194,34 @@ class IntakeStage:
                 ),
                 at,
             ), sig)
-        routed = self._route(digest, body, parsed, system, at, verdict=sig.header, extra=sig.events,
+        routed = self._route(digest, body, parsed, system, at, claim, verdict=sig.header, extra=sig.events,
                              warning=sig.warning)
         return _with_chain_cache(routed, sig)
+
+    def _signed_bytes(self, body: bytes, claim: ClaimReference | None) -> bytes:
+        """What the verifier reads: the package itself. A claim-checked one is read from the store
+        only when signatures are checked at all (pyHanko holds the PDFs in memory anyway)."""
+        if claim is None or isinstance(self.signatures, NoSignatureCheck) or self.payloads is None:
+            return body
+        return self.payloads.read_verified(claim.digest, claim.size)
+
+    def _carried(self, body: bytes, claim: ClaimReference | None) -> tuple[bytes, bool]:
+        """The body every copy carries: the reference of a claim-checked package (stored here
+        when it came through the broker above the threshold: once, re-storing is a no-op)."""
+        if claim is not None:
+            return claim.encode(), True
+        if self.payloads is not None and should_claim(len(body), self.claim_threshold_bytes):
+            return ClaimReference.of(self.payloads.put(body), self.payloads.name).encode(), True
+        return body, False
+
+    def _claim_options(self, options: ValidationOptions) -> ValidationOptions:
+        """A claim-checked package is read as a stream, so its size bound is the claim check's
+        (`claim_max_bytes`), and one attachment may take up most of it (a 150 MB signed scan):
+        the bounds of memory (markup, depth, elements, ZIP expansion) stay as they are."""
+        limits = options.limits
+        update = {"max_package_bytes": max(limits.max_package_bytes, self.claim_max_bytes),
+                  "max_attachment_bytes": max(limits.max_attachment_bytes, self.claim_max_bytes * 3 // 4)}
+        return options.model_copy(update={"limits": limits.model_copy(update=update)})
 
     def _options_for(self, system: System | None) -> ValidationOptions:
         """The submitting system's validation profile (directory `validation:`), else the hub's."""
@@ -190,6 +265,7 @@ class IntakeStage:
         parsed: ParsedPackage,
         system: System | None,
         at: datetime,
+        claim: ClaimReference | None,
         *,
         only: set[str] | None = None,
         already_recorded: bool = False,
@@ -256,6 +332,7 @@ class IntakeStage:
             after += status_after
 
         lane = lane_for_priority(int(pkg.priority))
+        carried, claimed = self._carried(body, claim) if groups else (body, False)
         for sid, resolutions in groups.items():
             first = resolutions[0]
             exchange, key = route_for(first, self.names)
@@ -266,10 +343,10 @@ class IntakeStage:
                 document_id=pkg.document_id, submitted_by=submitter, lane=lane, priority=int(pkg.priority),
                 doc_type=int(edoc.doc_type) if edoc else 0, target=(edoc.target_document_id or None) if edoc else None,
                 forwarded=tuple((r.requested, r.code) for r in resolutions if r.forwarded), verdict=verdict,
-                warnings=warnings.for_recipient(parsed.warnings),
+                warnings=warnings.for_recipient(parsed.warnings), claim=claimed,
             )
-            publishes.append(Publish(exchange, key, body, envelope.to_headers(), priority=pkg.priority.amqp_priority,
-                                     message_id=envelope.message_id))
+            publishes.append(Publish(exchange, key, carried, envelope.to_headers(),
+                                     priority=pkg.priority.amqp_priority, message_id=envelope.message_id))
             for r in resolutions:
                 after.append(
                     Routed(digest, r.requested, sid, forwarded_to=r.code if r.forwarded else None, at=at)

@@ -66,6 +66,8 @@ class Node:
     plugins: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    #: more rabbitmq.conf lines (e.g. `max_message_size = 16777216`, RabbitMQ 4.x's default)
+    config: str = ""
 
     def __post_init__(self) -> None:
         if self.name == SHARED_NODE or self.amqp_port == SHARED_PORT:
@@ -91,7 +93,7 @@ class Node:
             "log.console = false\n"
             "log.file.level = info\n"
             # a killed node must not be forgotten by the others, and a restarted one must rejoin
-            "cluster_partition_handling = pause_minority\n",
+            "cluster_partition_handling = pause_minority\n" + self.config,
             encoding="utf-8",
         )
         env_conf = self.base / "rabbitmq-env.conf"
@@ -293,9 +295,9 @@ class Cluster:
                 n.kill()
 
 
-def _node(root: Path, label: str, index: int, cookie_home: Path, plugins: Sequence[str]) -> Node:
+def _node(root: Path, label: str, index: int, cookie_home: Path, plugins: Sequence[str], config: str = "") -> Node:
     name = f"{label}-{index}@localhost"
-    return Node(name, free_port(), free_port(), root / f"node-{index}", cookie_home, tuple(plugins))
+    return Node(name, free_port(), free_port(), root / f"node-{index}", cookie_home, tuple(plugins), config=config)
 
 
 def _cookie_home(root: Path) -> Path:
@@ -310,14 +312,14 @@ def _cookie_home(root: Path) -> Path:
 
 @contextmanager
 def own_nodes(root: Path, count: int, *, label: str = "lt", plugins: Sequence[str] = (), join: bool = True,
-              start: bool = True) -> Iterator[Cluster]:
+              start: bool = True, config: str = "") -> Iterator[Cluster]:
     """`count` nodes of the test's own, started (in parallel) and, if `join`, clustered; all
-    killed and their folders removed afterwards, even on failure."""
+    killed and their folders removed afterwards, even on failure. `config`: more rabbitmq.conf."""
     base = root / "rabbit"
     base.mkdir(parents=True, exist_ok=True)
     tag = f"{label}-{uuid.uuid4().hex[:6]}"
     home = _cookie_home(base)
-    cluster = Cluster([_node(base, tag, i + 1, home, plugins) for i in range(count)], base)
+    cluster = Cluster([_node(base, tag, i + 1, home, plugins, config) for i in range(count)], base)
     try:
         if start:
             for n in cluster.nodes:

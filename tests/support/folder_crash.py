@@ -47,8 +47,8 @@ def main() -> None:
     if point == "claimed":
         AmqpOutbox.submit = _die  # type: ignore[method-assign]
     elif point == "confirmed":
-        def submit_then_die(self: AmqpOutbox, body: bytes, message_id: str) -> Submitted:
-            done = real_submit(self, body, message_id)
+        def submit_then_die(self: AmqpOutbox, body: bytes, message_id: str, *, claim: bool = False) -> Submitted:
+            done = real_submit(self, body, message_id, claim=claim)
             if done.confirmed:
                 _die()
             return done

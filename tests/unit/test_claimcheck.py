@@ -1,5 +1,5 @@
-"""The claim check's parts: the payload store on a real folder and the reference it travels as.
-(Not yet wired into intake and delivery: /work/notes and router/TOPOLOGY.md say what is left.)"""
+"""The claim check's parts: the payload store on a real folder and the reference it travels as
+(end to end on the broker: tests/integration/test_claim_check.py)."""
 
 from __future__ import annotations
 

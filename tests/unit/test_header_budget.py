@@ -51,6 +51,7 @@ def worst_envelope() -> Envelope:
         verdict=verdict, park_reason=WIDE * PARK_REASON_CHARS, park_code=max(Code, key=len).value,
         waiting_since=datetime.max.replace(tzinfo=UTC).isoformat(),
         warnings=(WIDE * 100,) * 1000,  # lt-warnings is cut at H.WARNINGS_CHARS characters
+        claim=True,
     )
 
 

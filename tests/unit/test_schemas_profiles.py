@@ -194,7 +194,8 @@ def test_every_code_a_package_can_earn_has_a_default_grade() -> None:
     router_codes = {Code.USER_ID_MISSING, Code.SENDER_UNKNOWN_SYSTEM, Code.SENDER_NOT_SERVED, Code.UNKNOWN_RECIPIENT,
                     Code.DUPLICATE_CONFLICT, Code.SIGNATURE_INVALID, Code.SIGNATURE_MISSING, Code.DELIVERY_FAILED,
                     Code.DELIVERY_REFUSED, Code.HUB_FAILURE, Code.CRASH_LOOP, Code.ORIGINAL_NOT_DELIVERED,
-                    Code.COPY_FORGED, Code.CHANGE_TARGET_UNKNOWN, Code.STATUS_DOCUMENT_UNKNOWN, Code.GATEWAY_RELAY}
+                    Code.COPY_FORGED, Code.CHANGE_TARGET_UNKNOWN, Code.STATUS_DOCUMENT_UNKNOWN, Code.GATEWAY_RELAY,
+                    Code.PAYLOAD_MISSING, Code.PAYLOAD_CORRUPT}
     assert set(DEFAULT_GRADES) == set(Code) - router_codes
 
 
