@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from adapters.axis import protocol as p
     from adapters.axis.api import AxisParts, HubUnavailable, Kind, Submitted
     from adapters.mailbox import Mailbox
+    from adapters.payloadstore import PayloadStore
     from router.directory.model import Directory
     from schemas.profiles import Profile
 
@@ -166,10 +167,16 @@ class IntakeGateway:
     """Publishes to `P.intake` with the gateway account, one connection per worker thread
     (pika is not thread-safe), confirms on, and waits for intake's verdict on direct reply-to."""
 
-    def __init__(self, url: str, exchange: str, reply_wait_s: float) -> None:
+    def __init__(self, url: str, exchange: str, reply_wait_s: float, *, payloads: PayloadStore | None = None,
+                 claim_threshold_bytes: int = 0) -> None:
+        """`payloads`: the claim check's store (the hub's LIENTHONG_PAYLOAD_DIR, which this process
+        must reach): a package above `claim_threshold_bytes` is put there and submitted as a
+        reference, so it never meets the broker's `max_message_size` (README "Large packages")."""
         self.url = url
         self.exchange = exchange
         self.reply_wait_s = reply_wait_s
+        self.payloads = payloads
+        self.claim_threshold_bytes = claim_threshold_bytes if payloads is not None else 0
         self.user = login_of(url)
         self._local = threading.local()
 
@@ -204,13 +211,19 @@ class IntakeGateway:
         from pika.exceptions import AMQPError, UnroutableError
 
         from adapters.axis.api import HubUnavailable, Submitted
+        from adapters.payloadstore import ClaimReference
+        from router.pipeline.claimcheck import should_claim
+        from router.pipeline.envelope import CLAIM
         from router.pipeline.submitter import AUTHENTICATED_BY, ON_BEHALF_OF
 
         correlation = uuid.uuid4().hex
+        headers: dict[str, Any] = {ON_BEHALF_OF: system_id, AUTHENTICATED_BY: HMAC_METHOD}
+        if self.payloads is not None and should_claim(len(body), self.claim_threshold_bytes):
+            body = ClaimReference.of(self.payloads.put(body), self.payloads.name).encode()
+            headers[CLAIM] = "1"
         props = pika.BasicProperties(
             delivery_mode=2, content_type="application/xml", user_id=self.user, timestamp=int(time.time()),
-            message_id=correlation, correlation_id=correlation, reply_to=REPLY_TO,
-            headers={ON_BEHALF_OF: system_id, AUTHENTICATED_BY: HMAC_METHOD},
+            message_id=correlation, correlation_id=correlation, reply_to=REPLY_TO, headers=headers,
         )
         for attempt in (1, 2):  # a connection idle past its heartbeat is found dead only here: reconnect once
             try:
@@ -339,7 +352,11 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         action = policy.decide(Failure(FailureKind.SINK_TRANSIENT, "the system reported fail"), Stage.DELIVERY, fails)
         return float(delays[action.tier - 1]) if isinstance(action, RetryAfter) else None
 
-    gateway = IntakeGateway(settings.api_amqp_url, Names(settings.prefix).intake_exchange, settings.api_reply_wait_s)
+    from adapters.payloadstore import FolderPayloadStore
+
+    gateway = IntakeGateway(settings.api_amqp_url, Names(settings.prefix).intake_exchange, settings.api_reply_wait_s,
+                            payloads=FolderPayloadStore(settings.payload_dir),
+                            claim_threshold_bytes=settings.claim_threshold_bytes)
     if check:
         TARGETS.amqp_url = settings.api_amqp_url
         gateway.check()

@@ -21,6 +21,9 @@ from router.pipeline.envelope import CLAIM
 DEFAULT_THRESHOLD_BYTES = 8 * 1024 * 1024
 #: header a copy carries when its body is a reference (a hub reads the body accordingly)
 CLAIM_HEADER = CLAIM
+#: delivery adapters whose systems consume their broker queue themselves (adapters/amqp.py
+#: DirectQueue): they cannot reach the store, so their copy carries the bytes
+SELF_CONSUMING = frozenset({"amqp"})
 #: a delivery in one of these states may still need the bytes (parked: `parked replay`)
 _ON_THE_ROAD = frozenset({TransportState.ACCEPTED, TransportState.ROUTED, TransportState.RETRYING,
                           TransportState.PARKED})
@@ -59,5 +62,5 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-__all__ = ["CLAIM_HEADER", "DEFAULT_THRESHOLD_BYTES", "ClaimError", "ClaimReference", "should_claim",
+__all__ = ["CLAIM_HEADER", "DEFAULT_THRESHOLD_BYTES", "SELF_CONSUMING", "ClaimError", "ClaimReference", "should_claim",
            "still_needed", "sweep"]

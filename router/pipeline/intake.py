@@ -32,7 +32,7 @@ from router.ledger.events import (
 )
 from router.ledger.store import Ledger
 from router.pipeline import rights, warnings
-from router.pipeline.claimcheck import should_claim
+from router.pipeline.claimcheck import SELF_CONSUMING, should_claim
 from router.pipeline.clock import system_clock, vietnam_day
 from router.pipeline.decisions import Decision, Publish, Rejection
 from router.pipeline.envelope import Envelope
@@ -201,7 +201,13 @@ class IntakeStage:
     def _signed_bytes(self, body: bytes, claim: ClaimReference | None) -> bytes:
         """What the verifier reads: the package itself. A claim-checked one is read from the store
         only when signatures are checked at all (pyHanko holds the PDFs in memory anyway)."""
-        if claim is None or isinstance(self.signatures, NoSignatureCheck) or self.payloads is None:
+        if isinstance(self.signatures, NoSignatureCheck):
+            return body
+        return self._bytes_of(body, claim)
+
+    def _bytes_of(self, body: bytes, claim: ClaimReference | None) -> bytes:
+        """The package's bytes in memory: the body, or a claim-checked package read from the store."""
+        if claim is None or self.payloads is None:
             return body
         return self.payloads.read_verified(claim.digest, claim.size)
 
@@ -334,6 +340,11 @@ class IntakeStage:
         lane = lane_for_priority(int(pkg.priority))
         carried, claimed = self._carried(body, claim) if groups else (body, False)
         for sid, resolutions in groups.items():
+            copy_body, copy_claimed = carried, claimed
+            if claimed and self.directory.systems[sid].delivery.adapter in SELF_CONSUMING:
+                # it reads its queue itself and cannot reach the store: the bytes (a broker that
+                # refuses them nacks the copy, and the failure policy parks it with the sender told)
+                copy_body, copy_claimed = self._bytes_of(body, claim), False
             first = resolutions[0]
             exchange, key = route_for(first, self.names)
             edoc = pkg if isinstance(pkg, EdocPackage) else None
@@ -343,9 +354,9 @@ class IntakeStage:
                 document_id=pkg.document_id, submitted_by=submitter, lane=lane, priority=int(pkg.priority),
                 doc_type=int(edoc.doc_type) if edoc else 0, target=(edoc.target_document_id or None) if edoc else None,
                 forwarded=tuple((r.requested, r.code) for r in resolutions if r.forwarded), verdict=verdict,
-                warnings=warnings.for_recipient(parsed.warnings), claim=claimed,
+                warnings=warnings.for_recipient(parsed.warnings), claim=copy_claimed,
             )
-            publishes.append(Publish(exchange, key, carried, envelope.to_headers(),
+            publishes.append(Publish(exchange, key, copy_body, envelope.to_headers(),
                                      priority=pkg.priority.amqp_priority, message_id=envelope.message_id))
             for r in resolutions:
                 after.append(

@@ -397,3 +397,22 @@ def test_the_command_serves_the_sdks_requests_and_stops_on_sigterm(amqp_url: str
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_a_large_package_sent_with_sendedoc_travels_as_a_reference(rig: AxisRig) -> None:
+    """Above the claim-check threshold the API puts the package in the payload store and submits
+    the reference (README "Large packages"): on a RabbitMQ 4.x broker the bytes themselves would
+    be refused above 16 MiB. The district's drop folder receives the original bytes."""
+    from tests.support.edxml_factory import edoc_bytes, pdf_bytes
+
+    package = edoc_bytes({"cid:van-ban-1": pdf_bytes(9 * 1024 * 1024, seed=77)}, sender="000.00.00.H41",
+                         recipients=("000.00.25.H41",), number="7707")
+    assert len(package) > rig.settings.claim_threshold_bytes
+    digest = hashlib.sha256(package).hexdigest()
+    sent = rig.client().send(package, "000.00.00.H41")
+    assert sent["ErrorCode"] == "0", sent
+    assert (rig.settings.payload_dir / digest[:2] / digest).stat().st_size == len(package)  # stored once
+    inbox = rig.district.inbox
+    wait_for(lambda: any(digest[:32] in f.name and f.suffix == ".edxml" for f in inbox.iterdir()), timeout=60)
+    (delivered,) = [f for f in inbox.iterdir() if digest[:32] in f.name and f.suffix == ".edxml"]
+    assert hashlib.sha256(delivered.read_bytes()).hexdigest() == digest

@@ -179,6 +179,7 @@ def axis_rig(amqp_url: str, prefix: str, tmp: Path, *, sinks: dict[str, Any] | N
         amqp_url=amqp_url, prefix=prefix, ledger_url=ledger_url, directory=write_directory(prefix, tmp / "dir.yaml"),
         api_amqp_url=f"amqp://{gateway}:{PASSWORD}@{rest}", api_secrets=write_secrets(tmp / "secrets.yaml"),
         gateway_users=(gateway, folders_gateway), api_reply_wait_s=20, retry_delays_s=(1, 1, 1),
+        payload_dir=tmp / "payloads",  # the claim check's store, shared by the API and the hub
     )
     district = SinkPlace("huyen-thanhchuong", tmp / "deliver", ledger_url=ledger_url)
     folder_options = SINKS.options("folder", {"root": "folders/huyen-thanhchuong", "settle_s": 0, "poll_s": 0.2})
@@ -187,6 +188,7 @@ def axis_rig(amqp_url: str, prefix: str, tmp: Path, *, sinks: dict[str, Any] | N
     stop = threading.Event()
     try:
         hub_settings.setdefault("folders_amqp_url", f"amqp://{folders_gateway}:{PASSWORD}@{rest}")
+        hub_settings.setdefault("payload_dir", settings.payload_dir)
         all_sinks = {"huyen-thanhchuong": SINKS.build("folder", folder_options, district), **(sinks or {}),
                      "tinh-nghean": MailboxSink(mailbox, "tinh-nghean")}
         with running_hub(amqp_url, prefix, tmp, ledger_url=ledger_url, gateway_users=(gateway, folders_gateway),
