@@ -72,6 +72,12 @@ def existing_users() -> set[str]:
     return {line.split("\t")[0].strip() for line in out.splitlines() if line.strip()}
 
 
+def new_password() -> str:
+    """A broker password: 192 random bits in hex. Not token_urlsafe: one in 64 of those starts
+    with "-", which rabbitmqctl takes for an option ("Invalid options for this command")."""
+    return secrets.token_hex(24)
+
+
 def add_user(user: str, password: str) -> None:
     _ctl("add_user", user, password)
 
@@ -86,7 +92,7 @@ def set_permissions(grant: Grant, vhost: str = "/") -> None:
 
 def ensure_user(grant: Grant, password: str | None = None, vhost: str = "/") -> str:
     """Create (or reset the password of) the user and set its permissions. Returns the password."""
-    password = password or secrets.token_urlsafe(24)
+    password = password or new_password()
     if grant.user in existing_users():
         change_password(grant.user, password)
     else:

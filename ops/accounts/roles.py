@@ -10,14 +10,13 @@ again; a new user (or `rotate`) gets a new random password, returned once and ne
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from ops import provision
 from ops.accounts.broker_api import ManagementApi
-from ops.provision import Permissions
+from ops.provision import Permissions, new_password
 
 
 class Accounts(Protocol):
@@ -72,7 +71,7 @@ def ensure_accounts(accounts: Accounts, wanted: Mapping[str, Permissions], *, ro
     out = []
     for user, permissions in wanted.items():
         exists = accounts.exists(user)
-        password = secrets.token_urlsafe(24) if rotate or not exists else None
+        password = new_password() if rotate or not exists else None
         if password is not None:
             accounts.set_password(user, password, new=not exists)
         accounts.set_permissions(user, permissions)

@@ -26,7 +26,7 @@ import yaml
 from ops.accounts.admins import Action, Admin, AdminError, Admins
 from ops.accounts.audit import AuditLog
 from ops.accounts.broker_api import BrokerApiError, ManagementApi, Permissions, TopicPermission
-from ops.provision import system_grant
+from ops.provision import new_password, system_grant
 from schemas.organ import OrganId
 
 
@@ -91,7 +91,7 @@ class SystemAccounts:
             case Action.PROVISION | Action.ROTATE:
                 if action is Action.ROTATE and not self.api.user_exists(user):
                     raise BrokerApiError(f"system {system.id}: broker user {user} does not exist (provision it first)")
-                password = secrets.token_urlsafe(24)
+                password = new_password()
                 self.api.put_user(user, password)
                 self._grant(system)
                 closed = self.api.close_connections(user, reason) if action is Action.ROTATE else 0

@@ -35,7 +35,12 @@ def test_forged_amqp_timestamp_is_ignored(amqp_url: str, broker_prefix: str, tmp
             conn.close()
         digest = hashlib.sha256(body).hexdigest()
         deadline = time.monotonic() + 30
-        while hub.hub.ledger.delivery_state(digest, DISSOLVED) is None and time.monotonic() < deadline:
+
+        def routed() -> bool:  # accepted and routed are recorded in turn: wait for the routing
+            state = hub.hub.ledger.delivery_state(digest, DISSOLVED)
+            return state is not None and state.forwarded_to is not None
+
+        while not routed() and time.monotonic() < deadline:
             time.sleep(0.1)
         row = hub.hub.ledger.get_package(digest)
         assert row is not None and row.received_at == RECEIVED
