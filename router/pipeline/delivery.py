@@ -32,6 +32,7 @@ from router.directory.model import Directory
 from router.ledger.events import Delivered, LedgerEvent, Outcome, TransportState
 from router.ledger.rows import DeliveryRow
 from router.ledger.store import Ledger
+from router.pipeline import rights
 from router.pipeline.clock import system_clock
 from router.pipeline.decisions import Decision, Publish
 from router.pipeline.envelope import Envelope, EnvelopeError
@@ -174,16 +175,17 @@ class DeliveryStage:
 
     def _original_pending(self, env: Envelope) -> bool:
         """Kinds 1–3 must reach a recipient after the original: wait while it is still on its way
-        there (routed or retrying). Unknown, rejected or parked originals do not hold it back."""
+        there (routed or retrying). The originals are those intake authorized the change by
+        (router/pipeline/rights.py: its sender's, or another organ's of the system serving that
+        sender); rejected or parked ones do not hold it back."""
         if env.doc_type == 0 or not env.target:
             return False
-        original = self.ledger.find_package(env.sender, env.target)
-        if original is None or original.outcome is not Outcome.ACCEPTED:
-            return False
-        for r in env.recipients:
-            row = self.ledger.delivery_state(original.digest, r)
-            if row is not None and row.state in _ON_ITS_WAY:
-                return True
+        system = self.directory.systems.get(env.submitted_by)
+        for original in rights.originals_for(system, self.directory, env.sender, self.ledger.carried(env.target)):
+            for r in env.recipients:
+                row = self.ledger.delivery_state(original.digest, r)
+                if row is not None and row.state in _ON_ITS_WAY:
+                    return True
         return False
 
 

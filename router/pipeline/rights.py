@@ -97,8 +97,7 @@ def business_refusal(
         target = pkg.target_document_id
         if pkg.doc_type is BussinessDocType.NEW or target is None:
             return None
-        originals = [c for c in carried(target) if c.doc_type is BussinessDocType.NEW]
-        if any(_speaks_for(system, directory, pkg.sender, o.from_organ) for o in originals):
+        if originals_for(system, directory, pkg.sender, carried(target)):
             return None
         return Rejection(
             Code.CHANGE_TARGET_UNKNOWN,
@@ -108,6 +107,18 @@ def business_refusal(
             f"DocumentId sent by {pkg.sender}",
         )
     return _status_refusal(pkg, system, directory, carried(pkg.document_id))
+
+
+def originals_for(
+    system: System | None, directory: Directory, sender: str, carried: Sequence[Carried]
+) -> list[Carried]:
+    """The new documents holding a change's target that `sender`, submitted by `system`, may
+    change: what intake authorizes the change by, and what the delivery stage makes it wait for."""
+    def may_change(original: Carried) -> bool:
+        if original.from_organ == sender:
+            return True
+        return system is not None and _speaks_for(system, directory, sender, original.from_organ)
+    return [c for c in carried if c.doc_type is BussinessDocType.NEW and may_change(c)]
 
 
 def _status_refusal(

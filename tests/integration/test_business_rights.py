@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from adapters.folder import FolderSink
+from adapters.sink import Handover, SinkResult, TransientFailure
 from router.ledger.events import Outcome
 from schemas.codes import BussinessDocType, StatusCode
 from schemas.models import EdocPackage, StatusPackage
 from schemas.parse import parse_package
+from tests.support.faults import ScriptedSink
 from tests.support.hub import RunningHub, running_hub
 from tests.support.packages import document_id, make_edoc, make_status
 from tests.support.waiting import wait_for
@@ -192,3 +196,26 @@ def test_a_mixed_inbound_package_reaches_the_province_and_is_not_relayed(hub: Ru
     # no 02 for the recipients the axis serves: it delivers to them itself
     assert all(p.header.response_for.document_id != document_id(BNV, 850, "BNV-VP")
                for p in hub_refusals(hub, GATEWAY, "GATEWAY_RELAY"))
+
+
+def test_a_change_by_another_organ_of_the_senders_system_waits_for_the_original(
+    amqp_url: str, broker_prefix: str, tmp_path: Path
+) -> None:
+    """The province DMS serves UBND tỉnh and its departments: Sở TT&TT may update the province's
+    document through it (it could send as UBND tỉnh anyway), and the update still reaches the
+    commune after the original, which the district DMS refuses twice first."""
+    sink = ScriptedSink(FolderSink(tmp_path / "deliver" / DISTRICT_DMS))
+    original = make_edoc(PROVINCE, [COMMUNE], 860)
+
+    def busy(h: Handover) -> SinkResult:
+        return TransientFailure(f"DMS busy (attempt {h.attempt})")
+
+    sink.script(digest(original), busy, busy)
+    with running_hub(amqp_url, broker_prefix, tmp_path, sinks={DISTRICT_DMS: sink}) as h:
+        first = h.submit(PROVINCE_DMS, original).result
+        assert first is not None and first["outcome"] == "accepted", first
+        update = make_edoc(DEPT, [COMMUNE], 861, doc_type=BussinessDocType.UPDATE, target=document_id(PROVINCE, 860))
+        second = h.submit(PROVINCE_DMS, update).result
+        assert second is not None and second["outcome"] == "accepted", second
+        wait_for(lambda: digest(update) in sink.order, timeout=40, what="the update delivered")
+        assert sink.order.index(digest(original)) < sink.order.index(digest(update))
