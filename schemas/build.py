@@ -25,6 +25,7 @@ from schemas.models import (
     Attachment,
     Bussiness,
     BussinessDocumentInfo,
+    Digest,
     DocumentCode,
     DocumentType,
     EdocPackage,
@@ -42,6 +43,7 @@ from schemas.models import (
     StatusPackage,
     TraceHeader,
     TraceHeaderList,
+    made,
 )
 from schemas.organ import shape_of
 from schemas.payload import PayloadProblem, detect_type, inspect_zip
@@ -73,12 +75,13 @@ def namespace(el: etree._Element) -> str:
     return tag[1:].partition("}")[0] if isinstance(tag, str) and tag[:1] == "{" else ""
 
 
-_Index = tuple[dict[str, str], dict[str, str]]
+_Index = tuple[dict[str, str], dict[str, str], dict[str, Node], frozenset[str]]
 _INDEXES: dict[int, _Index] = {}
 
 
 def _index(node: Node) -> _Index:
-    """Clark tag → canonical child name, and local name → name for any-namespace children.
+    """Clark tag → canonical child name, local name → name for any-namespace children, name or
+    alias → child node, and the names of the leaf children.
 
     Keyed by identity: layout nodes are module constants, and hashing a frozen Node would walk
     its whole subtree on every lookup.
@@ -87,44 +90,80 @@ def _index(node: Node) -> _Index:
     if found is None:
         by_tag: dict[str, str] = {}
         any_ns: dict[str, str] = {}
+        specs: dict[str, Node] = {}
         for spec in node.children:
             for name in (spec.name, *spec.aliases):
+                specs.setdefault(name, spec)
                 if spec.any_namespace:
                     any_ns[name] = spec.name
                 else:
                     by_tag[f"{{{NS}}}{name}"] = spec.name
-        found = _INDEXES[id(node)] = (by_tag, any_ns)
+        leaves = frozenset(spec.name for spec in node.children if spec.leaf)
+        found = _INDEXES[id(node)] = (by_tag, any_ns, specs, leaves)
     return found
 
 
-class Kids:
-    """Children of one element grouped by (canonical) local name; the rest are extras."""
+def child_node(node: Node, name: str) -> Node:
+    """`node.child(name)` for a name the layout has, from the index (no scan of the children)."""
+    return _index(node)[2][name]
 
-    __slots__ = ("by_name", "extras", "path")
+
+_NO_EXTRAS: tuple[etree._Element, ...] = ()
+
+
+class Kids:
+    """Children of one element grouped by (canonical) local name; the rest are extras.
+
+    The first of each name is kept apart from any further ones: almost every name occurs once,
+    and a list per name cost more than the rest of the grouping. The stripped text of the first
+    of each leaf is read on the way (`texts`): it is what the builder asks for next."""
+
+    __slots__ = ("extras", "first", "more", "path", "texts")
 
     def __init__(self, el: etree._Element, node: Node, path: str) -> None:
         self.path = path
-        self.by_name: dict[str, list[etree._Element]] = {}
-        self.extras: list[etree._Element] = []
-        by_tag, any_ns = _index(node)
+        first: dict[str, etree._Element] = {}
+        texts: dict[str, str] = {}
+        more: dict[str, list[etree._Element]] | None = None
+        extras: list[etree._Element] | None = None
+        by_tag, any_ns, _, leaves = _index(node)
         for c in el:
             tag = c.tag
-            if not isinstance(tag, str):
-                continue
-            name = by_tag.get(tag)
-            if name is None and any_ns:
-                name = any_ns.get(tag.rpartition("}")[2])
-            if name is not None:
-                self.by_name.setdefault(name, []).append(c)
+            name = by_tag.get(tag)  # a comment's tag is a function: no name either
+            if name is None:
+                if not isinstance(tag, str):
+                    continue
+                if any_ns:
+                    name = any_ns.get(tag.rpartition("}")[2])
+                if name is None:
+                    if extras is None:
+                        extras = []
+                    extras.append(c)
+                    continue
+            if name in first:
+                if more is None:
+                    more = {}
+                more.setdefault(name, []).append(c)
             else:
-                self.extras.append(c)
+                first[name] = c
+                if name in leaves:
+                    text = c.text
+                    texts[name] = text.strip() if text else ""
+        self.first = first
+        self.texts = texts
+        self.more = more
+        self.extras: list[etree._Element] | tuple[etree._Element, ...] = extras or _NO_EXTRAS
 
     def get(self, name: str) -> etree._Element | None:
-        found = self.by_name.get(name)
-        return found[0] if found else None
+        return self.first.get(name)
 
     def all(self, name: str) -> list[etree._Element]:
-        return self.by_name.get(name, [])
+        el = self.first.get(name)
+        if el is None:
+            return []
+        if self.more is None or name not in self.more:
+            return [el]
+        return [el, *self.more[name]]
 
 
 _STEP = re.compile(r"^([^\[\]]+)(?:\[([0-9]+)\])?\Z")
@@ -185,13 +224,11 @@ class Builder:
         return f"{k.path}/{name}" + (f"[{index}]" if index is not None else "")
 
     def text(self, k: Kids, name: str, default: str = "") -> str:
-        el = k.get(name)
-        if el is None:
-            return default
-        return (el.text or "").strip()
+        """The stripped text of leaf `name`, `default` when absent."""
+        return k.texts.get(name, default)
 
     def opt_text(self, k: Kids, name: str) -> str | None:
-        return self.text(k, name) if k.get(name) is not None else None
+        return k.texts.get(name)
 
     def extras(self, k: Kids) -> tuple[str, ...]:
         if not k.extras:
@@ -201,22 +238,21 @@ class Builder:
     def each(
         self, k: Kids, name: str, node: Node, build: Callable[[Kids], T]
     ) -> tuple[T, ...]:
-        out = []
-        for i, el in enumerate(k.all(name), start=1):
-            out.append(build(self.kids(el, node, self.child_path(k, name, i))))
-        return tuple(out)
+        els = k.all(name)
+        if not els:
+            return ()
+        base = f"{k.path}/{name}"
+        return tuple(build(Kids(el, node, f"{base}[{i}]")) for i, el in enumerate(els, start=1))
 
     def sub(self, k: Kids, name: str, parent: Node, build: Callable[[Kids], T]) -> T | None:
-        el = k.get(name)
+        el = k.first.get(name)
         if el is None:
             return None
-        node = parent.child(name)
-        assert node is not None
-        return build(self.kids(el, node, self.child_path(k, name)))
+        return build(Kids(el, child_node(parent, name), f"{k.path}/{name}"))
 
     def integer(self, k: Kids, name: str, default: int | None = None) -> int | None:
-        raw = self.text(k, name) if k.get(name) is not None else None
-        if raw is None or raw == "":
+        raw = k.texts.get(name)
+        if not raw:
             return default
         try:
             return int(raw)
@@ -247,15 +283,15 @@ class Builder:
     def organ_id(self, k: Kids, name: str = "OrganId", *, allow_empty: bool = False) -> str:
         """The value, with a finding unless it is a strict code. An absent element is the XSD's
         to report; an empty one, where `allow_empty`, the rule that wants it (ResponseFor)."""
-        if k.get(name) is None:
+        value = k.texts.get(name)
+        if value is None:
             return ""
-        value = self.text(k, name)
         if value == "" and allow_empty:
             return value
-        path = self.child_path(k, name)
         shape = shape_of(value)
         if shape == "strict":
             return value
+        path = self.child_path(k, name)
         if shape == "tolerant" and self.tolerant:
             self.add(
                 Code.ORGAN_ID_NONSTANDARD, path,
@@ -284,12 +320,8 @@ class Builder:
         return value
 
     def date_value(self, k: Kids, name: str, *, required: bool = True) -> date | None:
-        el = k.get(name)
-        if el is None:
-            return None
-        raw = self.text(k, name)
-        path = self.child_path(k, name)
-        if raw == "" and not required:
+        raw = k.texts.get(name)
+        if raw is None or (raw == "" and not required):
             return None
         parsed: date | None = None
         legacy = False
@@ -299,14 +331,15 @@ class Builder:
             parsed, legacy = _mkdate(int(m[3]), int(m[2]), int(m[1])), True
         elif m := _DATE_DASH.match(raw):
             parsed, legacy = _mkdate(int(m[1]), int(m[2]), int(m[3])), True
-        self._report_time(path, name, raw, parsed is not None, legacy, ("Ngày", "date"), "yyyy/MM/dd")
+        if parsed is None or legacy:
+            self._report_time(self.child_path(k, name), name, raw, parsed is not None, legacy, ("Ngày", "date"),
+                              "yyyy/MM/dd")
         return parsed
 
     def timestamp(self, k: Kids, name: str) -> datetime | None:
-        if k.get(name) is None:
+        raw = k.texts.get(name)
+        if raw is None:
             return None  # absent: the XSD's to report
-        raw = self.text(k, name)
-        path = self.child_path(k, name)
         value: datetime | None = None
         legacy = False
         if m := _TS.match(raw):
@@ -315,8 +348,9 @@ class Builder:
             value, legacy = _mkts(int(m[3]), int(m[2]), int(m[1]), int(m[4]), int(m[5]), int(m[6])), True
         elif m := _TS_ISO.match(raw):
             value, legacy = _mkts(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6])), True
-        self._report_time(path, name, raw, value is not None, legacy, ("Thời điểm", "timestamp"),
-                          "yyyy/MM/dd HH:mm:ss")
+        if value is None or legacy:
+            self._report_time(self.child_path(k, name), name, raw, value is not None, legacy,
+                              ("Thời điểm", "timestamp"), "yyyy/MM/dd HH:mm:ss")
         return value
 
     def _report_time(
@@ -339,7 +373,7 @@ class Builder:
 
     # -- models ---------------------------------------------------------------------------
     def organization(self, k: Kids) -> Organization:
-        return Organization(
+        return made(Organization,
             organ_id=self.organ_id(k),
             organization_in_charge=self.text(k, "OrganizationInCharge"),
             organ_name=self.text(k, "OrganName"),
@@ -352,7 +386,7 @@ class Builder:
         )
 
     def staff(self, k: Kids) -> StaffInfo:
-        return StaffInfo(
+        return made(StaffInfo,
             department=self.opt_text(k, "Department"),
             staff=self.opt_text(k, "Staff"),
             mobile=self.opt_text(k, "Mobile"),
@@ -361,7 +395,7 @@ class Builder:
         )
 
     def response_for(self, k: Kids) -> ResponseFor:
-        return ResponseFor(
+        return made(ResponseFor,
             organ_id=self.organ_id(k, allow_empty=True),
             code=self.text(k, "Code"),
             promulgation_date=self.date_value(k, "PromulgationDate", required=False) or date.min,
@@ -370,33 +404,29 @@ class Builder:
         )
 
     def trace_list(self, k: Kids, node: Node) -> TraceHeaderList:
-        th_node = node.child("TraceHeader")
-        assert th_node is not None
+        th_node = child_node(node, "TraceHeader")
         headers = self.each(
             k, "TraceHeader", th_node,
-            lambda t: TraceHeader(
+            lambda t: made(TraceHeader,
                 organ_id=self.organ_id(t), timestamp=self.timestamp(t, "Timestamp") or datetime.min,
                 extras=self.extras(t),
             ),
         )
-        return TraceHeaderList(
+        return made(TraceHeaderList,
             trace_headers=headers,
             bussiness=self.sub(k, "Bussiness", node, self.bussiness),
             extras=self.extras(k),
         )
 
     def bussiness(self, k: Kids) -> Bussiness:
-        node = TRACE_NODE.child("Bussiness")
-        assert node is not None
+        node = BUSS_NODE
         doc_type = self.code_list(k, "BussinessDocType", BussinessDocType, BussinessDocType.NEW)
         info = self.sub(k, "BussinessDocumentInfo", node, self.document_info)
-        repl_node = node.child("ReplacementInfoList")
-        assert repl_node is not None
         replacements = self.sub(
             k, "ReplacementInfoList", node,
-            lambda rl: self.each(rl, "ReplacementInfo", repl_node.children[0], self.replacement),
+            lambda rl: self.each(rl, "ReplacementInfo", REPLACEMENT_NODE, self.replacement),
         )
-        return Bussiness(
+        return made(Bussiness,
             doc_type=doc_type,
             reason=self.text(k, "BussinessDocReason"),
             document_id=self.opt_text(k, "DocumentId"),
@@ -408,23 +438,19 @@ class Builder:
         )
 
     def document_info(self, k: Kids) -> BussinessDocumentInfo:
-        node = TRACE_NODE.child("Bussiness")
-        assert node is not None
-        info_node = node.child("BussinessDocumentInfo")
-        assert info_node is not None
-        rl_node = info_node.child("ReceiverList")
-        assert rl_node is not None
+        info_node = child_node(BUSS_NODE, "BussinessDocumentInfo")
+        rl_node = child_node(info_node, "ReceiverList")
         receivers = self.sub(
             k, "ReceiverList", info_node,
             lambda rl: self.each(
                 rl, "Receiver", rl_node.children[0],
-                lambda r: Receiver(
+                lambda r: made(Receiver,
                     organ_id=self.organ_id(r), receiver_type=self.integer(r, "ReceiverType", 0) or 0,
                     extras=self.extras(r),
                 ),
             ),
         )
-        return BussinessDocumentInfo(
+        return made(BussinessDocumentInfo,
             document_info=self.text(k, "DocumentInfo", "0"),
             document_receiver=self.text(k, "DocumentReceiver", "0"),
             receivers=receivers,
@@ -437,25 +463,23 @@ class Builder:
         if lst is not None:
             sub = self.kids(lst, REPLACEMENT_NODE.children[1], self.child_path(k, "OrganIdList"))
             ids = tuple((e.text or "").strip() for e in sub.all("OrganId"))
-        return ReplacementInfo(document_id=self.text(k, "DocumentId"), organ_ids=ids, extras=self.extras(k))
+        return made(ReplacementInfo, document_id=self.text(k, "DocumentId"), organ_ids=ids, extras=self.extras(k))
 
     def message_header(self, k: Kids, node: Node) -> MessageHeader:
         def child(name: str) -> Node:
-            c = node.child(name)
-            assert c is not None
-            return c
+            return child_node(node, name)
 
         frm = self.sub(k, "From", node, self.organization)
         code = self.sub(
             k, "Code", node,
-            lambda c: DocumentCode(
+            lambda c: made(DocumentCode,
                 code_number=self.text(c, "CodeNumber"), code_notation=self.text(c, "CodeNotation"),
                 extras=self.extras(c),
             ),
         )
         prom = self.sub(
             k, "PromulgationInfo", node,
-            lambda p: PromulgationInfo(
+            lambda p: made(PromulgationInfo,
                 place=self.text(p, "Place"),
                 promulgation_date=self.date_value(p, "PromulgationDate") or date.min,
                 extras=self.extras(p),
@@ -463,7 +487,7 @@ class Builder:
         )
         dtype = self.sub(
             k, "DocumentType", node,
-            lambda d: DocumentType(
+            lambda d: made(DocumentType,
                 type=self.integer(d, "Type", 0) or 0,
                 type_detail=self.integer(d, "TypeDetail"),
                 type_name=self.text(d, "TypeName"),
@@ -472,7 +496,7 @@ class Builder:
         )
         signer = self.sub(
             k, "SignerInfo", node,
-            lambda s: SignerInfo(
+            lambda s: made(SignerInfo,
                 competence=self.text(s, "Competence"), position=self.text(s, "Position"),
                 full_name=self.text(s, "FullName"), extras=self.extras(s),
             ),
@@ -482,18 +506,18 @@ class Builder:
             k, "ToPlaces", node,
             lambda tp: tuple((e.text or "").strip() for e in tp.all("Place")),
         )
-        return MessageHeader(
-            from_=frm or Organization(organ_id=""),
+        return made(MessageHeader,
+            from_=frm or made(Organization, organ_id=""),
             to=self.each(k, "To", child("To"), self.organization),
             document_id=self.text(k, "DocumentId"),
-            code=code or DocumentCode(code_number="", code_notation=""),
-            promulgation_info=prom or PromulgationInfo(promulgation_date=date.min),
-            document_type=dtype or DocumentType(type=0),
+            code=code or made(DocumentCode, code_number="", code_notation=""),
+            promulgation_info=prom or made(PromulgationInfo, promulgation_date=date.min),
+            document_type=dtype or made(DocumentType, type=0),
             subject=self.text(k, "Subject"),
             content=self.text(k, "Content"),
-            signer_info=signer or SignerInfo(full_name=""),
+            signer_info=signer or made(SignerInfo, full_name=""),
             due_date=self.date_value(k, "DueDate", required=False),
-            other_info=other or OtherInfo(),
+            other_info=other or made(OtherInfo),
             response_for=self.each(k, "ResponseFor", child("ResponseFor"), self.response_for),
             steering_type=self.integer(k, "SteeringType"),
             to_places=to_places,
@@ -506,7 +530,7 @@ class Builder:
         app = k.get("Appendixes")
         if app is not None:
             appendixes = tuple((e.text or "").strip() for e in app if local(e) == "Appendix")
-        return OtherInfo(
+        return made(OtherInfo,
             priority=self.code_list(k, "Priority", Priority, Priority.NORMAL),
             sphere_of_promulgation=self.opt_text(k, "SphereOfPromulgation"),
             typer_notation=self.opt_text(k, "TyperNotation"),
@@ -520,22 +544,23 @@ class Builder:
     def attachment(self, k: Kids, el: etree._Element) -> Attachment:
         ct = k.get("ContentTransferEncoded")
         payload = self.doc.payload_of(ct) if ct is not None else None
-        size, digest, head = (payload.size, payload.sha256, payload.head) if payload else (0, "", b"")
+        size, head = (payload.size, payload.head) if payload else (0, b"")
+        digest = Digest(measure=lambda: payload.sha256) if payload else Digest("")
         zip_entries = None
-        if payload is not None and payload.is_zip and payload.handle is not None:
+        if payload is not None and payload.is_zip and payload.stored:
             try:
                 entries = inspect_zip(payload.open(), self.limits_unzipped, self.limits_ratio)
                 zip_entries = tuple((e.name, e.size) for e in entries)
             except PayloadProblem as p:
                 self.add(p.code, self.child_path(k, "ContentTransferEncoded"), p.vi, p.en)
-        return Attachment(
+        return made(Attachment,
             content_id=self.text(k, "ContentId"),
             attachment_name=self.text(k, "AttachmentName"),
             description=self.text(k, "Description"),
             content_type=self.text(k, "ContentType"),
             format=self.opt_text(k, "Format"),
             size=size,
-            sha256=digest,
+            digest=digest,
             detected_type=detect_type(head),
             zip_entries=zip_entries,
             extras=self.extras(k),
@@ -545,7 +570,7 @@ class Builder:
     limits_ratio = 200
 
     def reference(self, k: Kids) -> Reference:
-        return Reference(
+        return made(Reference,
             content_id=self.text(k, "ContentId"),
             content_type=self.text(k, "ContentType"),
             description=self.text(k, "Description"),
@@ -588,7 +613,7 @@ class Builder:
                 out.append(self.attachment(kk, el))
             attachments = tuple(out)
         sig = hk.get("Signature")
-        return EdocPackage(
+        return made(EdocPackage,
             header=header,
             trace=trace,
             signature_present=sig is not None,
@@ -631,9 +656,9 @@ class Builder:
                     f"StatusCode '{code_text}' is not one of the nine codes in use; forwarded as is",
                     severity=Severity.WARNING,
                 )
-        header = StatusHeader(
-            from_=frm or Organization(organ_id=""),
-            response_for=rf or ResponseFor(organ_id="", code="", promulgation_date=date.min, document_id=""),
+        header = made(StatusHeader,
+            from_=frm or made(Organization, organ_id=""),
+            response_for=rf or made(ResponseFor, organ_id="", code="", promulgation_date=date.min, document_id=""),
             staff_info=self.sub(k, "StaffInfo", mh_node, self.staff),
             status_code=status_code,
             description=self.text(k, "Description"),
@@ -641,7 +666,7 @@ class Builder:
             extras=self.extras(k),
         )
         trace = self.sub(hk, "TraceHeaderList", header_node, lambda t: self.trace_list(t, TRACE_NODE))
-        return StatusPackage(
+        return made(StatusPackage,
             header=header,
             trace=trace,
             signature_present=hk.get("Signature") is not None,
@@ -650,7 +675,8 @@ class Builder:
 
 
 TRACE_NODE = EDOC.children[0].children[0].children[1]
-REPLACEMENT_NODE = TRACE_NODE.children[1].children[6].children[0]
+BUSS_NODE = TRACE_NODE.children[1]
+REPLACEMENT_NODE = BUSS_NODE.children[6].children[0]
 
 
 def _mkdate(y: int, m: int, d: int) -> date | None:

@@ -17,8 +17,9 @@ from schemas.models import Attachment, EdocPackage, StatusPackage
 from schemas.payload import AttachmentSink, Payload
 from schemas.policy import ValidationOptions
 from schemas.profiles import grade
-from schemas.reader import RawDocument, read_document
+from schemas.reader import RawDocument
 from schemas.rules import check_edoc, check_status
+from schemas.wholeread import read
 from schemas.xsdcheck import validate_tree
 
 Kind = Literal["edoc", "status"]
@@ -73,8 +74,7 @@ class ParsedPackage:
     @staticmethod
     def close_payloads(document: RawDocument) -> None:
         for payload in document.payloads:
-            if payload.handle is not None:
-                payload.handle.close()
+            payload.close()
 
     @property
     def attachments(self) -> list[AttachmentView]:
@@ -106,12 +106,13 @@ class ValidationReport:
 
 
 _ENVELOPE, _HEADER, _STATUS_CODE = (f"{{{NS}}}{n}" for n in ("edXMLEnvelope", "edXMLHeader", "StatusCode"))
-_CONTAINERS = frozenset(f"{{{NS}}}{n}" for n in ("MessageHeader", "Status"))
+_EDXML = f"{{{NS}}}edXML"
+_CONTAINERS = tuple(f"{{{NS}}}{n}" for n in ("MessageHeader", "Status"))
 
 
 def _kind(root: etree._Element) -> Kind:
     """edoc or status, from the shape; anything else is NOT_EDXML with the reason."""
-    if local(root) != "edXML" or namespace(root) != NS:
+    if root.tag != _EDXML:
         got = f"{{{namespace(root)}}}{local(root)}" if namespace(root) else local(root)
         raise PackageError([
             finding(
@@ -122,11 +123,9 @@ def _kind(root: etree._Element) -> Kind:
             )
         ])
     header = None
-    for env in root:
-        if env.tag == _ENVELOPE:
-            for h in env:
-                if h.tag == _HEADER:
-                    header = h
+    for env in root.iterchildren(_ENVELOPE):  # tag-filtered in C: no proxy for the others
+        for h in env.iterchildren(_HEADER):
+            header = h
     if header is None:
         raise PackageError([
             finding(
@@ -135,9 +134,8 @@ def _kind(root: etree._Element) -> Kind:
                 line=line_of(root),
             )
         ])
-    for mh in header:
-        if mh.tag in _CONTAINERS:
-            return "status" if any(c.tag == _STATUS_CODE for c in mh) else "edoc"
+    for mh in header.iterchildren(*_CONTAINERS):
+        return "status" if next(mh.iterchildren(_STATUS_CODE), None) is not None else "edoc"
     raise PackageError([
         finding(
             Code.NOT_EDXML, "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader",
@@ -154,7 +152,7 @@ def validate_package(
     """`digest`: the body's SHA-256 when the caller has it already (then it is not hashed again)."""
     options = options or ValidationOptions()
     try:
-        doc = read_document(source, options.limits, sink, digest)
+        doc = read(source, options.limits, sink, digest)
         kind = _kind(doc.root)
     except PackageError as exc:
         return ValidationReport(False, None, None, list(exc.findings))

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import io
 import re
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Protocol
 
 from schemas.findings import Code
@@ -56,26 +57,85 @@ class SpoolSink:
         return writer  # type: ignore[return-value]
 
 
-@dataclass
 class Payload:
-    """Decoded bytes of one attachment, with size and digest computed while decoding."""
+    """Decoded bytes of one attachment: `size` and `head` (its first 16 bytes) are known when
+    reading ends, whichever reader produced it.
 
-    size: int
-    sha256: str
-    head: bytes
-    handle: IO[bytes] | None = field(repr=False, default=None)
+    The streaming reader decodes while it reads, measuring the digest on the way, into a spool
+    or a caller's sink (`handle` None then: the sink keeps the bytes). The whole-bytes reader
+    (schemas/wholeread.py) checks the base64 text completely (alphabet, padding, length, limit)
+    but decodes it, and hashes the result, only when `read`, `open` or `sha256` first asks:
+    validation needs neither, and decoding cost more than parsing the whole package."""
+
+    __slots__ = ("_base64", "_handle", "_sha256", "_spool", "head", "size")
+
+    def __init__(
+        self, size: int, sha256: str | None, head: bytes, handle: IO[bytes] | None = None,
+        *, base64: bytes | None = None, spool_bytes: int = 0,
+    ) -> None:
+        self.size = size
+        self.head = head
+        self._sha256 = sha256
+        self._handle = handle
+        #: checked base64 text (no whitespace) still to decode; None once decoded, or if streamed
+        self._base64 = base64
+        self._spool = spool_bytes
+
+    def __repr__(self) -> str:
+        return f"Payload(size={self.size}, head={self.head!r})"
+
+    @property
+    def stored(self) -> bool:
+        """Whether the bytes can be read here (False: they went to a caller's sink)."""
+        return self._handle is not None or self._base64 is not None
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._decode()
+        assert self._sha256 is not None
+        return self._sha256
+
+    @property
+    def handle(self) -> IO[bytes] | None:
+        if self._base64 is not None:
+            self._decode()
+        return self._handle
+
+    def _decode(self) -> None:
+        """Decode the checked base64 (wholeread: strict decoding cannot fail here), spooled like
+        the streaming reader's default sink would have."""
+        assert self._base64 is not None
+        raw = binascii.a2b_base64(self._base64, strict_mode=True)
+        self._base64 = None
+        self._sha256 = hashlib.sha256(raw).hexdigest()
+        if len(raw) > self._spool:
+            sink = SpoolSink(self._spool)
+            writer = sink.open(0)
+            writer.write(raw)
+            self._handle = sink.finish(0, writer)
+        else:
+            self._handle = io.BytesIO(raw)
 
     def read(self) -> bytes:
-        if self.handle is None:
+        handle = self.handle
+        if handle is None:
             raise RuntimeError("this payload was written to a caller-supplied sink")
-        self.handle.seek(0)
-        return self.handle.read()
+        handle.seek(0)
+        return handle.read()
 
     def open(self) -> IO[bytes]:
-        if self.handle is None:
+        handle = self.handle
+        if handle is None:
             raise RuntimeError("this payload was written to a caller-supplied sink")
-        self.handle.seek(0)
-        return self.handle
+        handle.seek(0)
+        return handle
+
+    def close(self) -> None:
+        """Release the spool (a temporary file for a big attachment). A payload not decoded yet
+        holds no file: it keeps its text, so its digest can still be asked for."""
+        if self._handle is not None:
+            self._handle.close()
 
     @property
     def is_zip(self) -> bool:
@@ -208,8 +268,6 @@ def inspect_zip(handle: IO[bytes], max_unzipped: int, max_ratio: int) -> tuple[Z
 
 def unwrap_zip(data: bytes, max_unzipped: int) -> list[tuple[str, bytes]]:
     """Inflate every entry with a hard cap on the bytes actually produced (bomb-safe)."""
-    import io
-
     out: list[tuple[str, bytes]] = []
     produced = 0
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -11,7 +12,7 @@ from schemas.codes import BussinessDocType
 from schemas.confusables import fold
 from schemas.findings import Code, Finding, Severity, finding
 from schemas.limits import ADVISORY_LENGTHS, Bounded, bound
-from schemas.models import EdocPackage, ResponseFor, StatusPackage
+from schemas.models import EdocPackage, MessageHeader, ResponseFor, StatusPackage
 from schemas.organ import shape_of
 from schemas.policy import ValidationOptions
 
@@ -124,6 +125,9 @@ def _recipients(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
             "Gói tin không có nơi nhận (phần tử To)", "the package has no recipient (To element)",
         )
         return
+    ids = [org.organ_id for org in pkg.header.to]
+    if len(set(ids)) == len(ids):
+        return
     seen: Counter[str] = Counter()
     for i, org in enumerate(pkg.header.to, start=1):
         seen[org.organ_id] += 1
@@ -210,8 +214,13 @@ def _code_lists(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
 
 
 def _attachments(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
-    refs = Counter(r.cid for r in pkg.references)
-    atts = Counter(a.cid for a in pkg.attachments)
+    ref_ids = [r.cid for r in pkg.references]
+    att_ids = [a.cid for a in pkg.attachments]
+    unique = set(ref_ids)
+    if len(unique) == len(ref_ids) == len(att_ids) == len(set(att_ids)) and unique.issuperset(att_ids):
+        return  # one to one: nothing to say
+    refs = Counter(ref_ids)
+    atts = Counter(att_ids)
     for i, r in enumerate(pkg.references, start=1):
         if r.cid not in atts:
             ctx.add(
@@ -281,38 +290,52 @@ def _responses(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
         _response_for(rf, f"{MH}/ResponseFor[{i}]", ctx)
 
 
+_ORG_LENGTHS = (
+    ("OrganName", "organ_name"), ("OrganAdd", "organ_add"), ("OrganizationInCharge", "organization_in_charge"),
+    ("Email", "email"), ("Telephone", "telephone"), ("Fax", "fax"),
+)
+
+
 def _lengths(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
     h = pkg.header
+    #: (field, value, path relative to MessageHeader, or a whole path); paths are strings
+    #: already or are built only for a value over its length
     values: list[tuple[str, str, str]] = [
-        (f"{MH}/Code/CodeNumber", "CodeNumber", h.code.code_number),
-        (f"{MH}/Code/CodeNotation", "CodeNotation", h.code.code_notation),
-        (f"{MH}/PromulgationInfo/Place", "Place", h.promulgation_info.place),
-        (f"{MH}/Subject", "Subject", h.subject),
-        (f"{MH}/Content", "Content", h.content),
-        (f"{MH}/DocumentType/TypeName", "TypeName", h.document_type.type_name),
-        (f"{MH}/OtherInfo/SphereOfPromulgation", "SphereOfPromulgation", h.other_info.sphere_of_promulgation or ""),
-        (f"{MH}/OtherInfo/TyperNotation", "TyperNotation", h.other_info.typer_notation or ""),
+        ("CodeNumber", h.code.code_number, "Code/CodeNumber"),
+        ("CodeNotation", h.code.code_notation, "Code/CodeNotation"),
+        ("Place", h.promulgation_info.place, "PromulgationInfo/Place"),
+        ("Subject", h.subject, "Subject"),
+        ("Content", h.content, "Content"),
+        ("TypeName", h.document_type.type_name, "DocumentType/TypeName"),
+        ("SphereOfPromulgation", h.other_info.sphere_of_promulgation or "", "OtherInfo/SphereOfPromulgation"),
+        ("TyperNotation", h.other_info.typer_notation or "", "OtherInfo/TyperNotation"),
     ]
-    for label, org in [("From", h.from_), *((f"To[{i}]", o) for i, o in enumerate(h.to, start=1))]:
-        for field, value in (
-            ("OrganName", org.organ_name), ("OrganAdd", org.organ_add),
-            ("OrganizationInCharge", org.organization_in_charge), ("Email", org.email),
-            ("Telephone", org.telephone), ("Fax", org.fax),
-        ):
-            values.append((f"{MH}/{label}/{field}", field, value))
+    limits = ADVISORY_LENGTHS
+    for field, value, rel in values:
+        if len(value) > limits[field]:
+            _too_long(ctx, f"{MH}/{rel}", field, value)
+    for i, org in enumerate((h.from_, *h.to)):
+        for field, attr in _ORG_LENGTHS:
+            value = getattr(org, attr)
+            if len(value) > limits[field]:
+                _too_long(ctx, f"{MH}/{'From' if i == 0 else f'To[{i}]'}/{field}", field, value)
     for i, place in enumerate(h.to_places or (), start=1):
-        values.append((f"{MH}/ToPlaces/Place[{i}]", "ToPlaces/Place", place))
+        if len(place) > limits["ToPlaces/Place"]:
+            _too_long(ctx, f"{MH}/ToPlaces/Place[{i}]", "ToPlaces/Place", place)
     for i, a in enumerate(pkg.attachments, start=1):
-        values.append((f"/edXML/AttachmentEncoded/Attachment[{i}]/AttachmentName", "AttachmentName", a.attachment_name))
-    for path, field, value in values:
-        limit = ADVISORY_LENGTHS[field]
-        if len(value) > limit:
-            ctx.add(
-                Code.FIELD_TOO_LONG, path,
-                f"{field} dài {len(value)} ký tự (giới hạn {limit})",
-                f"{field} is {len(value)} characters long (limit {limit})",
-                Severity.WARNING,
-            )
+        if len(a.attachment_name) > limits["AttachmentName"]:
+            _too_long(ctx, f"/edXML/AttachmentEncoded/Attachment[{i}]/AttachmentName", "AttachmentName",
+                      a.attachment_name)
+
+
+def _too_long(ctx: Ctx, path: str, field: str, value: str) -> None:
+    limit = ADVISORY_LENGTHS[field]
+    ctx.add(
+        Code.FIELD_TOO_LONG, path,
+        f"{field} dài {len(value)} ký tự (giới hạn {limit})",
+        f"{field} is {len(value)} characters long (limit {limit})",
+        Severity.WARNING,
+    )
 
 
 def _secret(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
@@ -321,7 +344,7 @@ def _secret(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
         return
     for field, pattern in policy.fields.items():
         for path, value in _field_values(pkg, field):
-            m = re.search(pattern, fold(value))
+            m = _compiled(pattern).search(fold(value))
             if m:
                 ctx.add(
                     Code.SECRET_DOCUMENT, path,
@@ -332,20 +355,28 @@ def _secret(pkg: EdocPackage, ctx: Ctx, options: ValidationOptions) -> None:
                 return
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+_SECRET_FIELDS: dict[str, Callable[[MessageHeader], str | None]] = {
+    "Subject": lambda h: h.subject,
+    "Content": lambda h: h.content,
+    "DocumentType/TypeName": lambda h: h.document_type.type_name,
+    "OtherInfo/SphereOfPromulgation": lambda h: h.other_info.sphere_of_promulgation,
+    "Code/CodeNotation": lambda h: h.code.code_notation,
+}
+_SECRET_PATHS = {field: f"{MH}/{field}" for field in _SECRET_FIELDS}
+
+
 def _field_values(pkg: EdocPackage, field: str) -> Iterable[tuple[str, str]]:
     h = pkg.header
-    getters: dict[str, Callable[[], str | None]] = {
-        "Subject": lambda: h.subject,
-        "Content": lambda: h.content,
-        "DocumentType/TypeName": lambda: h.document_type.type_name,
-        "OtherInfo/SphereOfPromulgation": lambda: h.other_info.sphere_of_promulgation,
-        "Code/CodeNotation": lambda: h.code.code_notation,
-    }
-    get = getters.get(field)
+    get = _SECRET_FIELDS.get(field)
     if get is not None:
-        value = get()
+        value = get(h)
         if value:
-            yield f"{MH}/{field}", value
+            yield _SECRET_PATHS[field], value
     if field == "OtherInfo/Appendixes/Appendix":
         for i, a in enumerate(h.other_info.appendixes or (), start=1):
             yield f"{MH}/{field}[{i}]", a

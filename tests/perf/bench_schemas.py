@@ -8,6 +8,10 @@ process, alternating rounds; each reports its best round, counted in CPU time of
 (`time.process_time`), so other work on a shared machine slows the wall clock, not the figure.
 The goal is `validate_package` at ≥ 50% of raw: the hardening (byte lexer, streamed
 attachments, limits), the business rules and the model must cost no more than the XML work.
+
+`validate_package` checks every attachment's base64 completely but decodes it (and hashes the
+result) on first use (schemas/payload.py); a third line therefore also times validation plus
+that first use (`sha256` of every attachment), which is what a consumer of the bytes pays.
 """
 
 from __future__ import annotations
@@ -63,6 +67,20 @@ def lienthong(data: bytes) -> Callable[[], None]:
     return run
 
 
+def lienthong_decoded(data: bytes) -> Callable[[], None]:
+    """validate_package, then the first use of every attachment (decode + digest)."""
+    options = ValidationOptions()
+
+    def run() -> None:
+        report = validate_package(data, options)
+        if report.parsed is None:
+            raise SystemExit(f"validate_package failed: {report.findings}")
+        for attachment in report.parsed.attachments:
+            attachment.payload.sha256  # noqa: B018 - the first use is the point
+
+    return run
+
+
 def best_rate(fn: Callable[[], None], seconds: float) -> float:
     """Packages per CPU second of this process over one round of about `seconds` CPU seconds."""
     n = 0
@@ -75,15 +93,18 @@ def best_rate(fn: Callable[[], None], seconds: float) -> float:
             return n / (time.process_time() - start)
 
 
-def measure(data: bytes, seconds: float, rounds: int) -> tuple[Figure, Figure]:
-    ours, raw = lienthong(data), raw_lxml(data)
+def measure(data: bytes, seconds: float, rounds: int) -> tuple[Figure, Figure, Figure]:
+    ours, raw, decoded = lienthong(data), raw_lxml(data), lienthong_decoded(data)
     ours()
     raw()  # warm caches: the compiled XSD, the XPath expressions
-    best_ours = best_raw = 0.0
+    decoded()
+    best_ours = best_raw = best_decoded = 0.0
     for _ in range(rounds):
         best_raw = max(best_raw, best_rate(raw, seconds))
         best_ours = max(best_ours, best_rate(ours, seconds))
-    return Figure("lienthong validate_package", best_ours), Figure("raw lxml fromstring + XSD", best_raw)
+        best_decoded = max(best_decoded, best_rate(decoded, seconds))
+    return (Figure("lienthong validate_package", best_ours), Figure("raw lxml fromstring + XSD", best_raw),
+            Figure("  + attachments' first use", best_decoded))
 
 
 def profile(data: bytes, seconds: float) -> str:
@@ -124,12 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"best of {args.rounds} x {args.seconds:g} CPU s per side, alternating")
     for label, data in (("small edoc, 1 PDF", package_of_size(args.size)), ("router package", router_package())):
-        ours, raw = measure(data, args.seconds, args.rounds)
+        ours, raw, decoded = measure(data, args.seconds, args.rounds)
         ratio = ours.per_second / raw.per_second
         print(f"package: {len(data)} bytes ({label})")
-        for fig in (ours, raw):
+        for fig in (ours, raw, decoded):
             print(f"  {fig.name:<30} {fig.per_second:>9.0f} packages/s  {1e6 / fig.per_second:>7.0f} µs each")
-        print(f"  ratio {ratio:.0%} of raw (goal ≥ {GOAL:.0%}): {'met' if ratio >= GOAL else 'NOT met'}")
+        print(f"  ratio {ratio:.0%} of raw (goal ≥ {GOAL:.0%}): {'met' if ratio >= GOAL else 'NOT met'}; "
+              f"with the attachments' first use {decoded.per_second / raw.per_second:.0%}")
     print(f"after: load avg {os.getloadavg()[0]:.2f} (1 min)")
     if args.profile:
         print(profile(package_of_size(args.size), args.seconds * 2))
