@@ -27,6 +27,7 @@ from router.amqp.parked import list_parked, replay_parked
 from router.hub import pika_user
 from router.ledger import schema as t
 from router.ledger.engine import reading
+from router.ledger.events import TransportState
 from router.ledger.store import Ledger
 from router.pipeline.envelope import PARK_CODE, PUBLISHER, Envelope
 from schemas.codes import PackageKind
@@ -84,6 +85,11 @@ def test_copies_the_hub_did_not_make_are_refused_recorded_and_never_replayed(
         result = hub.submit(VICTIM, real)
         assert result.result is not None and result.result["outcome"] == "accepted", result.result
         wait_for(lambda: len(hub.inbox(ATTACKER)) == 1, what="the real package delivered")
+        digest = hashlib.sha256(real).hexdigest()
+        # the sink writes the file before the ledger commits `delivered`: compare against the
+        # settled trace, not one taken between the two
+        wait_for(lambda: all(d.state is TransportState.DELIVERED for d in ledger.deliveries(digest)),
+                 what="the real delivery recorded")
         document_id = result.result["document_id"]
         before_trace = ledger.trace(document_id)
 
