@@ -19,6 +19,10 @@ import structlog
 
 LogFormat = Literal["auto", "json", "console"]
 
+#: Set by the supervisor in each worker's environment (`lienthong run --processes`): every record
+#: the worker writes names it, so the lines of N processes sharing one stream can be told apart.
+WORKER_ENV = "LIENTHONG_WORKER_NAME"
+
 _WRITE_LOCK = threading.Lock()
 
 
@@ -41,6 +45,18 @@ class _StderrLogger:
         write_line(message)
 
     log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+class _NameWorker:
+    """Adds `worker` and `pid` to every record (a field the record sets itself wins)."""
+
+    def __init__(self, name: str, pid: int) -> None:
+        self.name, self.pid = name, pid
+
+    def __call__(self, logger: object, method: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
+        event.setdefault("worker", self.name)
+        event.setdefault("pid", self.pid)
+        return event
 
 
 def _stderr_logger_factory(*args: object) -> _StderrLogger:
@@ -85,6 +101,9 @@ def configure_logging(fmt: LogFormat | None = None, level: str | None = None) ->
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    worker = os.environ.get(WORKER_ENV)
+    if worker:
+        shared.append(_NameWorker(worker, os.getpid()))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _LineHandler)]:
         root.removeHandler(old)

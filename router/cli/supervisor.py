@@ -58,6 +58,7 @@ import structlog
 
 from ops import metrics
 from ops.health import Check, evaluate
+from ops.logging import WORKER_ENV
 
 log = structlog.get_logger("lienthong.supervisor")
 
@@ -266,7 +267,7 @@ class Supervisor:
     def _start(self, w: Worker, now: float) -> None:
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
-        env = {**self.env, CHILD_ENV: f"{w.role}:{w.slot}:{write_fd}"}
+        env = {**self.env, CHILD_ENV: f"{w.role}:{w.slot}:{write_fd}", WORKER_ENV: w.name}
         if self.metrics_dir is not None:
             env[MULTIPROC_ENV] = self.metrics_dir
         try:

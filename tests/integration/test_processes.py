@@ -136,6 +136,9 @@ def test_two_workers_per_role_keep_every_guarantee(amqp_url: str, pg_ledger_url:
         first = hub.workers()
         assert sorted(first) == ["deliver-0", "deliver-1", "intake-0", "intake-1"], first
         assert {p.pid for p in psutil.Process(hub.popen.pid).children()} == set(first.values())
+        consuming = [json.loads(ln) for ln in hub.log.read_text(encoding="utf-8").splitlines()
+                     if '"consuming"' in ln]
+        assert {(r["worker"], r["pid"]) for r in consuming} == set(first.items()), consuming  # lines say whose
 
         floods = [Flood(env.user_url("tinh-nghean"), env.names.intake_exchange, a, max_rate=40, window=32),
                   Flood(env.user_url("tinh-nghean"), env.names.intake_exchange, b, max_rate=40, window=32),

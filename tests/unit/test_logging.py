@@ -5,6 +5,7 @@ Runs in a child process so the real stderr pipe is what is parsed."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,20 @@ def test_pika_chatter_is_hidden_unless_debug() -> None:
     loud = subprocess.run([sys.executable, "-c", child, "DEBUG"], capture_output=True, text=True, check=True)
     assert quiet.stderr == ""
     assert json.loads(loud.stderr)["event"] == "Connection workflow failed"
+
+
+def test_a_worker_names_itself_on_every_line_of_both_loggers() -> None:
+    """Under `lienthong run --processes` N workers share one stream: each line says whose it is."""
+    child = ("import logging, structlog; from ops.logging import configure_logging\n"
+             "configure_logging('json', 'INFO')\n"
+             "structlog.get_logger('t').info('structlog record')\n"
+             "structlog.get_logger('t').info('own worker field', worker='kept')\n"
+             "logging.getLogger('lienthong.stdlib').warning('stdlib record')\n")
+    env = {**os.environ, "LIENTHONG_WORKER_NAME": "intake-1"}
+    named = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True, env=env)
+    records = [json.loads(line) for line in named.stderr.splitlines()]
+    assert [r["worker"] for r in records] == ["intake-1", "kept", "intake-1"]
+    assert len({r["pid"] for r in records}) == 1 and isinstance(records[0]["pid"], int)
+    env.pop("LIENTHONG_WORKER_NAME")
+    alone = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True, env=env)
+    assert [("worker" in json.loads(line)) for line in alone.stderr.splitlines()] == [False, True, False]
