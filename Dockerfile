@@ -8,7 +8,7 @@ COPY adapters ./adapters
 COPY schemas ./schemas
 COPY signing ./signing
 COPY ops ./ops
-RUN pip install --no-cache-dir . && useradd --system --home /var/lib/lienthong lienthong \
+RUN pip install --no-cache-dir '.[s3]' && useradd --system --home /var/lib/lienthong lienthong \
     && mkdir -p /var/lib/lienthong && chown lienthong /var/lib/lienthong
 USER lienthong
 WORKDIR /var/lib/lienthong

@@ -89,9 +89,9 @@ class ClaimReference:
 
 
 class PayloadStore(Protocol):
-    """What intake, delivery and the sweep need of a store. `FolderPayloadStore` is the one of
-    this build; an S3-compatible bucket (MinIO) would implement the same calls, with
-    `name` set to what references to it carry (`store` in ClaimReference)."""
+    """What intake, delivery and the sweep need of a store: `FolderPayloadStore` here, and
+    `S3PayloadStore` (adapters/payloadstore_s3.py) on an S3-compatible bucket; `name` is what
+    references to it carry (`store` in ClaimReference). adapters/payloadstores.py chooses."""
 
     name: str
 
@@ -115,7 +115,7 @@ def file_chunks(fh: BinaryIO, size: int = 1024 * 1024) -> Iterator[bytes]:
         yield chunk
 
 
-def _check(digest: str) -> str:
+def check_digest(digest: str) -> str:
     if len(digest) != 64 or not set(digest) <= _HEX:
         raise ValueError("a payload is named by the lowercase hex SHA-256 of its bytes")
     return digest
@@ -139,7 +139,7 @@ class FolderPayloadStore:
         return size is None or st.st_size == size
 
     def path(self, digest: str) -> Path:
-        d = _check(digest)
+        d = check_digest(digest)
         return self.root / d[:2] / d
 
     def put(self, data: bytes) -> Stored:

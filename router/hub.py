@@ -10,7 +10,8 @@ from typing import Any
 from adapters.amqp import Submitter
 from adapters.axis.client import AxisConfig, AxisLink
 from adapters.folder_poller import FolderPoller, Outbox
-from adapters.payloadstore import FolderPayloadStore, PayloadStore
+from adapters.payloadstore import PayloadStore
+from adapters.payloadstores import payload_store
 from adapters.registry import DEFAULT_LEDGER_URL, SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
@@ -88,6 +89,7 @@ class Hub:
     #: The one clock: each message is stamped with the hub's receipt time, never the submitter's
     #: AMQP timestamp (forgeable, skewed). Tests inject `fixed_clock`.
     clock: Clock = system_clock
+    _payloads: PayloadStore | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(
@@ -131,9 +133,13 @@ class Hub:
         return HubVoice(HubIdentity(self.settings.hub_organ, self.settings.hub_name), self.status_signer())
 
     def payload_store(self) -> PayloadStore:
-        """The claim check's store (LIENTHONG_PAYLOAD_DIR): a folder every hub process and the
-        adapters that stream large files in (drop folders, the axis-compatible API) can reach."""
-        return FolderPayloadStore(self.settings.payload_dir)
+        """The claim check's store (LIENTHONG_PAYLOAD_STORE: a folder, LIENTHONG_PAYLOAD_DIR, or an
+        S3-compatible bucket) that every hub process and the adapters that stream large files in
+        (drop folders, the axis-compatible API) can reach. One per hub: a bucket's client is
+        made once."""
+        if self._payloads is None:
+            self._payloads = payload_store(self.settings)
+        return self._payloads
 
     def sweep_payloads(self) -> list[str]:
         """Remove the payloads every recipient has had for LIENTHONG_PAYLOAD_RETENTION_S (the

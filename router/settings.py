@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from router.topology.build import DEFAULT_RETRY_DELAYS_S, QueueType, TopologyOptions
@@ -121,6 +121,24 @@ class Settings(BaseSettings):
     claim_threshold_bytes: int = Field(8 * 1024 * 1024, ge=0)
     claim_max_bytes: int = Field(512 * 1024 * 1024, gt=0)
     payload_retention_s: float = Field(7 * 86400.0, ge=0)
+    #: The store itself: `folder` (payload_dir) or `s3`, an S3-compatible bucket (MinIO …) at
+    #: `payload_s3_endpoint` (none: the provider's default), objects under `payload_s3_prefix`;
+    #: without an access key, boto3's own credential chain (an instance role) is used.
+    payload_store: Literal["folder", "s3"] = "folder"
+    payload_s3_endpoint: str | None = None
+    payload_s3_bucket: str | None = None
+    payload_s3_prefix: str = "lienthong/payloads/"
+    payload_s3_region: str = "us-east-1"
+    payload_s3_access_key: str | None = None
+    payload_s3_secret_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _payload_store_complete(self) -> Settings:
+        if self.payload_store == "s3" and not self.payload_s3_bucket:
+            raise ValueError("LIENTHONG_PAYLOAD_STORE=s3 needs LIENTHONG_PAYLOAD_S3_BUCKET (the bucket's name)")
+        if self.payload_store == "s3" and bool(self.payload_s3_access_key) != bool(self.payload_s3_secret_key):
+            raise ValueError("LIENTHONG_PAYLOAD_S3_ACCESS_KEY and LIENTHONG_PAYLOAD_S3_SECRET_KEY go together")
+        return self
 
     def axis_secret_value(self) -> str | None:
         """The axis secret: LIENTHONG_AXIS_SECRET, else the first line of LIENTHONG_AXIS_SECRET_FILE."""

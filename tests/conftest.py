@@ -32,6 +32,9 @@ structlog.configure(
     cache_logger_on_first_use=False,
 )
 
+#: the S3-compatible server and a bucket per test (tests/support/s3.py)
+pytest_plugins = ["tests.support.s3"]
+
 SHARED = ROOT.parent / "shared"
 SAMPLES = SHARED / "domain" / "samples"
 

@@ -5,7 +5,8 @@ in a drop folder is streamed into the store by the poller and submitted as a ref
 system's own `lt-claim` is not trusted; a payload removed from the store before delivery is
 parked as PAYLOAD_MISSING with a ledger record and the sender told; a damaged one is never
 handed over (PAYLOAD_CORRUPT); the sweep keeps a payload while a copy is on its way and
-removes it once every recipient has it. One hub for the module."""
+removes it once every recipient has it. One hub per store: the folder store, and an
+S3-compatible bucket on loopback HTTP (tests/support/s3.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ import pytest
 
 from adapters.folder_layout import DropFolders
 from adapters.folder_poller import FolderPoller
-from adapters.payloadstore import ClaimReference, FolderPayloadStore
+from adapters.payloadstore import ClaimReference, FolderPayloadStore, PayloadStore
+from adapters.payloadstore_s3 import S3Location, S3PayloadStore
 from adapters.registry import SINKS, SinkPlace
 from ops.provision import ensure_user, gateway_grant, revoke_user
 from router.ledger.events import TransportState
@@ -32,6 +34,7 @@ from router.pipeline.envelope import CLAIM
 from tests.support.bigpackage import MiB, file_digest, write_big_package
 from tests.support.edxml_factory import edoc_bytes, pdf_bytes
 from tests.support.hub import PASSWORD, RunningHub, running_hub
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY, Bucket
 from tests.support.services import ROOT, delete_broker_objects, unique_prefix
 from tests.support.waiting import wait_for
 
@@ -45,10 +48,39 @@ THRESHOLD = 8 * MiB
 @dataclass
 class World:
     hub: RunningHub
-    store: FolderPayloadStore
+    store: PayloadStore
     folders: DropFolders
     poller: FolderPoller
     tmp: Path
+    #: the store's settings as an operator's environment gives them (`lienthong payloads sweep`)
+    store_flags: tuple[str, ...]
+    store_env: dict[str, str]
+
+    def stored(self) -> list[str]:
+        """The digests the store holds, one name per payload."""
+        if isinstance(self.store, FolderPayloadStore):
+            return sorted(p.name for p in self.store.root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        assert isinstance(self.store, S3PayloadStore)
+        pages = self.store.client.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket,
+                                                                           Prefix=self.store.prefix)
+        return sorted(o["Key"].rsplit("/", 1)[-1] for page in pages for o in page.get("Contents", []))
+
+    def remove(self, digest: str) -> None:
+        """The payload gone behind the hub's back (an operator's mistake, a lost mount …)."""
+        if isinstance(self.store, FolderPayloadStore):
+            self.store.path(digest).unlink()
+        else:
+            assert isinstance(self.store, S3PayloadStore)
+            self.store.client.delete_object(Bucket=self.store.bucket, Key=self.store.key(digest))
+
+    def flip_middle_byte(self, digest: str) -> None:
+        data = bytearray(self.store.read_verified(digest))
+        data[len(data) // 2] ^= 0xFF
+        if isinstance(self.store, FolderPayloadStore):
+            self.store.path(digest).write_bytes(bytes(data))
+        else:
+            assert isinstance(self.store, S3PayloadStore)
+            self.store.client.put_object(Bucket=self.store.bucket, Key=self.store.key(digest), Body=bytes(data))
 
     def package(self, number: int, size: int = 9 * MiB) -> bytes:
         """An edoc from the district to the province and the government office, ~4/3 × `size`."""
@@ -79,17 +111,27 @@ class World:
             self.hub.start(intake=False, deliver=True)
 
 
-@pytest.fixture(scope="module")
-def world(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["folder", "s3"])
+def world(request: pytest.FixtureRequest, amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("claim")
     prefix = unique_prefix("cc")
     gateway = f"{prefix}-gw-folders"
     ensure_user(gateway_grant(gateway, prefix), PASSWORD)
     gateway_url = f"amqp://{gateway}:{PASSWORD}@{amqp_url.split('@', 1)[1]}"
+    store_settings: dict[str, object] = {"payload_dir": tmp / "payloads"}
+    flags: tuple[str, ...] = ("--payload-dir", str(tmp / "payloads"))
+    env: dict[str, str] = {}
+    if request.param == "s3":
+        bucket = Bucket(S3Location(request.getfixturevalue("s3_endpoint"), f"lt-{prefix}", prefix="hub/",
+                                   access_key=ACCESS_KEY, secret_key=SECRET_KEY))
+        bucket.store().client.create_bucket(Bucket=bucket.location.bucket)
+        store_settings = bucket.settings()
+        flags = ()
+        env = {f"LIENTHONG_{k.upper()}": str(v) for k, v in store_settings.items()}
     try:
-        with running_hub(amqp_url, prefix, tmp, payload_dir=tmp / "payloads", claim_threshold_bytes=THRESHOLD,
-                         folders_amqp_url=gateway_url, gateway_users=(gateway,)) as hub:
-            store = FolderPayloadStore(tmp / "payloads")
+        with running_hub(amqp_url, prefix, tmp, claim_threshold_bytes=THRESHOLD,
+                         folders_amqp_url=gateway_url, gateway_users=(gateway,), **store_settings) as hub:
+            store = hub.hub.payload_store()
             folders = DropFolders(A, tmp / "folders" / A)
             options = SINKS.options("folder", {"root": folders.root.name, "settle_s": 0, "poll_s": 0.05})
             poller = SINKS.source("folder", options, SinkPlace(A, folders.root.parent, payloads=store,
@@ -97,7 +139,7 @@ def world(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
                                   hub.hub.outbox_for(A))
             assert poller is not None
             poller.folders.prepare()
-            yield World(hub, store, folders, poller, tmp)
+            yield World(hub, store, folders, poller, tmp, flags, env)
     finally:
         revoke_user(gateway)
         delete_broker_objects(prefix)
@@ -116,7 +158,7 @@ def test_a_large_package_reaches_two_systems_byte_for_byte_as_a_reference(world:
         sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         assert sidecar["headers"][CLAIM] == "1"  # what travelled through the broker was the reference
     assert world.store.has(digest, len(body))  # stored once, under its digest
-    assert [p.name for p in world.store.root.rglob("*") if p.is_file() and p.name == digest] == [digest]
+    assert world.stored().count(digest) == 1
     assert world.states(digest) == {TransportState.DELIVERED}
 
 
@@ -150,7 +192,7 @@ def test_a_missing_payload_is_parked_with_a_reason_and_the_sender_told(world: Wo
         # the sweep keeps what is still on its way, however short the retention
         removed = _sweep_cli(world, retention_s=0)
         assert digest not in removed and keep_digest not in removed
-        world.store.path(digest).unlink()  # an operator's mistake, a lost mount …
+        world.remove(digest)
     wait_for(lambda: world.states(digest) == {TransportState.PARKED}, 90, "parked")
     for d in hub.hub.ledger.deliveries(digest):
         details = [t.detail or "" for t in hub.hub.ledger.history(digest, d.recipient_organ)]
@@ -166,13 +208,7 @@ def test_a_missing_payload_is_parked_with_a_reason_and_the_sender_told(world: Wo
 
 def test_a_damaged_payload_is_never_handed_over(world: World) -> None:
     with world.routed_not_delivered(806) as (digest,):
-        path = world.store.path(digest)
-        middle = path.stat().st_size // 2
-        with path.open("r+b") as fh:  # one byte flipped in the middle of the stored bytes
-            fh.seek(middle)
-            byte = fh.read(1)
-            fh.seek(middle)
-            fh.write(bytes([byte[0] ^ 0xFF]))
+        world.flip_middle_byte(digest)
     wait_for(lambda: world.states(digest) == {TransportState.PARKED}, 90, "parked")
     assert world.delivered(B, digest) == [] and world.delivered(G, digest) == []
     for system in (B, G):  # not even a temporary file was left in the inbox
@@ -190,8 +226,8 @@ def _sweep_cli(world: World, *, retention_s: float) -> list[str]:
     settings = world.hub.hub.settings
     done = subprocess.run(
         [str(Path(sys.executable).with_name("lienthong")), "payloads", "sweep", "--ledger", settings.ledger_url,
-         "--payload-dir", str(world.store.root), "--retention-s", str(retention_s)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+         *world.store_flags, "--retention-s", str(retention_s)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **world.store_env},
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
