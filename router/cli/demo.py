@@ -252,7 +252,7 @@ def _demo(samples: Path, run: DemoRun, settings: Settings, hub: Hub, console: Co
     console.print("\n[bold]trace[/bold] " + cross_id)
     console.print(render_trace_text(hub.ledger.trace(cross_id)), markup=False, highlight=False, soft_wrap=True)
     verdict = hub.ledger.verify_chain()
-    console.print(f"Chuỗi bằng chứng / evidence chain: {verdict}")
+    console.print(verdict.text(), markup=False, highlight=False)
 
     for c in consumers:
         c.stop()

@@ -43,12 +43,9 @@ def verify(ledger_url: LedgerOpt = None) -> None:
     """Recompute the evidence chain from its first entry; name the first entry that does not fit."""
     with Ledger.open(command_settings(ledger_url=ledger_url).ledger_url, create=False) as ledger:
         verdict = ledger.verify_chain()
-    if verdict.ok:
-        _write(f"Chuỗi bằng chứng nguyên vẹn: {verdict.length} mục, head {verdict.head_hash}\n")
-        return
-    _write(f"Chuỗi bằng chứng bị phá vỡ tại seq {verdict.broken_seq}: {verdict.reason}\n"
-           f"({verdict.length} mục trước đó khớp)\n")
-    raise typer.Exit(1)
+    _write(verdict.text() + "\n")
+    if not verdict.ok:
+        raise typer.Exit(1)
 
 
 def _write(text: str) -> None:

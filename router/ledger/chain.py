@@ -42,6 +42,13 @@ class ChainVerdict:
     broken_seq: int | None = None
     reason: str | None = None
 
+    def text(self) -> str:
+        """What an operator reads (`lienthong ledger verify`, the demo)."""
+        if self.ok:
+            return f"Chuỗi bằng chứng nguyên vẹn: {self.length} mục, head {self.head_hash}"
+        return (f"Chuỗi bằng chứng bị phá vỡ tại seq {self.broken_seq}: {self.reason}\n"
+                f"({self.length} mục trước đó khớp)")
+
 
 def check_chain(
     entries: Iterable[EvidenceEntry], accept: Callable[[EvidenceEntry], None] | None = None

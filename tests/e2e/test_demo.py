@@ -63,6 +63,7 @@ def test_demo_touches_only_what_it_created(tmp_path: Path, amqp_url: str, sample
         if ours:
             assert _logs_in(SAMPLE_USER, password), "the demo reset or deleted a user it did not create"
         assert f"Sổ cái / ledger: {run_dir / 'ledger.sqlite3'}" in done.stdout
+        assert "Chuỗi bằng chứng nguyên vẹn: " in done.stdout and "ChainVerdict" not in done.stdout
         assert str(run_dir / "var" / "deliver" / "tinh-nghean") in done.stdout
         (next_line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("Xem tiếp / next: ")]
         command = next_line.removeprefix("Xem tiếp / next: ")
