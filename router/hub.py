@@ -151,7 +151,8 @@ class Hub:
         return IntakeStage(self.directory, self.ledger, self.topology.names, signatures=self.signatures,
                            voice=self.voice(), options=options, payloads=self.payload_store(),
                            claim_threshold_bytes=self.settings.claim_threshold_bytes,
-                           claim_max_bytes=self.settings.claim_max_bytes)
+                           claim_max_bytes=self.settings.claim_max_bytes,
+                           carried_since=self.settings.carried_since)
 
     def delivery_stage(self) -> DeliveryStage:
         return DeliveryStage(self.directory, self.ledger, self.topology, self.sinks, voice=self.voice(),

@@ -9,6 +9,7 @@ so a default (ledger URL, prefix, retry tiers, delivery limit, directory) exists
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -112,6 +113,11 @@ class Settings(BaseSettings):
     axis_amqp_url: SecretStr | None = None
     axis_poll_interval_s: float = Field(60.0, gt=0)
     axis_fetch: Literal["getEdoc", "downloadEdoc"] = "getEdoc"
+    #: The day the hub began carrying documents (default: the day of the ledger's first
+    #: package): a change or status from the national axis (or another hub) about a document
+    #: dated before it, which the ledger cannot know, is judged by its DocumentId
+    #: (router/pipeline/rights.py, README "Rights").
+    carried_since: date | None = None
     #: The claim check (README "Large packages"): a package above `claim_threshold_bytes` (0: never)
     #: is stored once in the payload store at `payload_dir` (a folder every hub process sees) and
     #: travels through the broker as a small reference; a claim-checked package may be up to

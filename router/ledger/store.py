@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -59,6 +60,7 @@ _BY_DIGEST_OR_DOCUMENT = (
     select(t.packages).where(or_(_p.digest == bindparam("digest"), _SAME_DOCUMENT)).order_by(_p.received_at, _p.seq)
 )
 _PACKAGE = select(t.packages).where(_p.digest == bindparam("digest"))
+_FIRST_RECEIVED = select(func.min(_p.received_at))
 _DELIVERY = select(t.deliveries).where(_d.digest == bindparam("digest"), _d.recipient_organ == bindparam("recipient"))
 _DELIVERIES = select(t.deliveries).where(_d.digest == bindparam("digest")).order_by(_d.recipient_organ)
 _HEAD = select(t.evidence.c.seq, t.evidence.c.hash).order_by(t.evidence.c.seq.desc()).limit(1)
@@ -158,6 +160,13 @@ class Ledger:
         )
 
     # -- reading --------------------------------------------------------------------------
+
+    def first_received(self) -> datetime | None:
+        """When the ledger took its first package (None: it holds none): the day the hub began
+        carrying documents, unless the operator says otherwise (LIENTHONG_CARRIED_SINCE)."""
+        with reading(self._engine) as conn:
+            at = conn.execute(_FIRST_RECEIVED).scalar()
+        return at if isinstance(at, datetime) else None
 
     def get_package(self, digest: str) -> PackageRow | None:
         with reading(self._engine) as conn:

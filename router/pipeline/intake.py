@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
 from adapters.payloadstore import ClaimError, ClaimReference, PayloadCorrupt, PayloadMissing, PayloadStore
 from router.directory.model import Directory, Resolution, System
@@ -63,9 +63,14 @@ class IntakeStage:
         payloads: PayloadStore | None = None,
         claim_threshold_bytes: int = 0,
         claim_max_bytes: int = 512 * 1024 * 1024,
+        carried_since: date | None = None,
     ) -> None:
         """`payloads`: the claim check's store (None: no claim check; a reference is then a
-        PAYLOAD_MISSING); above `claim_threshold_bytes` (0: never) a package goes there."""
+        PAYLOAD_MISSING); above `claim_threshold_bytes` (0: never) a package goes there.
+        `carried_since`: the day the hub began carrying (None: the ledger's first package's
+        day), before which a link's changes and statuses are judged by their DocumentId
+        (router/pipeline/rights.py)."""
+        self._carried_since = carried_since
         self.directory = directory
         self.ledger = ledger
         self.names = names
@@ -261,7 +266,17 @@ class IntakeStage:
                 f"system {system.id} does not serve the sender {pkg.sender} (From/OrganId)",
             )
         return (rights.relay_refusal(pkg, system, self.directory, vietnam_day(at))
-                or rights.business_refusal(pkg, system, self.directory, self.ledger.carried))
+                or rights.business_refusal(pkg, system, self.directory, self.ledger.carried,
+                                           self.carried_since()))
+
+    def carried_since(self) -> date | None:
+        """The configured day, else the Vietnamese day of the ledger's first package (read until
+        there is one, then kept: it does not change)."""
+        if self._carried_since is None:
+            first = self.ledger.first_received()
+            if first is not None:
+                self._carried_since = vietnam_day(first)
+        return self._carried_since
 
     # -- routing --------------------------------------------------------------------------------
     def _route(

@@ -24,6 +24,17 @@ DocumentId, and the organs each was routed to):
   organ answering on the other side may be one the hub never addressed (the other hub itself
   refusing or holding, a sub-unit), and the link is the only party the ledger knows there.
   Not for 13: only the sender withdraws.
+* **Documents from before the hub** (`carried_since`: the day the hub began carrying,
+  LIENTHONG_CARRIED_SINCE, else the day of the ledger's first package). The national axis
+  has carried documents since 2019: a ministry revokes, updates or answers documents it
+  exchanged with the province directly, before the hub went live, and the ledger cannot know
+  them. From a *link* only, a change or status about a DocumentId the ledger has never
+  carried, dated (its second field) before that day, is judged by the identifier itself: a
+  change when the DocumentId's organ is the change's From (the sender revoking its own
+  document), a status when it is the organ ResponseFor names (a 13: the reporter). The link
+  authenticated the external organ; what the ledger does carry is never overruled, and a
+  system of the tree gets no such leeway (its own past documents were not the axis's to
+  vouch for, and issue 8's ghost replacements came from there).
 * **No relay through the gateway**: a package it submits whose every recipient resolves to the
   gateway is refused (`GATEWAY_RELAY`); in a mixed package intake leaves those recipients out
   (the axis delivers to them itself).
@@ -42,7 +53,7 @@ it is not final (`REVISABLE`): the same bytes sent after the original are decide
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from router.directory.model import Directory, System
 from router.ledger.rows import Carried
@@ -89,15 +100,34 @@ def relay_refusal(pkg: EdocPackage | StatusPackage, system: System, directory: D
     )
 
 
+def pre_hub_sender(document_id: str, carried_since: date | None) -> str | None:
+    """The organ a DocumentId (`organ,YYYY/MM/DD,notation`) names, when it is dated before the
+    hub began carrying; None when it is not, or the date does not read (an SDK sample's
+    `2014/02/30`): then nothing is assumed."""
+    if carried_since is None:
+        return None
+    organ, _, rest = document_id.partition(",")
+    try:
+        day = datetime.strptime(rest.partition(",")[0].strip(), "%Y/%m/%d").date()
+    except ValueError:
+        return None
+    return (organ.strip() or None) if day < carried_since else None
+
+
 def business_refusal(
-    pkg: EdocPackage | StatusPackage, system: System, directory: Directory, carried: CarriedLookup
+    pkg: EdocPackage | StatusPackage, system: System, directory: Directory, carried: CarriedLookup,
+    carried_since: date | None = None,
 ) -> Rejection | None:
-    """Why `system` may not send this change or status (None: it may). New documents pass."""
+    """Why `system` may not send this change or status (None: it may). New documents pass.
+    `carried_since`: the day the hub began carrying (see the module's docstring)."""
     if isinstance(pkg, EdocPackage):
         target = pkg.target_document_id
         if pkg.doc_type is BussinessDocType.NEW or target is None:
             return None
-        if originals_for(system, directory, pkg.sender, carried(target)):
+        known = carried(target)
+        if originals_for(system, directory, pkg.sender, known):
+            return None
+        if is_link(system) and not known and pre_hub_sender(target, carried_since) == pkg.sender:
             return None
         return Rejection(
             Code.CHANGE_TARGET_UNKNOWN,
@@ -106,7 +136,13 @@ def business_refusal(
             f"{pkg.doc_type.name.lower()} of document {target}: the hub has carried no original with this "
             f"DocumentId sent by {pkg.sender}",
         )
-    return _status_refusal(pkg, system, directory, carried(pkg.document_id))
+    docs = carried(pkg.document_id)
+    if is_link(system) and not docs:
+        h = pkg.header
+        party = pkg.sender if h.status_code is StatusCode.WITHDRAW_REQUEST else h.response_for.organ_id
+        if pre_hub_sender(pkg.document_id, carried_since) == party:
+            return None
+    return _status_refusal(pkg, system, directory, docs)
 
 
 def originals_for(

@@ -12,13 +12,15 @@ submitting system, nothing delivered, nothing in the victim's timeline:
 * the national-axis gateway relays a package from one external organ to another.
 
 PASS, kept: the sender updates and revokes its own document; the recipients send 01–06, 15 and
-16; the sender sends 13; the national axis's statuses about a document that left through it.
+16; the sender sends 13; the national axis's statuses about a document that left through it;
+the axis's changes and statuses about documents from before the hub, by their DocumentId.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ import pytest
 from adapters.folder import FolderSink
 from adapters.sink import Handover, SinkResult, TransientFailure
 from router.ledger.events import Outcome
+from router.pipeline.clock import vietnam_day
 from schemas.codes import BussinessDocType, StatusCode
 from schemas.models import EdocPackage, StatusPackage
 from schemas.parse import parse_package
@@ -182,6 +185,30 @@ def test_the_national_axis_answers_about_what_left_through_it(hub: RunningHub) -
     res = hub.submit(GATEWAY, make_status(BNV, PROVINCE, 801, StatusCode.ACCEPTED, minute=55)).result
     assert res is not None and (res["outcome"], res["code"]) == ("rejected", "STATUS_DOCUMENT_UNKNOWN"), res
     assert not [p for p in hub_refusals(hub, GATEWAY, "STATUS_DOCUMENT_UNKNOWN")]
+
+
+def test_the_national_axis_changes_and_answers_documents_from_before_the_hub(hub: RunningHub) -> None:
+    """The ledger began with this module's first package (today); the documents below are dated
+    2025-03-14, exchanged over the axis before the hub: a ministry's revocation of its own and
+    its answer to the province's are taken by their DocumentId (router/pipeline/rights.py)."""
+    old_ministry_doc = document_id(BNV, 860, "BNV-VP")
+    revoke = make_edoc(BNV, [PROVINCE], 861, notation="BNV-VP", doc_type=BussinessDocType.REVOKE,
+                       target=old_ministry_doc)
+    accepted(hub, GATEWAY, revoke, PROVINCE_DMS)
+    done = make_status(BNV, PROVINCE, 870, StatusCode.DONE, minute=58)  # the province's 2025 document
+    accepted(hub, GATEWAY, done, PROVINCE_DMS)
+    assert (BNV, "06") in {(s.reporter_organ, s.status_code) for s in hub.hub.ledger.timeline(document_id(PROVINCE, 870))}
+    # of the hub's own time, a document the ledger does not hold is unknown, as for everyone
+    today = vietnam_day(datetime.now(UTC))
+    late = make_edoc(BNV, [PROVINCE], 862, notation="BNV-VP", doc_type=BussinessDocType.REVOKE,
+                     target=document_id(BNV, 863, "BNV-VP", day=today))
+    res = hub.submit(GATEWAY, late).result
+    assert res is not None and (res["outcome"], res["code"]) == ("rejected", "CHANGE_TARGET_UNKNOWN"), res
+    # nor may one ministry revoke another's
+    other = make_edoc(BTC, [PROVINCE], 864, notation="BTC-VP", doc_type=BussinessDocType.REVOKE,
+                      target=old_ministry_doc)
+    res = hub.submit(GATEWAY, other).result
+    assert res is not None and (res["outcome"], res["code"]) == ("rejected", "CHANGE_TARGET_UNKNOWN"), res
 
 
 def test_a_mixed_inbound_package_reaches_the_province_and_is_not_relayed(hub: RunningHub) -> None:

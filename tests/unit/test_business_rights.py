@@ -198,3 +198,60 @@ def test_refusals_about_what_the_ledger_did_not_know_are_decided_afresh() -> Non
         assert not _final_for(code.value, "tinh-nghean", PROVINCE_DMS)
     assert _final_for(Code.GATEWAY_RELAY.value, "truc-quoc-gia", GATEWAY)
     assert _final_for(Code.SECRET_DOCUMENT.value, "tinh-nghean", PROVINCE_DMS)
+
+
+# -- documents from before the hub ----------------------------------------------------------------------
+
+GO_LIVE = date(2025, 6, 1)  # the hub began carrying on this day; make_edoc's documents are of 2025-03-14
+
+
+def before_the_hub(pkg: EdocPackage | StatusPackage, system: System, since: date | None = GO_LIVE) -> str | None:
+    refusal = rights.business_refusal(pkg, system, DIRECTORY, ledger(), since)
+    return None if refusal is None else refusal.code.value
+
+
+def test_a_link_may_change_or_answer_for_a_document_from_before_the_hub_by_its_document_id() -> None:
+    """The ministry revokes what it sent the province over the axis before the hub went live,
+    and answers what the province sent it then: the ledger cannot know those documents."""
+    ministry_doc = document_id(BNV, 70, "BNV-VP")
+    for kind in (BussinessDocType.REVOKE, BussinessDocType.UPDATE, BussinessDocType.REPLACE):
+        assert before_the_hub(change(BNV, kind, target=ministry_doc), GATEWAY) is None
+    assert before_the_hub(change(BNV, BussinessDocType.REVOKE, target=None, own_id=ministry_doc), GATEWAY) is None
+    assert before_the_hub(report(BNV, StatusCode.DONE), GATEWAY) is None  # about the province's DOC
+    withdraw = status(make_status(BNV, PROVINCE, 70, StatusCode.WITHDRAW_REQUEST, notation="BNV-VP",
+                                  about_document_id=ministry_doc))
+    assert before_the_hub(withdraw, GATEWAY) is None
+
+
+def test_the_document_id_must_name_the_party_and_a_day_before_the_hub() -> None:
+    ministry_doc = document_id(BNV, 70, "BNV-VP")
+    # Bộ Tài chính cannot revoke Bộ Nội vụ's document, nor answer as the sender of the province's
+    assert before_the_hub(change(BTC, BussinessDocType.REVOKE, target=ministry_doc), GATEWAY) == \
+        "CHANGE_TARGET_UNKNOWN"
+    assert before_the_hub(report(BTC, StatusCode.DONE, about=BNV), GATEWAY) == "STATUS_DOCUMENT_UNKNOWN"
+    # only the sender withdraws
+    assert before_the_hub(report(BNV, StatusCode.WITHDRAW_REQUEST), GATEWAY) == "STATUS_DOCUMENT_UNKNOWN"
+    # a document of the hub's own time the ledger does not hold is unknown, as before
+    late = document_id(BNV, 71, "BNV-VP", day=date(2025, 6, 1))
+    assert before_the_hub(change(BNV, BussinessDocType.REVOKE, target=late), GATEWAY) == "CHANGE_TARGET_UNKNOWN"
+    # a day that does not read (the SDK's update sample says 2014/02/30): nothing is assumed
+    assert before_the_hub(change(BNV, BussinessDocType.UPDATE, target="000.00.00.G09,2014/02/30,7/BNV"),
+                          GATEWAY) == "CHANGE_TARGET_UNKNOWN"
+    # no day known (an empty ledger, nothing configured): nothing is assumed
+    assert before_the_hub(change(BNV, BussinessDocType.REVOKE, target=ministry_doc), GATEWAY, None) == \
+        "CHANGE_TARGET_UNKNOWN"
+
+
+def test_a_system_of_the_tree_gets_no_leeway_for_documents_from_before_the_hub() -> None:
+    own_old = document_id(DISTRICT, 9999)  # issue 8: "replaced a document that does not exist"
+    assert before_the_hub(change(DISTRICT, BussinessDocType.REPLACE, target=own_old), DISTRICT_DMS) == \
+        "CHANGE_TARGET_UNKNOWN"
+    assert before_the_hub(report(DEPT, StatusCode.DONE), PROVINCE_DMS) == "STATUS_DOCUMENT_UNKNOWN"
+
+
+def test_what_the_ledger_carries_is_never_overruled_by_the_document_id() -> None:
+    """A DocumentId the hub carried from another sender: the link's claim is judged by the ledger."""
+    carried_by_the_province = sent(PROVINCE, (DEPT, None, "tinh-nghean"))
+    refusal = rights.business_refusal(change(BNV, BussinessDocType.REVOKE, target=DOC), GATEWAY, DIRECTORY,
+                                      ledger(carried_by_the_province), GO_LIVE)
+    assert refusal is not None and refusal.code is Code.CHANGE_TARGET_UNKNOWN
