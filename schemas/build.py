@@ -105,7 +105,7 @@ def _index(node: Node) -> _Index:
 
 def child_node(node: Node, name: str) -> Node:
     """`node.child(name)` for a name the layout has, from the index (no scan of the children)."""
-    return _index(node)[2][name]
+    return (_INDEXES.get(id(node)) or _index(node))[2][name]
 
 
 _NO_EXTRAS: tuple[etree._Element, ...] = ()
@@ -126,7 +126,7 @@ class Kids:
         texts: dict[str, str] = {}
         more: dict[str, list[etree._Element]] | None = None
         extras: list[etree._Element] | None = None
-        by_tag, any_ns, _, leaves = _index(node)
+        by_tag, any_ns, _, leaves = _INDEXES.get(id(node)) or _index(node)
         for c in el:
             tag = c.tag
             name = by_tag.get(tag)  # a comment's tag is a function: no name either
@@ -242,7 +242,9 @@ class Builder:
         if not els:
             return ()
         base = f"{k.path}/{name}"
-        return tuple(build(Kids(el, node, f"{base}[{i}]")) for i, el in enumerate(els, start=1))
+        if len(els) == 1:  # the usual case (one To, one TraceHeader, one Attachment …)
+            return (build(Kids(els[0], node, f"{base}[1]")),)
+        return tuple([build(Kids(el, node, f"{base}[{i}]")) for i, el in enumerate(els, start=1)])
 
     def sub(self, k: Kids, name: str, parent: Node, build: Callable[[Kids], T]) -> T | None:
         el = k.first.get(name)
@@ -373,15 +375,16 @@ class Builder:
 
     # -- models ---------------------------------------------------------------------------
     def organization(self, k: Kids) -> Organization:
+        text = k.texts.get  # `self.text` inlined: two organizations a package, eight fields each
         return made(Organization,
             organ_id=self.organ_id(k),
-            organization_in_charge=self.text(k, "OrganizationInCharge"),
-            organ_name=self.text(k, "OrganName"),
-            organ_add=self.text(k, "OrganAdd"),
-            email=self.text(k, "Email"),
-            telephone=self.text(k, "Telephone"),
-            fax=self.text(k, "Fax"),
-            website=self.text(k, "Website"),
+            organization_in_charge=text("OrganizationInCharge", ""),
+            organ_name=text("OrganName", ""),
+            organ_add=text("OrganAdd", ""),
+            email=text("Email", ""),
+            telephone=text("Telephone", ""),
+            fax=text("Fax", ""),
+            website=text("Website", ""),
             extras=self.extras(k),
         )
 

@@ -26,6 +26,11 @@ M = TypeVar("M", bound=BaseModel)
 _REQUIRED = object()
 _TEMPLATES: dict[type[BaseModel], dict[str, Any]] = {}
 _set = object.__setattr__
+_new = object.__new__  # BaseModel has no __new__ of its own
+# BaseModel's slots, set through their descriptors (object.__setattr__ would look them up by name)
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def made(cls: type[M], /, **values: Any) -> M:
@@ -42,11 +47,11 @@ def made(cls: type[M], /, **values: Any) -> M:
     fields = template.copy()
     fields.update(values)  # existing keys keep their place: the field order stays
     assert len(fields) == len(template), (cls, values)  # a misspelt field; a missing one: the tests
-    m = cls.__new__(cls)
+    m = _new(cls)
     _set(m, "__dict__", fields)
-    _set(m, "__pydantic_fields_set__", set(values))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
+    _set_fields_set(m, set(values))
+    _set_extra(m, None)
+    _set_private(m, None)
     return m
 
 

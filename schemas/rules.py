@@ -62,16 +62,18 @@ def check_status(pkg: StatusPackage, lines: Lines, options: ValidationOptions) -
 
 
 Bounded_ = tuple[str, Bounded, str | None]
+_P_DOCUMENT_ID, _P_TARGET, _P_FROM, _P_SUBJECT = (
+    f"{MH}/DocumentId", f"{BUSS}/DocumentId", f"{MH}/From/OrganId", f"{MH}/Subject")
 
 
 def _edoc_bounded(pkg: EdocPackage) -> list[Bounded_]:
     """(path, bound, value) of every value an edoc carries into a header or a ledger column."""
     h = pkg.header
     out: list[Bounded_] = [
-        (f"{MH}/DocumentId", Bounded.DOCUMENT_ID, h.document_id),
-        (f"{BUSS}/DocumentId", Bounded.DOCUMENT_ID, pkg.target_document_id),
-        (f"{MH}/From/OrganId", Bounded.ORGAN_ID, h.from_.organ_id),
-        (f"{MH}/Subject", Bounded.SUBJECT, h.subject),
+        (_P_DOCUMENT_ID, Bounded.DOCUMENT_ID, h.document_id),
+        (_P_TARGET, Bounded.DOCUMENT_ID, pkg.target_document_id),
+        (_P_FROM, Bounded.ORGAN_ID, h.from_.organ_id),
+        (_P_SUBJECT, Bounded.SUBJECT, h.subject),
     ]
     out += [(f"{MH}/To[{i}]/OrganId", Bounded.ORGAN_ID, o.organ_id) for i, o in enumerate(h.to, start=1)]
     out += [(f"/edXML/AttachmentEncoded/Attachment[{i}]/AttachmentName", Bounded.ATTACHMENT_NAME, a.attachment_name)
