@@ -91,7 +91,7 @@ class ClaimReference:
 class PayloadStore(Protocol):
     """What intake, delivery and the sweep need of a store: `FolderPayloadStore` here, and
     `S3PayloadStore` (adapters/payloadstore_s3.py) on an S3-compatible bucket; `name` is what
-    references to it carry (`store` in ClaimReference). adapters/payloadstores.py chooses."""
+    references to it carry (`store` in ClaimReference). `router.hub.payload_store_of` chooses."""
 
     name: str
 

@@ -10,8 +10,7 @@ from typing import Any
 from adapters.amqp import Submitter
 from adapters.axis.client import AxisConfig, AxisLink
 from adapters.folder_poller import FolderPoller, Outbox
-from adapters.payloadstore import PayloadStore
-from adapters.payloadstores import payload_store
+from adapters.payloadstore import FolderPayloadStore, PayloadStore
 from adapters.registry import DEFAULT_LEDGER_URL, SINKS, SinkPlace, SinkRegistry
 from adapters.sink import Sink
 from router.amqp.consumer import Consumer, Message
@@ -78,6 +77,21 @@ def build_sinks(
     }
 
 
+def payload_store_of(settings: Settings) -> PayloadStore:
+    """The payload store LIENTHONG_PAYLOAD_STORE chooses: the one place for every command (the
+    hub's stages, the axis-compatible API's uploads, `lienthong payloads sweep`)."""
+    if settings.payload_store == "s3":
+        from adapters.payloadstore_s3 import S3Location, S3PayloadStore
+
+        secret = settings.payload_s3_secret_key
+        return S3PayloadStore.at(S3Location(
+            endpoint=settings.payload_s3_endpoint or "", bucket=settings.payload_s3_bucket or "",
+            prefix=settings.payload_s3_prefix, region=settings.payload_s3_region,
+            access_key=settings.payload_s3_access_key, secret_key=secret.get_secret_value() if secret else None,
+        ))
+    return FolderPayloadStore(settings.payload_dir)
+
+
 @dataclass
 class Hub:
     settings: Settings
@@ -138,7 +152,7 @@ class Hub:
         (drop folders, the axis-compatible API) can reach. One per hub: a bucket's client is
         made once."""
         if self._payloads is None:
-            self._payloads = payload_store(self.settings)
+            self._payloads = payload_store_of(self.settings)
         return self._payloads
 
     def sweep_payloads(self) -> list[str]:

@@ -352,10 +352,10 @@ def build(settings: Settings, *, check: bool = True) -> Built:
         action = policy.decide(Failure(FailureKind.SINK_TRANSIENT, "the system reported fail"), Stage.DELIVERY, fails)
         return float(delays[action.tier - 1]) if isinstance(action, RetryAfter) else None
 
-    from adapters.payloadstores import payload_store
+    from router.hub import payload_store_of
 
     gateway = IntakeGateway(settings.api_amqp_url, Names(settings.prefix).intake_exchange, settings.api_reply_wait_s,
-                            payloads=payload_store(settings),
+                            payloads=payload_store_of(settings),
                             claim_threshold_bytes=settings.claim_threshold_bytes)
     if check:
         TARGETS.amqp_url = settings.api_amqp_url

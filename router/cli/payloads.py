@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 
-from adapters.payloadstores import payload_store
 from router.cli.options import LedgerOpt, command_settings
+from router.hub import payload_store_of
 from router.ledger import Ledger
 from router.pipeline.claimcheck import sweep
 
@@ -32,7 +32,7 @@ def sweep_command(
     """Remove the payloads no recipient needs any more (delivered to all, older than the retention)."""
     settings = command_settings(ledger_url=ledger_url, payload_dir=payload_dir, payload_retention_s=retention_s)
     with Ledger.open(settings.ledger_url, create=False) as ledger:
-        removed = sweep(payload_store(settings), ledger, settings.payload_retention_s)
+        removed = sweep(payload_store_of(settings), ledger, settings.payload_retention_s)
     out = "".join(f"{d}\n" for d in removed)
     sys.stdout.buffer.write((out + f"removed {len(removed)} payload(s)\n").encode("utf-8"))
     sys.stdout.flush()

@@ -133,7 +133,7 @@ def test_an_unreachable_bucket_is_the_store_unavailable_not_a_missing_payload(tm
 
 
 def test_the_settings_choose_the_store(s3_bucket: Bucket, tmp_path: Path) -> None:
-    from adapters.payloadstores import payload_store
+    from router.hub import payload_store_of as payload_store
     from router.settings import settings_from
 
     folder = payload_store(settings_from(payload_dir=tmp_path / "p"))
