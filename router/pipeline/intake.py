@@ -267,7 +267,7 @@ class IntakeStage:
             )
         return (rights.relay_refusal(pkg, system, self.directory, vietnam_day(at))
                 or rights.business_refusal(pkg, system, self.directory, self.ledger.carried,
-                                           self.carried_since()))
+                                           self.carried_since))
 
     def carried_since(self) -> date | None:
         """The configured day, else the Vietnamese day of the ledger's first package (read until

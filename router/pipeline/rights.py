@@ -64,6 +64,8 @@ from schemas.models import EdocPackage, StatusPackage
 
 #: `Ledger.carried`: the accepted edoc packages holding a DocumentId
 CarriedLookup = Callable[[str], Sequence[Carried]]
+#: The day the hub began carrying (None: not known), asked only when a rule needs it
+CarriedSince = Callable[[], date | None]
 
 #: Refusals that depend on what the ledger knew at the time: the same bytes are decided afresh.
 REVISABLE = frozenset({Code.CHANGE_TARGET_UNKNOWN.value, Code.STATUS_DOCUMENT_UNKNOWN.value})
@@ -116,10 +118,11 @@ def pre_hub_sender(document_id: str, carried_since: date | None) -> str | None:
 
 def business_refusal(
     pkg: EdocPackage | StatusPackage, system: System, directory: Directory, carried: CarriedLookup,
-    carried_since: date | None = None,
+    carried_since: CarriedSince = lambda: None,
 ) -> Rejection | None:
     """Why `system` may not send this change or status (None: it may). New documents pass.
-    `carried_since`: the day the hub began carrying (see the module's docstring)."""
+    `carried_since`: the day the hub began carrying (see the module's docstring), asked only
+    for a link's change or status the ledger does not know."""
     if isinstance(pkg, EdocPackage):
         target = pkg.target_document_id
         if pkg.doc_type is BussinessDocType.NEW or target is None:
@@ -127,7 +130,7 @@ def business_refusal(
         known = carried(target)
         if originals_for(system, directory, pkg.sender, known):
             return None
-        if is_link(system) and not known and pre_hub_sender(target, carried_since) == pkg.sender:
+        if is_link(system) and not known and pre_hub_sender(target, carried_since()) == pkg.sender:
             return None
         return Rejection(
             Code.CHANGE_TARGET_UNKNOWN,
@@ -140,7 +143,7 @@ def business_refusal(
     if is_link(system) and not docs:
         h = pkg.header
         party = pkg.sender if h.status_code is StatusCode.WITHDRAW_REQUEST else h.response_for.organ_id
-        if pre_hub_sender(pkg.document_id, carried_since) == party:
+        if pre_hub_sender(pkg.document_id, carried_since()) == party:
             return None
     return _status_refusal(pkg, system, directory, docs)
 

@@ -206,7 +206,7 @@ GO_LIVE = date(2025, 6, 1)  # the hub began carrying on this day; make_edoc's do
 
 
 def before_the_hub(pkg: EdocPackage | StatusPackage, system: System, since: date | None = GO_LIVE) -> str | None:
-    refusal = rights.business_refusal(pkg, system, DIRECTORY, ledger(), since)
+    refusal = rights.business_refusal(pkg, system, DIRECTORY, ledger(), lambda: since)
     return None if refusal is None else refusal.code.value
 
 
@@ -253,5 +253,5 @@ def test_what_the_ledger_carries_is_never_overruled_by_the_document_id() -> None
     """A DocumentId the hub carried from another sender: the link's claim is judged by the ledger."""
     carried_by_the_province = sent(PROVINCE, (DEPT, None, "tinh-nghean"))
     refusal = rights.business_refusal(change(BNV, BussinessDocType.REVOKE, target=DOC), GATEWAY, DIRECTORY,
-                                      ledger(carried_by_the_province), GO_LIVE)
+                                      ledger(carried_by_the_province), lambda: GO_LIVE)
     assert refusal is not None and refusal.code is Code.CHANGE_TARGET_UNKNOWN
