@@ -42,6 +42,12 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+WINDOW_MESSAGES = Histogram(
+    "lienthong_window_messages",
+    "Messages a worker took at once, whose ledger reads the stage made in one go (router/pipeline/window.py).",
+    ["stage"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 SIGNATURE_CHAIN_CACHE = Counter(
     "lienthong_signature_chain_cache_total",
     "Certificate-path lookups of signature verification by result (hit: answered by a worker's cache, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from router.pipeline.recovery import Recovery
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck
 from router.pipeline.statuses import HubIdentity, HubVoice, StatusSigner
 from router.pipeline.submitter import SubmitterTrust
+from router.pipeline.window import DeliveryWindow, IntakeWindow, Submission
 from router.settings import Settings
 from router.topology.build import Topology, build_topology
 from router.topology.names import Names
@@ -196,8 +197,8 @@ class Hub:
         one), the pool settings, the failure executor of the stage's recovery and its observer."""
         return Consumer(
             self.settings.role_urls(role), queues, handle, self.ledger.append, name=name,
-            prefetch=self.settings.prefetch,
-            workers=self.settings.workers, grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery),
+            prefetch=self.settings.prefetch, workers=self.settings.workers, batch=self.settings.window,
+            grace_s=self.settings.grace_s, executor=Executor(self.policy(), recovery),
             observer=Observer(recovery.stage, self.topology.systems), **options,
         )
 
@@ -208,15 +209,22 @@ class Hub:
         recovery = self.intake_recovery()
         names = self.topology.names
 
-        def handle(m: Message) -> Decision:
+        def submission(m: Message) -> Submission:
             inbound = Consumer.inbound_of(m)
-            submitter = recovery.submitter(inbound)
-            if recovery.claimed(inbound):  # a reference from the hub or a gateway: the bytes are in the store
-                return stage.process(m.body, submitter, self.clock(), claim=True)
-            return stage.process(m.body, submitter, self.clock(), m.digest)
+            # a claim is a reference from the hub or a gateway: the bytes are in the store
+            return Submission(m.delivery_tag, m.body, recovery.submitter(inbound), m.digest, recovery.claimed(inbound))
+
+        def read_ahead(ms: Sequence[Message]) -> IntakeWindow:
+            return stage.window([submission(m) for m in ms])
+
+        def handle(m: Message) -> Decision:
+            s = submission(m)
+            window = m.window if isinstance(m.window, IntakeWindow) else None
+            return stage.process(s.body, s.user_id, self.clock(), None if s.claim else s.digest, claim=s.claim,
+                                 window=window, key=s.key)
 
         return self._consumer("intake", [names.intake_queue, names.intake_retried, names.intake_dead], handle,
-                              recovery, name, **options)
+                              recovery, name, window=read_ahead, **options)
 
     def folder_pollers(self, adapters: SinkRegistry = SINKS) -> list[FolderPoller]:
         """The intake side of drop-folder systems: one poller each, submitting for its system."""
@@ -263,11 +271,15 @@ class Hub:
             priority[urgent], priority[normal] = 0, 1
         queues.append(names.deliver_dead)
 
+        def read_ahead(ms: Sequence[Message]) -> DeliveryWindow:
+            return stage.window([m.headers for m in ms])
+
         def handle(m: Message) -> Decision:
-            return stage.process(m.body, m.headers, self.clock(), m.digest)
+            window = m.window if isinstance(m.window, DeliveryWindow) else None
+            return stage.process(m.body, m.headers, self.clock(), m.digest, window=window)
 
         return self._consumer("deliver", queues, handle, self.delivery_recovery(), name, queue_priority=priority,
-                              **options)
+                              window=read_ahead, **options)
 
 
 def hub_users_of(settings: Settings) -> frozenset[str]:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     quorum_initial_group_size: int = Field(3, ge=0)
     prefetch: int = Field(64, ge=1)
     workers: int = Field(4, ge=1)
+    #: Messages a worker takes at once, for the stage to read the ledger once for all of them
+    #: (router/pipeline/window.py); 1: each message reads for itself.
+    window: int = Field(16, ge=1)
     #: Seconds to finish in-flight work after SIGTERM before closing anyway.
     grace_s: float = Field(20.0, ge=0)
     #: The organ code and name the hub speaks as in every status it creates (refusals at intake,

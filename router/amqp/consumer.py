@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import pika
 import structlog
@@ -78,7 +79,9 @@ class Message:
     #: copies with the same key are never worked on at once (see `Consumer._on_message`)
     key: str = ""
     inbound: Inbound | None = None
-    #: seconds the handler took (set by the observer)
+    #: what the stage read ahead for the messages taken with this one (`Consumer(window=...)`)
+    window: object | None = None
+    #: seconds the handler took, with this message's share of its window's reads (observer)
     handled_s: float = 0.0
 
     @property
@@ -93,6 +96,16 @@ class Message:
 
 Handler = Callable[[Message], Decision]
 LedgerWriter = Callable[[Sequence[LedgerEvent]], None]
+
+
+class Window(Protocol):
+    """What a stage reads ahead for the messages one worker takes at once (router/pipeline/window.py)."""
+
+    def close(self) -> None: ...
+
+
+#: builds a window for messages taken at once; the handler finds it on `Message.window`
+WindowReader = Callable[[Sequence[Message]], Window]
 
 
 @dataclass
@@ -114,14 +127,18 @@ class _Job:
 
 
 class _Pool:
-    """Worker threads fed by a priority heap, so urgent messages overtake normal ones."""
+    """Worker threads fed by a priority heap, so urgent messages overtake normal ones. A worker
+    takes up to `batch` messages at once — its share of what waits, so a short queue still
+    spreads over every worker — for the stage to read the ledger once for all of them."""
 
-    def __init__(self, workers: int, run: Callable[[Message], None], name: str) -> None:
+    def __init__(self, workers: int, run: Callable[[list[Message]], None], name: str, batch: int = 1) -> None:
         self._heap: list[_Job] = []
         self._cv = threading.Condition()
         self._seq = itertools.count()
         self._run = run
         self._closed = False
+        self._workers = workers
+        self._batch = max(1, batch)
         self.busy = 0
         self._threads = [threading.Thread(target=self._loop, name=f"{name}-w{i}", daemon=True) for i in range(workers)]
         for t in self._threads:
@@ -155,10 +172,11 @@ class _Pool:
                     self._cv.wait()
                 if self._closed and not self._heap:
                     return
-                job = heapq.heappop(self._heap)
+                n = min(self._batch, -(-len(self._heap) // self._workers))
+                jobs = [heapq.heappop(self._heap).message for _ in range(n)]
                 self.busy += 1
             try:
-                self._run(job.message)
+                self._run(jobs)
             finally:
                 with self._cv:
                     self.busy -= 1
@@ -181,10 +199,14 @@ class Consumer:
         max_reconnect_wait_s: float = 30.0,
         healthy_after_s: float = 5.0,
         observer: Observer | None = None,
+        window: WindowReader | None = None,
+        batch: int = 16,
     ) -> None:
         """`executor` carries out failure decisions (without one, a failure gives the message
         back to the broker after a delay: tests of the bare runtime). A connection consuming
-        for `healthy_after_s`, or that settled a message, resets the reconnect backoff."""
+        for `healthy_after_s`, or that settled a message, resets the reconnect backoff.
+        `window`: the stage's read-ahead for up to `batch` messages a worker takes at once (each
+        is still decided, carried out and settled on its own)."""
         #: the nodes of one cluster, tried in turn, one per connection attempt
         self.urls = [url] if isinstance(url, str) else list(url)
         self.url = self.urls[0]
@@ -221,7 +243,8 @@ class Consumer:
         self._open_messages = 0
         self._fatal: BaseException | None = None
         self._lost = False
-        self._pool = _Pool(workers, self._work, name)
+        self.window = window
+        self._pool = _Pool(workers, self._work_batch, name, batch if window is not None else 1)
         # One writer thread commits the ledger events of many messages at once (group commit);
         # workers and the I/O thread hand it events with a continuation instead of waiting.
         self._ledger = GroupCommit.shared(ledger_write, name=name)
@@ -422,11 +445,57 @@ class Consumer:
         return ""
 
     # -- worker side ----------------------------------------------------------------------------
+    def _work_batch(self, batch: list[Message]) -> None:
+        """Messages taken at once: those the failure policy already decided (a dead letter, a
+        retry past its budget) go their way; the stage reads ahead for the rest; then each is
+        handled on its own, as if alone — a message that fails fails alone."""
+        todo: list[Message] = []
+        for msg in batch:
+            carried = self.executor.carried_in(self._inbound(msg)) if self.executor is not None else None
+            if carried is not None:
+                self._guarded(msg, partial(self._fail, failure=carried))
+            else:
+                todo.append(msg)
+        window = self._read_ahead(todo)
+        try:
+            for msg in todo:
+                msg.window = window
+                self._guarded(msg, self._work)
+                msg.window = None
+        finally:
+            if window is not None:
+                window.close()
+
+    def _read_ahead(self, todo: list[Message]) -> Window | None:
+        """The stage's window for `todo`, its time shared among them; None when there is nothing
+        to share or it cannot be read (each message then reads for itself, and meets the failure
+        on its own path)."""
+        if self.window is None or not todo:
+            return None
+        self.observer.window(len(todo))
+        if len(todo) < 2:
+            return None
+        start = time.perf_counter()
+        try:
+            window = self.window(todo)
+        except Exception as exc:  # noqa: BLE001 - the ledger is down, say: each reads for itself
+            log.warning("window not read; each message reads for itself", consumer=self.name, error=repr(exc))
+            return None
+        share = (time.perf_counter() - start) / len(todo)
+        for msg in todo:
+            msg.handled_s = share
+        return window
+
+    def _guarded(self, msg: Message, work: Callable[[Message], None]) -> None:
+        """A bug in the runtime's own handling of one message must not take the rest of the batch,
+        nor the worker, with it: that message goes back to the broker later."""
+        try:
+            work(msg)
+        except Exception as exc:  # noqa: BLE001
+            log.error("message handling broke; back to the broker later", consumer=self.name, error=repr(exc))
+            self._threadsafe(lambda: self._requeue_later(msg))
+
     def _work(self, msg: Message) -> None:
-        carried = self.executor.carried_in(self._inbound(msg)) if self.executor is not None else None
-        if carried is not None:
-            self._fail(msg, carried)
-            return
         try:
             decision = self.observer.decide(msg, self.handler)
         except Exception as exc:  # noqa: BLE001 - a poison message must not kill the worker

@@ -22,6 +22,7 @@ from router.ledger.events import (
 from router.ledger.render import render_trace_text
 from router.ledger.rows import (
     Carried,
+    DedupKey,
     DeliveryRow,
     LedgerCounts,
     PackageRow,
@@ -37,6 +38,7 @@ __all__ = [
     "Carried",
     "ChainVerdict",
     "CopyRefused",
+    "DedupKey",
     "Delivered",
     "DeliveryRow",
     "DeliveryTrace",

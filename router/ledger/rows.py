@@ -14,6 +14,17 @@ from schemas.codes import BussinessDocType, PackageKind, Priority, StatusCode
 
 
 @dataclass(frozen=True, slots=True)
+class DedupKey:
+    """What the route stage asks of the ledger before deciding: the package by its digest and,
+    for a new document, who already holds (From, DocumentId)."""
+
+    digest: str
+    from_organ: str | None = None
+    document_id: str | None = None
+
+
+
+@dataclass(frozen=True, slots=True)
 class PackageRow:
     digest: str
     kind: PackageKind | None

@@ -23,6 +23,7 @@ from router.ledger.events import LedgerEvent, Outcome, TransportState, prepared
 from router.ledger.plan import Plan, Row, touched
 from router.ledger.rows import (
     Carried,
+    DedupKey,
     DeliveryRow,
     LedgerCounts,
     PackageRow,
@@ -66,6 +67,14 @@ _DELIVERIES = select(t.deliveries).where(_d.digest == bindparam("digest")).order
 _HEAD = select(t.evidence.c.seq, t.evidence.c.hash).order_by(t.evidence.c.seq.desc()).limit(1)
 _PACKAGES_IN = select(t.packages).where(_p.digest.in_(bindparam("digests", expanding=True)))
 _DELIVERIES_IN = select(t.deliveries).where(_d.digest.in_(bindparam("digests", expanding=True)))
+#: a prefetch window's de-duplication reads in one query (router/pipeline/window.py)
+_BY_DIGESTS_OR_DOCUMENTS = (
+    select(t.packages)
+    .where(or_(_p.digest.in_(bindparam("digests", expanding=True)),
+               and_(_p.document_id.in_(bindparam("document_ids", expanding=True)),
+                    _p.kind == PackageKind.EDOC.value)))
+    .order_by(_p.received_at, _p.seq)
+)
 _SEEN_IN = select(t.seen.c.event_key).where(t.seen.c.event_key.in_(bindparam("keys", expanding=True)))
 #: business authorization: every accepted edoc holding a DocumentId, with its recipients (one
 #: query, on ix_ledger_packages_doc and the deliveries' primary key)
@@ -190,13 +199,25 @@ class Ledger:
             params["digest"] = digest
         with reading(self._engine) as conn:
             rows = [_package(r) for r in conn.execute(stmt, params).mappings()]
-        by_digest = next((p for p in rows if p.digest == digest), None)
-        # only a new document holds its DocumentId: a revoke/update/replace may carry its
-        # original's as its own (the SDK's convention), and is never the original it waits for
-        holders = [p for p in rows if p.kind is PackageKind.EDOC and p.from_organ == from_organ
-                   and p.document_id == document_id and not p.bussiness_doc_type]
-        accepted = [p for p in holders if p.outcome is Outcome.ACCEPTED]
-        return by_digest, accepted[0] if accepted else (holders[-1] if holders else None)
+        return _dedup_answer(rows, digest, from_organ, document_id)
+
+    def dedup_lookups(self, keys: Sequence[DedupKey]) -> dict[str, tuple[PackageRow | None, PackageRow | None]]:
+        """`dedup_lookup` for a whole prefetch window in one query, by digest: a key without
+        (From, DocumentId) — a status, a change — asks only for its digest (`get_package`)."""
+        if not keys:
+            return {}
+        digests = sorted({k.digest for k in keys})
+        document_ids = sorted({k.document_id for k in keys if k.document_id is not None})
+        with reading(self._engine) as conn:
+            rows = [_package(r) for r in conn.execute(
+                _BY_DIGESTS_OR_DOCUMENTS, {"digests": digests, "document_ids": document_ids}).mappings()]
+        answers: dict[str, tuple[PackageRow | None, PackageRow | None]] = {}
+        for k in keys:
+            if k.from_organ is None or k.document_id is None:
+                answers[k.digest] = (next((p for p in rows if p.digest == k.digest), None), None)
+            else:
+                answers[k.digest] = _dedup_answer(rows, k.digest, k.from_organ, k.document_id)
+        return answers
 
     def carried(self, document_id: str) -> tuple[Carried, ...]:
         """Every accepted edoc package holding `document_id` (an original and the changes that
@@ -220,6 +241,18 @@ class Ledger:
     def deliveries(self, digest: str) -> tuple[DeliveryRow, ...]:
         with reading(self._engine) as conn:
             return tuple(_delivery(r) for r in conn.execute(_DELIVERIES, {"digest": digest}).mappings())
+
+    def window_reads(self, digests: Sequence[str]) -> tuple[dict[str, PackageRow], dict[tuple[str, str], DeliveryRow]]:
+        """The packages and every delivery of `digests`, two queries for a whole prefetch window
+        (the delivery stage's forged-copy check and "already delivered?")."""
+        if not digests:
+            return {}, {}
+        wanted = sorted(set(digests))
+        with reading(self._engine) as conn:
+            packages = {r["digest"]: _package(r) for r in conn.execute(_PACKAGES_IN, {"digests": wanted}).mappings()}
+            deliveries = {(r["digest"], r["recipient_organ"]): _delivery(r)
+                          for r in conn.execute(_DELIVERIES_IN, {"digests": wanted}).mappings()}
+        return packages, deliveries
 
     def history(self, digest: str, recipient_organ: str) -> tuple[TransitionRow, ...]:
         """The transport steps of one delivery, oldest first."""
@@ -375,3 +408,15 @@ def _verdict(r: RowMapping) -> VerdictRow:
     values = {k: v for k, v in r.items() if k != "seq"}
     values["attachment"] = r["attachment"] or None
     return VerdictRow(**values)
+
+
+def _dedup_answer(
+    rows: Sequence[PackageRow], digest: str | None, from_organ: str, document_id: str
+) -> tuple[PackageRow | None, PackageRow | None]:
+    by_digest = next((p for p in rows if p.digest == digest), None)
+    # only a new document holds its DocumentId: a revoke/update/replace may carry its
+    # original's as its own (the SDK's convention), and is never the original it waits for
+    holders = [p for p in rows if p.kind is PackageKind.EDOC and p.from_organ == from_organ
+               and p.document_id == document_id and not p.bussiness_doc_type]
+    accepted = [p for p in holders if p.outcome is Outcome.ACCEPTED]
+    return by_digest, accepted[0] if accepted else (holders[-1] if holders else None)

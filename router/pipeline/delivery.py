@@ -20,7 +20,7 @@ once with a record, the sender told — and the sink publishes nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,7 @@ from adapters.sink import Delivered as SinkDelivered
 from adapters.sink import Handover, PermanentFailure, Sink, TransientFailure
 from router.directory.model import Directory
 from router.ledger.events import Delivered, LedgerEvent, Outcome, TransportState
-from router.ledger.rows import DeliveryRow
+from router.ledger.rows import DeliveryRow, PackageRow
 from router.ledger.store import Ledger
 from router.pipeline import rights
 from router.pipeline.clock import system_clock
@@ -39,6 +39,7 @@ from router.pipeline.envelope import Envelope, EnvelopeError
 from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.outcome import Result, StageOutcome
 from router.pipeline.statuses import HUB_SUBMITTER, HubVoice, delivered_notice, organ_label
+from router.pipeline.window import DeliveryWindow
 from router.topology.build import Topology
 from schemas.codes import PackageKind
 
@@ -65,10 +66,19 @@ class DeliveryStage:
         self.voice = voice or HubVoice()
         self.payloads = payloads
 
+    def window(self, copies: Sequence[Mapping[str, Any]]) -> DeliveryWindow:
+        """Read ahead for copies taken at once (router/pipeline/window.py): the packages and
+        delivery rows of all their digests, from two queries. `copies`: their headers."""
+        digests = frozenset(env.digest for env in map(Envelope.decode, copies) if isinstance(env, Envelope))
+        packages, deliveries = self.ledger.window_reads(sorted(digests))
+        return DeliveryWindow(digests, packages, deliveries)
+
     def process(
-        self, body: bytes, headers: Mapping[str, Any], at: datetime | None = None, digest: str | None = None
+        self, body: bytes, headers: Mapping[str, Any], at: datetime | None = None, digest: str | None = None,
+        *, window: DeliveryWindow | None = None,
     ) -> Decision:
-        """`digest` is the body's SHA-256 when the caller already has it (the runtime does)."""
+        """`digest` is the body's SHA-256 when the caller already has it (the runtime does).
+        `window`: what `window()` read ahead for the copies taken with this one."""
         at = at or system_clock()
         env = Envelope.decode(headers)
         digest = digest or hashlib.sha256(body).hexdigest()
@@ -88,8 +98,13 @@ class DeliveryStage:
             return Decision(failure=Failure(FailureKind.MALFORMED_COPY,
                                             "body does not match lt-digest (corrupted in transit)"))
 
-        rows = {r: self.ledger.delivery_state(env.digest, r) for r in env.recipients}
-        forged = self._unknown_to_ledger(env, rows)
+        if window is not None and window.covers(env.digest):
+            rows = {r: window.deliveries.get((env.digest, r)) for r in env.recipients}
+            package = window.packages.get(env.digest)
+        else:
+            rows = {r: self.ledger.delivery_state(env.digest, r) for r in env.recipients}
+            package = self.ledger.get_package(env.digest)
+        forged = _unknown_to_ledger(env, package, rows)
         if forged is not None:
             return Decision(failure=Failure(FailureKind.COPY_FORGED, forged))
         pending = tuple(r for r, row in rows.items() if row is None or row.state is not TransportState.DELIVERED)
@@ -155,24 +170,6 @@ class DeliveryStage:
                                                         "is not in the store")
         return lambda: store.open_verified(claim.digest, claim.size)
 
-    def _unknown_to_ledger(self, env: Envelope, rows: Mapping[str, DeliveryRow | None]) -> str | None:
-        """Why this copy is not one the hub made, or None. The hub records every package before
-        it publishes a copy (PackageReceived: the package row and one delivery row per recipient),
-        so a copy whose package, sender, kind, DocumentId or recipients the ledger does not hold
-        was made by someone else — even with the hub's user_id (a replayed forged message)."""
-        row = self.ledger.get_package(env.digest)
-        if row is None or row.outcome is not Outcome.ACCEPTED:
-            return "no accepted package with this digest in the ledger"
-        if row.kind is not env.kind or (row.from_organ or "") != env.sender or \
-                (row.document_id or "") != env.document_id:
-            return "the envelope's kind, sender or DocumentId differ from the ledger's package"
-        for r, d in rows.items():
-            if d is None:
-                return f"recipient {r} was never routed this package"
-            if d.system_id is not None and d.system_id != env.system:
-                return f"recipient {r} is routed to {d.system_id}, not to {env.system}"
-        return None
-
     def _original_pending(self, env: Envelope) -> bool:
         """Kinds 1–3 must reach a recipient after the original: wait while it is still on its way
         there (routed or retrying). The originals are those intake authorized the change by
@@ -187,6 +184,24 @@ class DeliveryStage:
                 if row is not None and row.state in _ON_ITS_WAY:
                     return True
         return False
+
+
+def _unknown_to_ledger(env: Envelope, row: PackageRow | None, rows: Mapping[str, DeliveryRow | None]) -> str | None:
+    """Why this copy is not one the hub made, or None. The hub records every package before
+    it publishes a copy (PackageReceived: the package row and one delivery row per recipient),
+    so a copy whose package, sender, kind, DocumentId or recipients the ledger does not hold
+    was made by someone else — even with the hub's user_id (a replayed forged message)."""
+    if row is None or row.outcome is not Outcome.ACCEPTED:
+        return "no accepted package with this digest in the ledger"
+    if row.kind is not env.kind or (row.from_organ or "") != env.sender or \
+            (row.document_id or "") != env.document_id:
+        return "the envelope's kind, sender or DocumentId differ from the ledger's package"
+    for r, d in rows.items():
+        if d is None:
+            return f"recipient {r} was never routed this package"
+        if d.system_id is not None and d.system_id != env.system:
+            return f"recipient {r} is routed to {d.system_id}, not to {env.system}"
+    return None
 
 
 def _was_parked(row: DeliveryRow | None) -> bool:

@@ -15,6 +15,8 @@ against its digest — a missing or damaged payload is a named failure, never a 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -30,6 +32,7 @@ from router.ledger.events import (
     StatusRecorded,
     TransportState,
 )
+from router.ledger.rows import DedupKey
 from router.ledger.store import Ledger
 from router.pipeline import rights, warnings
 from router.pipeline.claimcheck import SELF_CONSUMING, should_claim
@@ -40,6 +43,7 @@ from router.pipeline.failure import Failure, FailureKind
 from router.pipeline.outcome import Result, Stage, StageOutcome
 from router.pipeline.signatures import NoSignatureCheck, SignatureCheck, SignatureOutcome
 from router.pipeline.statuses import HUB_SUBMITTER, About, HubVoice, Notice, NoticeKind
+from router.pipeline.window import IntakeWindow, Read, Submission, Validated
 from router.topology.build import route_for
 from router.topology.names import Names, lane_for_priority
 from schemas.codes import BussinessDocType, PackageKind
@@ -84,30 +88,57 @@ class IntakeStage:
     # -- entry ----------------------------------------------------------------------------------
     def process(
         self, body: bytes, user_id: str | None, at: datetime | None = None, digest: str | None = None,
-        *, claim: bool = False,
+        *, claim: bool = False, window: IntakeWindow | None = None, key: Hashable = None,
     ) -> Decision:
         """`digest` is the body's SHA-256 when the caller already has it (the runtime does).
         `claim`: the body is a claim reference from a submitter trusted to make one (the hub's
         own copies, gateway accounts: router/hub.py decides); the package is in the store.
+        `window`: what `window()` read ahead for the messages taken with this one (`key` is this
+        message's handle in it); without it, or for a message it did not read, the stage reads
+        for itself.
 
         The decision's `outcome` says what happened; the runtime logs and counts it."""
         at = at or system_clock()
-        if claim:
-            return self._process_claim(body, user_id, at)
-        return self._process(body, user_id, at, digest or hashlib.sha256(body).hexdigest())
-
-    def _process(self, body: bytes, user_id: str | None, at: datetime, digest: str) -> Decision:
-        system = self.directory.system_by_user(user_id) if user_id else None
-        report = validate_package(body, self._options_for(system), digest=digest)
+        read = window.take(key) if window is not None else None
+        if read is None:
+            read = self._read(body, user_id, digest, claim)
+        if isinstance(read, Decision):
+            return read
         try:
-            return self._decide(body, digest, user_id, at, report, None)
+            return self._decide(body, read.digest, user_id, at, read.report, read.claim, window)
         finally:
-            if report.parsed is not None:
-                report.parsed.close()
+            read.close()
 
-    def _process_claim(self, body: bytes, user_id: str | None, at: datetime) -> Decision:
+    def window(self, items: Sequence[Submission]) -> IntakeWindow:
+        """Read ahead for messages taken at once (router/pipeline/window.py): validate each, then
+        ask the ledger about all of them in one query."""
+        reads: dict[Hashable, Read] = {}
+        keys: list[DedupKey] = []
+        for item in items:
+            read = reads[item.key] = self._read(item.body, item.user_id, item.digest, item.claim)
+            if isinstance(read, Validated):
+                keys.append(_dedup_key(read))
+        try:
+            known = self.ledger.dedup_lookups(keys)
+        except BaseException:
+            for read in reads.values():
+                if isinstance(read, Validated):
+                    read.close()
+            raise
+        counts = Counter(k.digest for k in keys)
+        return IntakeWindow(reads, {d: v for d, v in known.items() if counts[d] == 1})
+
+    def _read(self, body: bytes, user_id: str | None, digest: str | None, claim: bool) -> Read:
+        """Validate a submission: its bytes, or a claim-checked package from the store."""
+        if claim:
+            return self._read_claim(body, user_id)
+        system = self.directory.system_by_user(user_id) if user_id else None
+        digest = digest or hashlib.sha256(body).hexdigest()
+        return Validated(digest, validate_package(body, self._options_for(system), digest=digest))
+
+    def _read_claim(self, body: bytes, user_id: str | None) -> Read:
         """Validate a claim-checked package from the store, as a stream (bounded memory: the
-        attachments are decoded into spool files, never held whole), then decide as for bytes."""
+        attachments are decoded into spool files, never held whole)."""
         try:
             ref = ClaimReference.decode(body)
         except ClaimError as exc:
@@ -126,23 +157,22 @@ class IntakeStage:
             return Decision(failure=Failure(FailureKind.PAYLOAD_MISSING, str(exc)))
         except PayloadCorrupt as exc:
             return Decision(failure=Failure(FailureKind.PAYLOAD_CORRUPT, str(exc)))
-        try:
-            return self._decide(body, ref.digest, user_id, at, report, ref)
-        finally:
-            if report.parsed is not None:
-                report.parsed.close()
+        return Validated(ref.digest, report, ref)
 
     def _decide(
         self, body: bytes, digest: str, user_id: str | None, at: datetime, report: ValidationReport,
-        claim: ClaimReference | None,
+        claim: ClaimReference | None, window: IntakeWindow | None = None,
     ) -> Decision:
         system = self.directory.system_by_user(user_id) if user_id else None
-        parsed_pkg = report.parsed.package if report.parsed is not None else None
-        holder = None
-        if isinstance(parsed_pkg, EdocPackage) and parsed_pkg.doc_type is BussinessDocType.NEW:
-            prior, holder = self.ledger.dedup_lookup(digest, parsed_pkg.sender, parsed_pkg.document_id)
+        new = _new_document(report)
+        sender, document_id = new or (None, None)
+        known = window.lookup(digest, sender, document_id) if window is not None else None
+        if known is not None:
+            prior, holder = known
+        elif sender is not None and document_id is not None:
+            prior, holder = self.ledger.dedup_lookup(digest, sender, document_id)
         else:
-            prior = self.ledger.get_package(digest)
+            prior, holder = self.ledger.get_package(digest), None
         if prior is not None and prior.outcome is Outcome.PARKED:
             prior = None  # held at intake earlier (`parked replay`): decide afresh
         if prior is not None and prior.outcome is Outcome.REJECTED:
@@ -201,6 +231,9 @@ class IntakeStage:
             ), sig)
         routed = self._route(digest, body, parsed, system, at, claim, verdict=sig.header, extra=sig.events,
                              warning=sig.warning)
+        accepted = routed.outcome is not None and routed.outcome.result is Result.ACCEPTED
+        if window is not None and accepted and sender is not None and document_id is not None:
+            window.accept(sender, document_id, digest, at)
         return _with_chain_cache(routed, sig)
 
     def _signed_bytes(self, body: bytes, claim: ClaimReference | None) -> bytes:
@@ -528,6 +561,19 @@ class IntakeStage:
             routed=routed or {}, refused_recipients=refused, forwarded=forwarded or {}, warnings=warnings,
             validation_warnings=validation_warnings,
         )
+
+
+def _new_document(report: ValidationReport) -> tuple[str, str] | None:
+    """(From, DocumentId) of a new document (kind 0), which holds its DocumentId; else None."""
+    pkg = report.parsed.package if report.parsed is not None else None
+    if isinstance(pkg, EdocPackage) and pkg.doc_type is BussinessDocType.NEW:
+        return pkg.sender, pkg.document_id
+    return None
+
+
+def _dedup_key(read: Validated) -> DedupKey:
+    new = _new_document(read.report)
+    return DedupKey(read.digest, *new) if new else DedupKey(read.digest)
 
 
 def _with_chain_cache(decision: Decision, sig: SignatureOutcome) -> Decision:
