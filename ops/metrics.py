@@ -42,11 +42,16 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-WINDOW_MESSAGES = Histogram(
-    "lienthong_window_messages",
-    "Messages a worker took at once, whose ledger reads the stage made in one go (router/pipeline/window.py).",
+WINDOWS = Counter(
+    "lienthong_windows_total",
+    "Batches of messages a worker took at once, the stage reading the ledger once for each "
+    "(router/pipeline/window.py), by stage.",
     ["stage"],
-    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+WINDOW_MESSAGES = Counter(
+    "lienthong_window_messages_total",
+    "Messages taken in those batches, by stage (divided by lienthong_windows_total: the mean window).",
+    ["stage"],
 )
 SIGNATURE_CHAIN_CACHE = Counter(
     "lienthong_signature_chain_cache_total",

@@ -82,7 +82,8 @@ class Observer:
 
     def window(self, size: int) -> None:
         """A worker's read-ahead for `size` messages taken at once (1: each read for itself)."""
-        metrics.WINDOW_MESSAGES.labels(self.stage).observe(size)
+        metrics.WINDOWS.labels(self.stage).inc()
+        metrics.WINDOW_MESSAGES.labels(self.stage).inc(size)
 
     def bind(self, msg: Observed) -> None:
         """Bind the message's context on this thread (the worker's, or the one building a

@@ -25,8 +25,8 @@ PROVINCE, DEPT, DISTRICT = "000.00.00.H41", "000.00.13.H41", "000.00.25.H41"
 
 
 def _windows(stage: str) -> tuple[float, float]:
-    count = REGISTRY.get_sample_value("lienthong_window_messages_count", {"stage": stage}) or 0.0
-    total = REGISTRY.get_sample_value("lienthong_window_messages_sum", {"stage": stage}) or 0.0
+    count = REGISTRY.get_sample_value("lienthong_windows_total", {"stage": stage}) or 0.0
+    total = REGISTRY.get_sample_value("lienthong_window_messages_total", {"stage": stage}) or 0.0
     return count, total
 
 
