@@ -29,6 +29,7 @@ attach to this interpreter build) into DIR/hub.stacks, collapsed stacks for flam
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import tempfile
@@ -53,6 +54,8 @@ from tests.support.procs import PROFILE_ENV, HubEnv, HubProcess, hub_environment
 from tests.support.services import AMQP_URL, PG_URL, delete_broker_objects, pg_schema, unique_prefix
 
 SENDER, RECIPIENT, SYSTEM = "000.00.00.H41", "000.00.13.H41", "tinh-nghean"
+#: messages per window in `--breakdown` (the hub's default LIENTHONG_WINDOW)
+WINDOW = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +367,7 @@ def breakdown(n: int = 300) -> None:
     from router.pipeline.decisions import Decision
     from router.pipeline.delivery import DeliveryStage
     from router.pipeline.intake import IntakeStage
+    from router.pipeline.window import Submission
     from router.topology.build import TopologyOptions, build_topology
     from schemas.parse import validate_package
     from schemas.policy import ValidationOptions
@@ -390,17 +394,44 @@ def breakdown(n: int = 300) -> None:
             ("IntakeStage.process (validate + ledger reads + decide)",
              cpu_ms(lambda b: decisions.append(intake.process(b, user, datetime.now(UTC))), list(bodies))),
         ]
+        windowed: list[Decision] = []
+
+        def intake_window(batch: list[bytes]) -> None:
+            items = [Submission(i, b, user, hashlib.sha256(b).hexdigest()) for i, b in enumerate(batch)]
+            w = intake.window(items)
+            try:
+                for it in items:
+                    windowed.append(intake.process(it.body, user, datetime.now(UTC), it.digest, window=w, key=it.key))
+            finally:
+                w.close()
+
+        others = packages(n, "CPW")
+        per_window = [others[i:i + WINDOW] for i in range(0, n, WINDOW)]
+        c_ms, w_ms = cpu_ms(intake_window, per_window)
+        rows.append((f"IntakeStage.window + process, {WINDOW} per window (one de-duplication read each)",
+                     (c_ms * len(per_window) / n, w_ms * len(per_window) / n)))
         half = n // 2
         rows.append(("ledger.append, one package's intake events per transaction",
                      cpu_ms(lambda d: ledger.append(d.before + d.after), list(decisions[:half]))))
-        groups = [decisions[i:i + 50] for i in range(half, n, 50)]
+        groups = [decisions[i:i + 50] for i in range(half, n, 50)] + [windowed[i:i + 50] for i in range(0, n, 50)]
         c, w = time.process_time(), time.perf_counter()
         for g in groups:
             ledger.append([e for d in g for e in d.before + d.after])
         rows.append(("ledger.append, 50 packages per transaction (group commit)",
-                     (1000 * (time.process_time() - c) / (n - half), 1000 * (time.perf_counter() - w) / (n - half))))
+                     (1000 * (time.process_time() - c) / (2 * n - half), 1000 * (time.perf_counter() - w) / (2 * n - half))))
         rows.append(("DeliveryStage.process (ledger read + FolderSink write, journaled: 2 file + 2 folder fsyncs)",
                      cpu_ms(lambda d: delivery.process(d.publishes[0].body, d.publishes[0].headers), list(decisions))))
+
+        def deliver_window(batch: list[Decision]) -> None:
+            copies = [d.publishes[0] for d in batch]
+            w = delivery.window([p.headers for p in copies])
+            for p in copies:
+                delivery.process(p.body, p.headers, window=w)
+
+        copy_windows = [windowed[i:i + WINDOW] for i in range(0, n, WINDOW)]
+        c_ms, w_ms = cpu_ms(deliver_window, copy_windows)
+        rows.append((f"DeliveryStage.window + process, {WINDOW} per window (two ledger reads each)",
+                     (c_ms * len(copy_windows) / n, w_ms * len(copy_windows) / n)))
     print("| stage | CPU ms/package | wall ms/package |")
     print("|---|---:|---:|")
     for name, (c_ms, w_ms) in rows:
