@@ -1,1 +1,66 @@
-"""edXML and status packages (QCVN 102:2016): models, hardened parsing, validation, rendering."""
+"""edXML and status packages (QCVN 102:2016): models, hardened parsing, validation, rendering.
+
+The parser's hot modules (`NATIVE_MODULES`) may also exist compiled by mypyc
+(`scripts/build_native.py`, run by scripts/setup.sh): `schemas/<name>.cpython-*.so` beside each
+source. The sources stay the truth. The compiled modules are used only while the digests of the
+sources they were built from (`schemas/_native.json`) match the sources as they are now; when
+they do not (a source edited since the build), when the stamp is missing, or with
+`LIENTHONG_NATIVE=0`, every one of them is imported from its `.py` instead: never a mix, never
+stale code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+NATIVE_MODULES = ("build", "layout", "rules", "wholeread")
+NATIVE_STAMP = "_native.json"
+_HERE = Path(__file__).resolve().parent
+
+
+def source_digests() -> dict[str, str]:
+    """SHA-256 of each compiled module's source, as the stamp records them."""
+    return {name: hashlib.sha256((_HERE / f"{name}.py").read_bytes()).hexdigest() for name in NATIVE_MODULES}
+
+
+def native_current() -> bool:
+    """Whether the compiled modules, if any, were built from the sources as they are now."""
+    if os.environ.get("LIENTHONG_NATIVE", "1") == "0":
+        return False
+    try:
+        stamp = json.loads((_HERE / NATIVE_STAMP).read_text(encoding="utf-8"))
+        return isinstance(stamp, dict) and stamp.get("sources") == source_digests()
+    except (OSError, ValueError):
+        return False
+
+
+class _Interpreted(importlib.abc.MetaPathFinder):
+    """Imports `schemas.<name>` of `NATIVE_MODULES` from its source, ahead of any `.so`."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        package, _, name = fullname.rpartition(".")
+        if package != __name__ or name not in NATIVE_MODULES:
+            return None
+        return importlib.util.spec_from_file_location(fullname, _HERE / f"{name}.py")
+
+
+if not native_current():
+    sys.meta_path.insert(0, _Interpreted())
+
+
+def native_active() -> bool:
+    """Whether the compiled modules are the ones imported (for benchmarks and reports)."""
+    from schemas import build
+
+    return not (build.__file__ or "").endswith(".py")

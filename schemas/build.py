@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from lxml import etree
 
@@ -61,21 +61,25 @@ _TS_ISO = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}
 
 def line_of(el: etree._Element) -> int | None:
     """lxml-stubs type sourceline loosely; the value is an int or None."""
-    line = el.sourceline
+    line: object = cast(Any, el).sourceline
     return line if isinstance(line, int) else None
 
 
+# Read through `Any`: a comment's or a processing instruction's tag is a function, not the `str`
+# of lxml-stubs, and compiled by mypyc a typed attribute is checked as it is read (schemas/__init__.py)
+
+
 def local(el: etree._Element) -> str:
-    tag = el.tag
+    tag: object = cast(Any, el).tag
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def namespace(el: etree._Element) -> str:
-    tag = el.tag
+    tag: object = cast(Any, el).tag
     return tag[1:].partition("}")[0] if isinstance(tag, str) and tag[:1] == "{" else ""
 
 
-_Index = tuple[dict[str, str], dict[str, str], dict[str, Node], frozenset[str]]
+_Index = tuple[dict[object, str], dict[str, str], dict[str, Node], frozenset[str]]
 _INDEXES: dict[int, _Index] = {}
 
 
@@ -88,7 +92,7 @@ def _index(node: Node) -> _Index:
     """
     found = _INDEXES.get(id(node))
     if found is None:
-        by_tag: dict[str, str] = {}
+        by_tag: dict[object, str] = {}
         any_ns: dict[str, str] = {}
         specs: dict[str, Node] = {}
         for spec in node.children:
@@ -128,7 +132,7 @@ class Kids:
         extras: list[etree._Element] | None = None
         by_tag, any_ns, _, leaves = _INDEXES.get(id(node)) or _index(node)
         for c in el:
-            tag = c.tag
+            tag: object = cast(Any, c).tag
             name = by_tag.get(tag)  # a comment's tag is a function: no name either
             if name is None:
                 if not isinstance(tag, str):
@@ -169,7 +173,7 @@ class Kids:
 _STEP = re.compile(r"^([^\[\]]+)(?:\[([0-9]+)\])?\Z")
 
 
-class PathLines(dict[str, int]):
+class PathLines:
     """Source line of the element a finding's path names, found when a finding asks for it.
 
     Findings are rare and values are many: recording a path and a line for every value read
@@ -178,11 +182,10 @@ class PathLines(dict[str, int]):
     """
 
     def __init__(self, root: etree._Element) -> None:
-        super().__init__()
         self.root = root
         self.layout = EDOC
 
-    def get(self, path: str, default: int | None = None) -> int | None:  # type: ignore[override]
+    def get(self, path: str, default: int | None = None) -> int | None:
         el = self.element(path)
         return line_of(el) if el is not None else default
 

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
+from typing import Protocol
 
 from schemas.codes import BussinessDocType
 from schemas.confusables import fold
@@ -21,7 +22,12 @@ BUSS = "/edXML/edXMLEnvelope/edXMLHeader/TraceHeaderList/Bussiness"
 _DOCID = re.compile(r"^(?P<organ>[^,]+),(?P<date>[^,]+),(?P<code>.+)\Z")
 _DOCID_DATE = re.compile(r"^([0-9]{4})[/-]([0-9]{2})[/-]([0-9]{2})\Z")
 
-Lines = dict[str, int]
+
+class Lines(Protocol):
+    """Source line of the element a finding's path names (`schemas.build.PathLines`). A protocol,
+    not `dict`: compiled by mypyc, `dict.get` on a dict subclass would skip the override."""
+
+    def get(self, path: str, /) -> int | None: ...
 
 
 class Ctx:

@@ -145,24 +145,25 @@ def _check_base64(text: bytes, max_bytes: int) -> tuple[bytes, int, int] | None:
     return clean, size, rest.count(b"\n")
 
 
-class _Parsers(threading.local):
+_LOCAL = threading.local()  # not a subclass: compiled by mypyc, a threading.local subclass crashes
+
+
+def _parser() -> etree.XMLParser:
     """One parser per thread, made once: a new parser costs a libxml2 parser context on its
     first use (~2.5 µs of a ~20 µs parse). lxml resets its error log on every parse."""
-
-    def __init__(self) -> None:
-        self.parser = etree.XMLParser(  # the streaming reader's options, see there why
+    parser: etree.XMLParser | None = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = etree.XMLParser(  # the streaming reader's options, see there why
             resolve_entities="internal",  # type: ignore[arg-type]  # lxml-stubs predate lxml 5
             encoding="utf-8", no_network=True, load_dtd=False, dtd_validation=False,
             huge_tree=False, collect_ids=False,
         )
-
-
-_PARSERS = _Parsers()
+    return parser
 
 
 def _parse(markup: bytes) -> etree._Element | None:
     try:
-        return etree.fromstring(markup, _PARSERS.parser)
+        return etree.fromstring(markup, _parser())
     except (etree.LxmlError, ValueError, UnicodeError, RecursionError):
         return None
 

@@ -20,4 +20,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   touch "$stamp"
 fi
+# The parser's hot modules compiled with mypyc (optional: without them, or while they are older
+# than their sources, schemas/ runs interpreted, see schemas/__init__.py); rebuilt when a source
+# changed, a no-op otherwise.
+.venv/bin/python scripts/build_native.py --if-stale \
+  || echo "warning: native build of schemas/ failed (build/native/build.log): running interpreted" >&2
 bash "$ROOT/scripts/services.sh"
