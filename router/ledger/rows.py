@@ -23,7 +23,6 @@ class DedupKey:
     document_id: str | None = None
 
 
-
 @dataclass(frozen=True, slots=True)
 class PackageRow:
     digest: str

@@ -118,15 +118,15 @@ class IntakeStage:
             read = reads[item.key] = self._read(item.body, item.user_id, item.digest, item.claim)
             if isinstance(read, Validated):
                 keys.append(_dedup_key(read))
+        window = IntakeWindow(reads, {})
         try:
             known = self.ledger.dedup_lookups(keys)
         except BaseException:
-            for read in reads.values():
-                if isinstance(read, Validated):
-                    read.close()
+            window.close()  # the spools of what was validated
             raise
         counts = Counter(k.digest for k in keys)
-        return IntakeWindow(reads, {d: v for d, v in known.items() if counts[d] == 1})
+        window.known = {d: v for d, v in known.items() if counts[d] == 1}
+        return window
 
     def _read(self, body: bytes, user_id: str | None, digest: str | None, claim: bool) -> Read:
         """Validate a submission: its bytes, or a claim-checked package from the store."""
