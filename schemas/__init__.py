@@ -6,7 +6,8 @@ source. The sources stay the truth. The compiled modules are used only while the
 sources they were built from (`schemas/_native.json`) match the sources as they are now; when
 they do not (a source edited since the build), when the stamp is missing, or with
 `LIENTHONG_NATIVE=0`, every one of them is imported from its `.py` instead: never a mix, never
-stale code.
+stale code. The same build compiles `NATIVE_EXTENSIONS` with Cython (C over lxml's nodes, see
+schemas/_walk.pyx); schemas.build uses them under the same condition, its Python code otherwise.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from pathlib import Path
 from types import ModuleType
 
 NATIVE_MODULES = ("build", "layout", "rules", "wholeread")
+NATIVE_EXTENSIONS = ("_walk",)  # Cython sources (`.pyx`), no interpreted twin: used only by schemas.build
 NATIVE_STAMP = "_native.json"
 _HERE = Path(__file__).resolve().parent
 
 
 def source_digests() -> dict[str, str]:
     """SHA-256 of each compiled module's source, as the stamp records them."""
-    return {name: hashlib.sha256((_HERE / f"{name}.py").read_bytes()).hexdigest() for name in NATIVE_MODULES}
+    sources = [f"{name}.py" for name in NATIVE_MODULES] + [f"{name}.pyx" for name in NATIVE_EXTENSIONS]
+    return {name.split(".")[0]: hashlib.sha256((_HERE / name).read_bytes()).hexdigest() for name in sources}
 
 
 def native_current() -> bool:

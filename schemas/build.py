@@ -6,6 +6,7 @@ package in SDK order and one in any other order produce the same model.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -79,13 +80,34 @@ def namespace(el: etree._Element) -> str:
     return tag[1:].partition("}")[0] if isinstance(tag, str) and tag[:1] == "{" else ""
 
 
-_Index = tuple[dict[object, str], dict[str, str], dict[str, Node], frozenset[str]]
+_Index = tuple[dict[object, str], dict[str, str], dict[str, Node], frozenset[str], dict[bytes, str], dict[bytes, str]]
 _INDEXES: dict[int, _Index] = {}
+_Grouped = tuple[
+    dict[str, etree._Element], dict[str, str], dict[str, list[etree._Element]] | None, list[etree._Element] | None
+]
+
+
+def _c_group() -> Callable[[etree._Element, dict[bytes, str], dict[bytes, str], frozenset[str]], _Grouped] | None:
+    """The C grouping (schemas/_walk.pyx) when the native build is current, else None."""
+    from schemas import native_current
+
+    if not native_current():
+        return None
+    try:  # by module: compiled by mypyc, a function's `from … import group` rebinds the global `group`
+        walk = importlib.import_module("schemas._walk")
+    except ImportError:
+        return None
+    found: Callable[[etree._Element, dict[bytes, str], dict[bytes, str], frozenset[str]], _Grouped] = walk.group
+    return found
+
+
+_GROUP = _c_group()
 
 
 def _index(node: Node) -> _Index:
     """Clark tag → canonical child name, local name → name for any-namespace children, name or
-    alias → child node, and the names of the leaf children.
+    alias → child node, the names of the leaf children, and the first two keyed by the local
+    name's UTF-8 bytes (for the C grouping).
 
     Keyed by identity: layout nodes are module constants, and hashing a frozen Node would walk
     its whole subtree on every lookup.
@@ -103,7 +125,9 @@ def _index(node: Node) -> _Index:
                 else:
                     by_tag[f"{{{NS}}}{name}"] = spec.name
         leaves = frozenset(spec.name for spec in node.children if spec.leaf)
-        found = _INDEXES[id(node)] = (by_tag, any_ns, specs, leaves)
+        ns_bytes = {str(tag).rpartition("}")[2].encode("utf-8"): name for tag, name in by_tag.items()}
+        any_bytes = {local.encode("utf-8"): name for local, name in any_ns.items()}
+        found = _INDEXES[id(node)] = (by_tag, any_ns, specs, leaves, ns_bytes, any_bytes)
     return found
 
 
@@ -113,6 +137,37 @@ def child_node(node: Node, name: str) -> Node:
 
 
 _NO_EXTRAS: tuple[etree._Element, ...] = ()
+
+
+def group(el: etree._Element, by_tag: dict[object, str], any_ns: dict[str, str], leaves: frozenset[str]) -> _Grouped:
+    """(first, texts, more, extras) of `el`'s children (`Kids`); schemas/_walk.pyx is its C twin."""
+    first: dict[str, etree._Element] = {}
+    texts: dict[str, str] = {}
+    more: dict[str, list[etree._Element]] | None = None
+    extras: list[etree._Element] | None = None
+    for c in el:
+        tag: object = cast(Any, c).tag
+        name = by_tag.get(tag)  # a comment's tag is a function: no name either
+        if name is None:
+            if not isinstance(tag, str):
+                continue
+            if any_ns:
+                name = any_ns.get(tag.rpartition("}")[2])
+            if name is None:
+                if extras is None:
+                    extras = []
+                extras.append(c)
+                continue
+        if name in first:
+            if more is None:
+                more = {}
+            more.setdefault(name, []).append(c)
+        else:
+            first[name] = c
+            if name in leaves:
+                text = c.text
+                texts[name] = text.strip() if text else ""
+    return first, texts, more, extras
 
 
 class Kids:
@@ -126,33 +181,11 @@ class Kids:
 
     def __init__(self, el: etree._Element, node: Node, path: str) -> None:
         self.path = path
-        first: dict[str, etree._Element] = {}
-        texts: dict[str, str] = {}
-        more: dict[str, list[etree._Element]] | None = None
-        extras: list[etree._Element] | None = None
-        by_tag, any_ns, _, leaves = _INDEXES.get(id(node)) or _index(node)
-        for c in el:
-            tag: object = cast(Any, c).tag
-            name = by_tag.get(tag)  # a comment's tag is a function: no name either
-            if name is None:
-                if not isinstance(tag, str):
-                    continue
-                if any_ns:
-                    name = any_ns.get(tag.rpartition("}")[2])
-                if name is None:
-                    if extras is None:
-                        extras = []
-                    extras.append(c)
-                    continue
-            if name in first:
-                if more is None:
-                    more = {}
-                more.setdefault(name, []).append(c)
-            else:
-                first[name] = c
-                if name in leaves:
-                    text = c.text
-                    texts[name] = text.strip() if text else ""
+        by_tag, any_ns, _, leaves, ns_bytes, any_bytes = _INDEXES.get(id(node)) or _index(node)
+        if _GROUP is not None:
+            first, texts, more, extras = _GROUP(el, ns_bytes, any_bytes, leaves)
+        else:
+            first, texts, more, extras = group(el, by_tag, any_ns, leaves)
         self.first = first
         self.texts = texts
         self.more = more

@@ -1,4 +1,5 @@
-"""Compile the parser's hot modules (`schemas.NATIVE_MODULES`) with mypyc, in place.
+"""Compile the parser's hot modules (`schemas.NATIVE_MODULES`) with mypyc and its C walker
+(`schemas.NATIVE_EXTENSIONS`) with Cython, in place.
 
     .venv/bin/python scripts/build_native.py [--if-stale] [--clean]
 
@@ -25,14 +26,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from schemas import NATIVE_MODULES, NATIVE_STAMP, source_digests  # noqa: E402
+from schemas import NATIVE_EXTENSIONS, NATIVE_MODULES, NATIVE_STAMP, source_digests  # noqa: E402
 
 PACKAGE = ROOT / "schemas"
+COMPILED = {*NATIVE_MODULES, *NATIVE_EXTENSIONS, "_native__mypyc"}  # the names of the .so files
 WORK = ROOT / "build" / "native"
 
 
 def built() -> list[Path]:
-    return sorted(p for p in PACKAGE.glob("*.so") if p.name.split(".", 1)[0] in {*NATIVE_MODULES, "_native__mypyc"})
+    return sorted(p for p in PACKAGE.glob("*.so") if p.name.split(".", 1)[0] in COMPILED)
 
 
 def clean() -> None:
@@ -52,14 +54,16 @@ def recorded(path: Path) -> object:
 
 def current() -> bool:
     names = {p.name.split(".", 1)[0] for p in built()}
-    return recorded(PACKAGE / NATIVE_STAMP) == source_digests() and names >= {*NATIVE_MODULES, "_native__mypyc"}
+    return recorded(PACKAGE / NATIVE_STAMP) == source_digests() and names >= COMPILED
 
 
 def compile_modules() -> None:
     """mypyc + setuptools' build_ext, without reading pyproject.toml's [project] (an old
     setuptools in the venv would refuse its licence field; only the extensions are built)."""
+    import lxml
+    from Cython.Build import cythonize
     from mypyc.build import mypycify
-    from setuptools import Distribution
+    from setuptools import Distribution, Extension
 
     extensions = mypycify(
         [f"schemas/{name}.py" for name in NATIVE_MODULES],
@@ -67,6 +71,12 @@ def compile_modules() -> None:
         group_name="schemas._native",
         target_dir=str(WORK / "c"),
     )
+    # lxml's wheel ships its public C API (etreepublic.pxd, etree_api.h) and the libxml2 headers
+    # it was built with; the walker reads node fields and calls lxml through that API only, so it
+    # links against nothing
+    walkers = [Extension(f"schemas.{name}", [f"schemas/{name}.pyx"], include_dirs=lxml.get_include())
+               for name in NATIVE_EXTENSIONS]
+    extensions += cythonize(walkers, include_path=lxml.get_include(), build_dir=str(WORK / "cython"), quiet=True)
     dist = Distribution({"name": "lienthong-native", "ext_modules": extensions})
     dist.script_args = ["build_ext", "--inplace", "--build-temp", str(WORK / "tmp"), "--build-lib", str(WORK / "lib")]
     dist.parse_command_line()
@@ -111,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     FAILED.unlink(missing_ok=True)
     (PACKAGE / NATIVE_STAMP).write_text(json.dumps({"sources": digests}, indent=1) + "\n", encoding="utf-8")
-    print(f"schemas: {', '.join(NATIVE_MODULES)} compiled with mypyc ({time.monotonic() - started:.0f} s)")
+    print(f"schemas: {', '.join(NATIVE_MODULES)} compiled with mypyc, {', '.join(NATIVE_EXTENSIONS)} with Cython "
+          f"({time.monotonic() - started:.0f} s)")
     return 0
 
 

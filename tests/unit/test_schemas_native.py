@@ -10,14 +10,17 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 import schemas
-from schemas import NATIVE_MODULES, native_active, native_current
+from schemas import NATIVE_MODULES, build, native_active, native_current
+from schemas.layout import EDOC, STATUS, Node
 from schemas.parse import validate_package
-from tests.support.samples import EDOC_1, sample
+from tests.support.samples import ALL, EDOC_1, REALWORLD, sample
 
 pytestmark = pytest.mark.unit
 
@@ -99,3 +102,64 @@ def test_validation_from_many_threads() -> None:
         t.join()
     assert not errors
     assert results == [expected] * 200
+
+
+def _layout_nodes(node: Node) -> Iterator[Node]:
+    yield node
+    for child in node.children:
+        yield from _layout_nodes(child)
+
+
+_TRICKY = (  # what the grouping must read as lxml does: namespaces, aliases, text split by nodes
+    '<edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016" xmlns:e="http://www.mic.gov.vn/TBT/QCVN_102_2016"'
+    ' xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:v="urn:vendor">'
+    "<MessageHeader><e:From><OrganId>\u00a0 000.00.00.H41 \n</OrganId><OrganName>Tỉnh <![CDATA[Hà]]> Giang"
+    "</OrganName><OrganName>twice</OrganName><Email/><Fax><!--c-->late</Fax><Website>a<?pi x?>b</Website>"
+    "</e:From><To xmlns=\"\"><OrganId>no namespace</OrganId></To><v:To>vendor</v:To><To><OrganId>x</OrganId>"
+    "</To><To/><DocumentId>&#65;&amp;B</DocumentId><v:Extra><OrganId>deep</OrganId></v:Extra></MessageHeader>"
+    "<TraceHeaderList><Business><BusinessDocType>1</BusinessDocType><BussinessDocType>2</BussinessDocType>"
+    "</Business><Bussiness/></TraceHeaderList><ds:Signature>s</ds:Signature><Signature>t</Signature>"
+    "<v:Signature>u</v:Signature></edXML>"
+).encode("utf-8")
+
+
+def _trees() -> Iterator[etree._Element]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+    for name in ALL:
+        yield etree.fromstring(sample(name), parser)
+    for path in sorted(REALWORLD.glob("*.edxml")) + sorted(REALWORLD.glob("*.xml")):
+        try:
+            yield etree.fromstring(path.read_bytes(), parser)
+        except etree.XMLSyntaxError:
+            continue  # a refused entry that is not XML at all: nothing to group
+    yield etree.fromstring(_TRICKY, parser)
+
+
+@pytest.mark.skipif(build._GROUP is None, reason="the native build is absent or stale: only the Python grouping runs")
+def test_the_c_grouping_is_the_python_grouping() -> None:
+    """schemas/_walk.pyx against `schemas.build.group` for every element of every sample, real-world
+    package and a tree of the awkward cases, under every layout node's names: the same groups, the
+    same element objects, the same texts."""
+    from schemas._walk import group as c_group
+
+    nodes = {id(n): n for layout in (EDOC, STATUS) for n in _layout_nodes(layout) if not n.leaf}
+    compared = 0
+    for root in _trees():
+        for el in root.iter():
+            for node in nodes.values():
+                by_tag, any_ns, _, leaves, ns_bytes, any_bytes = build._index(node)
+                py = build.group(el, by_tag, any_ns, leaves)
+                c = c_group(el, ns_bytes, any_bytes, leaves)
+                assert c[1] == py[1], (el.tag, node.name)
+                for got, want in ((c[0], py[0]), (c[2] or {}, py[2] or {})):
+                    assert got.keys() == want.keys(), (el.tag, node.name)
+                    assert all(_same(got[k], want[k]) for k in want), (el.tag, node.name)
+                assert _same(c[3] or [], py[3] or []), (el.tag, node.name)
+                compared += 1
+    assert compared > 10_000
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+    return a is b
