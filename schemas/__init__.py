@@ -30,9 +30,14 @@ _HERE = Path(__file__).resolve().parent
 
 
 def source_digests() -> dict[str, str]:
-    """SHA-256 of each compiled module's source, as the stamp records them."""
+    """SHA-256 of each compiled module's source, as the stamp records them, and the version of
+    lxml whose C API and libxml2 headers the walker was compiled against (`lxml`): an upgraded
+    lxml makes the build stale like an edited source."""
+    from lxml import etree
+
     sources = [f"{name}.py" for name in NATIVE_MODULES] + [f"{name}.pyx" for name in NATIVE_EXTENSIONS]
-    return {name.split(".")[0]: hashlib.sha256((_HERE / name).read_bytes()).hexdigest() for name in sources}
+    digests = {name.split(".")[0]: hashlib.sha256((_HERE / name).read_bytes()).hexdigest() for name in sources}
+    return {**digests, "lxml": str(etree.__version__)}
 
 
 def native_current() -> bool:

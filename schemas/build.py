@@ -95,7 +95,7 @@ def _c_group() -> Callable[[etree._Element, dict[bytes, str], dict[bytes, str], 
         return None
     try:  # by module: compiled by mypyc, a function's `from … import group` rebinds the global `group`
         walk = importlib.import_module("schemas._walk")
-    except ImportError:
+    except Exception:  # noqa: BLE001 - missing, or refused by Cython's binary checks: the Python grouping
         return None
     found: Callable[[etree._Element, dict[bytes, str], dict[bytes, str], frozenset[str]], _Grouped] = walk.group
     return found

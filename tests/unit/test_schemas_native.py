@@ -52,11 +52,16 @@ def test_lienthong_native_0_imports_the_sources() -> None:
     assert all(f.endswith(".py") for f in files.values()), files
 
 
-def test_a_stale_stamp_means_the_sources(tmp_path: Path) -> None:
-    """A copy of the package whose stamp no longer matches one source: no compiled module loads."""
+@pytest.mark.parametrize("stale", ["sources", "lxml"])
+def test_a_stale_stamp_means_the_sources(tmp_path: Path, stale: str) -> None:
+    """A copy of the package whose stamp no longer matches its sources, or names another lxml than
+    the one installed (the walker is compiled against lxml's C API): no compiled module loads."""
     copy = tmp_path / "schemas"
     subprocess.run(["cp", "-r", str(Path(schemas.__file__).parent), str(copy)], check=True)
-    (copy / "_native.json").write_text(json.dumps({"sources": {m: "0" * 64 for m in NATIVE_MODULES}}))
+    digests = schemas.source_digests()
+    assert digests["lxml"] == etree.__version__
+    stamp = {m: "0" * 64 for m in NATIVE_MODULES} if stale == "sources" else {**digests, "lxml": "0.0.1"}
+    (copy / "_native.json").write_text(json.dumps({"sources": stamp}))
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     code = (
         "import sys; sys.path.insert(0, " + repr(str(tmp_path)) + "); import schemas, schemas.build, "
