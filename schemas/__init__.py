@@ -63,8 +63,21 @@ class _Interpreted(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, _HERE / f"{name}.py")
 
 
-if not native_current():
+_NATIVE = native_current()  # decided once per process: every module then agrees
+if not _NATIVE:
     sys.meta_path.insert(0, _Interpreted())
+
+
+def walker() -> ModuleType | None:
+    """The compiled walker (schemas/_walk.pyx) under the same rule as the compiled modules, or None:
+    its callers then run their Python twins. Any failure to import it (missing, or refused by
+    Cython's binary checks) is a None, never an error."""
+    if not _NATIVE:
+        return None
+    try:
+        return importlib.import_module("schemas._walk")
+    except Exception:  # noqa: BLE001 - see above
+        return None
 
 
 def native_active() -> bool:

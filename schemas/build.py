@@ -6,7 +6,6 @@ package in SDK order and one in any other order produce the same model.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -14,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 from lxml import etree
 
+from schemas import walker
 from schemas.codes import BussinessDocType, Priority, StatusCode
 from schemas.findings import Code, Finding, Severity, finding
 from schemas.layout import (
@@ -80,34 +80,22 @@ def namespace(el: etree._Element) -> str:
     return tag[1:].partition("}")[0] if isinstance(tag, str) and tag[:1] == "{" else ""
 
 
-_Index = tuple[dict[object, str], dict[str, str], dict[str, Node], frozenset[str], dict[bytes, str], dict[bytes, str]]
+_Names = tuple[tuple[bytes, str], ...]  # (local name's UTF-8 bytes, canonical name): the C grouping's tables
+_Index = tuple[dict[object, str], dict[str, str], dict[str, Node], frozenset[str], _Names, _Names]
 _INDEXES: dict[int, _Index] = {}
 _Grouped = tuple[
     dict[str, etree._Element], dict[str, str], dict[str, list[etree._Element]] | None, list[etree._Element] | None
 ]
 
 
-def _c_group() -> Callable[[etree._Element, dict[bytes, str], dict[bytes, str], frozenset[str]], _Grouped] | None:
-    """The C grouping (schemas/_walk.pyx) when the native build is current, else None."""
-    from schemas import native_current
-
-    if not native_current():
-        return None
-    try:  # by module: compiled by mypyc, a function's `from … import group` rebinds the global `group`
-        walk = importlib.import_module("schemas._walk")
-    except Exception:  # noqa: BLE001 - missing, or refused by Cython's binary checks: the Python grouping
-        return None
-    found: Callable[[etree._Element, dict[bytes, str], dict[bytes, str], frozenset[str]], _Grouped] = walk.group
-    return found
-
-
-_GROUP = _c_group()
+_WALK = walker()
+_GROUP: Callable[[etree._Element, _Names, _Names, frozenset[str]], _Grouped] | None = _WALK.group if _WALK else None
 
 
 def _index(node: Node) -> _Index:
     """Clark tag → canonical child name, local name → name for any-namespace children, name or
-    alias → child node, the names of the leaf children, and the first two keyed by the local
-    name's UTF-8 bytes (for the C grouping).
+    alias → child node, the names of the leaf children, and the first two as tables of the local
+    name's UTF-8 bytes and the name (for the C grouping, which compares C strings).
 
     Keyed by identity: layout nodes are module constants, and hashing a frozen Node would walk
     its whole subtree on every lookup.
@@ -125,8 +113,8 @@ def _index(node: Node) -> _Index:
                 else:
                     by_tag[f"{{{NS}}}{name}"] = spec.name
         leaves = frozenset(spec.name for spec in node.children if spec.leaf)
-        ns_bytes = {str(tag).rpartition("}")[2].encode("utf-8"): name for tag, name in by_tag.items()}
-        any_bytes = {local.encode("utf-8"): name for local, name in any_ns.items()}
+        ns_bytes = tuple((str(tag).rpartition("}")[2].encode("utf-8"), name) for tag, name in by_tag.items())
+        any_bytes = tuple((local.encode("utf-8"), name) for local, name in any_ns.items())
         found = _INDEXES[id(node)] = (by_tag, any_ns, specs, leaves, ns_bytes, any_bytes)
     return found
 

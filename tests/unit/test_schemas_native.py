@@ -120,8 +120,11 @@ _TRICKY = (  # what the grouping must read as lxml does: namespaces, aliases, te
     ' xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:v="urn:vendor">'
     "<MessageHeader><e:From><OrganId>\u00a0 000.00.00.H41 \n</OrganId><OrganName>Tỉnh <![CDATA[Hà]]> Giang"
     "</OrganName><OrganName>twice</OrganName><Email/><Fax><!--c-->late</Fax><Website>a<?pi x?>b</Website>"
+    "<Telephone>early<!--c-->late</Telephone><OrganAdd><v:x/>tail</OrganAdd><OrganizationInCharge> \t\r\n"
+    "</OrganizationInCharge>"
     "</e:From><To xmlns=\"\"><OrganId>no namespace</OrganId></To><v:To>vendor</v:To><To><OrganId>x</OrganId>"
-    "</To><To/><DocumentId>&#65;&amp;B</DocumentId><v:Extra><OrganId>deep</OrganId></v:Extra></MessageHeader>"
+    "</To><To><OrganId>Đà Nẵng　</OrganId><OrganName> x </OrganName><Email>&#x1F600; ok</Email></To>"
+    "<To/><DocumentId>&#65;&amp;B</DocumentId><v:Extra><OrganId>deep</OrganId></v:Extra></MessageHeader>"
     "<TraceHeaderList><Business><BusinessDocType>1</BusinessDocType><BussinessDocType>2</BussinessDocType>"
     "</Business><Bussiness/></TraceHeaderList><ds:Signature>s</ds:Signature><Signature>t</Signature>"
     "<v:Signature>u</v:Signature></edXML>"
@@ -168,3 +171,27 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
     return a is b
+
+
+def _shaped(depth: int, at: int) -> bytes:
+    """A root with three branches; the middle one `depth` elements deep, the `at`-th sibling of
+    its level, with comments, PIs and text around every element."""
+    inner = "<leaf/>"
+    for i in range(depth - 2):
+        inner = f"<!--c-->t<a{i}>{'<s/>' * at}{inner}<?p q?></a{i}>tail"
+    return f"<r><b1><c/></b1><b2>{inner}</b2><b3/></r>".encode()
+
+
+@pytest.mark.skipif(build._GROUP is None, reason="the native build is absent or stale: only the XPath runs")
+def test_the_c_depth_walk_is_the_xpath() -> None:
+    """schemas/_walk.pyx's too_deep against the reader's XPath, for every depth bound, over the
+    samples, the real-world corpus and trees whose deepest branch is not the first."""
+    from schemas._walk import too_deep
+    from schemas.reader import _too_deep
+
+    trees = list(_trees()) + [etree.fromstring(_shaped(d, at)) for d in (2, 3, 7, 20) for at in (0, 1, 3)]
+    trees.append(etree.fromstring(b"<r/>"))
+    for root in trees:
+        deepest = max(len(list(el.iterancestors())) + 1 for el in root.iter() if isinstance(el.tag, str))
+        for bound in range(0, deepest + 3):
+            assert too_deep(root, bound) == _too_deep(root, bound) == (deepest > bound), (root.tag, bound)
