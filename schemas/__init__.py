@@ -7,7 +7,8 @@ sources they were built from (`schemas/_native.json`) match the sources as they 
 they do not (a source edited since the build), when the stamp is missing, or with
 `LIENTHONG_NATIVE=0`, every one of them is imported from its `.py` instead: never a mix, never
 stale code. The same build compiles `NATIVE_EXTENSIONS` with Cython (C over lxml's nodes, see
-schemas/_walk.pyx); schemas.build uses them under the same condition, its Python code otherwise.
+schemas/_walk.pyx); schemas.build and schemas.reader use it (`walker()`) under the same condition,
+their Python code otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 NATIVE_MODULES = ("build", "layout", "rules", "wholeread")
-NATIVE_EXTENSIONS = ("_walk",)  # Cython sources (`.pyx`), no interpreted twin: used only by schemas.build
+NATIVE_EXTENSIONS = ("_walk",)  # Cython sources (`.pyx`) through `walker()`; their Python twins stay in the modules
 NATIVE_STAMP = "_native.json"
 _HERE = Path(__file__).resolve().parent
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
 from lxml import etree
 
+from schemas import walker
 from schemas.findings import Code, Finding, PackageError, finding
 from schemas.limits import ParseLimits
 from schemas.payload import AttachmentSink, Base64Stream, Payload, PayloadProblem, SpoolSink
@@ -372,11 +373,18 @@ _DEPTH_CACHE: dict[int, etree.XPath] = {}
 _COUNT = etree.XPath("count(//*)")
 
 
-def _too_deep(root: etree._Element, max_depth: int) -> bool:
+def _xpath_too_deep(root: etree._Element, max_depth: int) -> bool:
+    """Whether an element lies deeper than `max_depth` (the root element at depth 1), by XPath."""
     xp = _DEPTH_CACHE.get(max_depth)
     if xp is None:
         xp = _DEPTH_CACHE[max_depth] = etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")")
     return bool(xp(root))
+
+
+_WALK = walker()
+#: both readers' depth check: the C walk over libxml2's nodes (schemas/_walk.pyx, no proxy per
+#: element) when the native build is current, the XPath otherwise
+_too_deep: Callable[[etree._Element, int], bool] = _WALK.too_deep if _WALK else _xpath_too_deep
 
 
 def read_document(

@@ -24,12 +24,11 @@ from __future__ import annotations
 import binascii
 import hashlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import IO
 
 from lxml import etree
 
-from schemas import walker
 from schemas.findings import PackageError
 from schemas.limits import ParseLimits
 from schemas.payload import AttachmentSink, Payload
@@ -103,7 +102,7 @@ def read_whole(data: bytes, limits: ParseLimits, sink: AttachmentSink | None, di
             or (len(markup) > 4 * limits.max_elements and markup.count(b"<") > limits.max_elements)):
         return None
     root = _parse(markup)
-    if root is None or _TOO_DEEP(root, limits.max_depth):
+    if root is None or _too_deep(root, limits.max_depth):
         return None
     elements = list(root.iter(_CTE_NS))
     if len(elements) != len(texts):
@@ -142,11 +141,6 @@ def _check_base64(text: bytes, max_bytes: int) -> tuple[bytes, int, int] | None:
     if size > max_bytes:
         return None
     return clean, size, rest.count(b"\n")
-
-
-_WALK = walker()
-#: the C depth walk (schemas/_walk.pyx) when the native build is current: the reader's XPath otherwise
-_TOO_DEEP: Callable[[etree._Element, int], bool] = _WALK.too_deep if _WALK else _too_deep
 
 
 def _declaration_in(markup: bytes, start: int) -> bool:

@@ -143,7 +143,7 @@ def _trees() -> Iterator[etree._Element]:
     yield etree.fromstring(_TRICKY, parser)
 
 
-@pytest.mark.skipif(build._GROUP is None, reason="the native build is absent or stale: only the Python grouping runs")
+@pytest.mark.skipif(schemas.walker() is None, reason="the native build is absent or stale: only the Python grouping runs")
 def test_the_c_grouping_is_the_python_grouping() -> None:
     """schemas/_walk.pyx against `schemas.build.group` for every element of every sample, real-world
     package and a tree of the awkward cases, under every layout node's names: the same groups, the
@@ -182,16 +182,16 @@ def _shaped(depth: int, at: int) -> bytes:
     return f"<r><b1><c/></b1><b2>{inner}</b2><b3/></r>".encode()
 
 
-@pytest.mark.skipif(build._GROUP is None, reason="the native build is absent or stale: only the XPath runs")
+@pytest.mark.skipif(schemas.walker() is None, reason="the native build is absent or stale: only the XPath runs")
 def test_the_c_depth_walk_is_the_xpath() -> None:
     """schemas/_walk.pyx's too_deep against the reader's XPath, for every depth bound, over the
     samples, the real-world corpus and trees whose deepest branch is not the first."""
     from schemas._walk import too_deep
-    from schemas.reader import _too_deep
+    from schemas.reader import _xpath_too_deep
 
     trees = list(_trees()) + [etree.fromstring(_shaped(d, at)) for d in (2, 3, 7, 20) for at in (0, 1, 3)]
     trees.append(etree.fromstring(b"<r/>"))
     for root in trees:
         deepest = max(len(list(el.iterancestors())) + 1 for el in root.iter() if isinstance(el.tag, str))
         for bound in range(0, deepest + 3):
-            assert too_deep(root, bound) == _too_deep(root, bound) == (deepest > bound), (root.tag, bound)
+            assert too_deep(root, bound) == _xpath_too_deep(root, bound) == (deepest > bound), (root.tag, bound)
